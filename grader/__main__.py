@@ -1,0 +1,7 @@
+"""``python -m grader`` is ``streamgrade``."""
+
+import sys
+
+from grader.cli import main
+
+sys.exit(main())

@@ -1,0 +1,96 @@
+"""Starting apps in a child process: targets, start failures, and clean stops."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from grader.server import AppStartError, CapturedLog, TargetError, resolve_target, running_app
+
+from conftest import REFERENCE_APP, ROOT
+
+
+def write_app(folder: Path, source: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "app.py"
+    path.write_text(source)
+    return path
+
+
+def test_a_target_may_be_a_file_a_folder_or_a_module():
+    assert resolve_target(str(REFERENCE_APP)).import_string == "app:app"
+    assert resolve_target("reference", cwd=ROOT).app_dir == REFERENCE_APP.parent
+    module = resolve_target("reference.app:app", cwd=ROOT)
+    assert (module.app_dir, module.import_string) == (ROOT, "reference.app:app")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("missing.py", "no such file"),
+        ("tests", "no app.py"),
+        ("not a target", "not a file"),
+        ("pyproject.toml", "expected a Python file"),
+    ],
+)
+def test_a_bad_target_says_what_is_wrong(spec, message):
+    with pytest.raises(TargetError, match=message):
+        resolve_target(spec, cwd=ROOT)
+
+
+@pytest.mark.parametrize(
+    ("source", "in_log"),
+    [
+        pytest.param("def broken(:\n", "SyntaxError", id="syntax-error"),
+        pytest.param("from fastapi import FastAPI\napplication = FastAPI()\n", 'Attribute "app" not found', id="no-app"),
+        pytest.param("import no_such_module_here\n", "ModuleNotFoundError", id="bad-import"),
+    ],
+)
+def test_an_app_that_cannot_start_gives_its_log(tmp_path, source, in_log):
+    target = resolve_target(str(write_app(tmp_path, source)))
+    with pytest.raises(AppStartError) as caught:
+        with running_app(target):
+            pass
+    assert "exited with code" in str(caught.value)
+    assert in_log in caught.value.log
+
+
+def test_an_app_whose_import_hangs_times_out(tmp_path):
+    target = resolve_target(str(write_app(tmp_path, "import time\ntime.sleep(60)\n")))
+    with pytest.raises(AppStartError, match="did not answer within 1 s"):
+        with running_app(target, start_timeout=1.0):
+            pass
+
+
+def test_stopping_kills_the_processes_the_app_started(tmp_path):
+    source = (
+        "import subprocess, sys\n"
+        "from fastapi import FastAPI\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "app = FastAPI()\n"
+        "@app.get('/child')\n"
+        "def pid():\n"
+        "    return child.pid\n"
+    )
+    target = resolve_target(str(write_app(tmp_path, source)))
+    with running_app(target) as app:
+        child_pid = httpx.get(f"{app.base_url}/child").json()
+        os.kill(child_pid, 0)  # alive while the app runs
+    # Killed with its group; reaped by init (or lingering as a zombie until then).
+    state = Path(f"/proc/{child_pid}/stat")
+    assert not state.exists() or state.read_text().split(") ")[1].startswith("Z")
+
+
+def test_a_captured_log_keeps_its_head_and_tail():
+    flood = b"".join(b"line %06d\n" % number for number in range(100_000))
+    log = CapturedLog(io.BufferedReader(io.BytesIO(flood)))
+    log.wait_closed(timeout=5)
+    text = log.text()
+    assert text.startswith("line 000000")
+    assert text.endswith("line 099999")
+    assert "bytes of output left out" in text
+    assert len(text) < 70_000

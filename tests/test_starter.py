@@ -1,0 +1,27 @@
+"""The starter runs, documents itself, and answers 501 until each exercise is done."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+def test_it_serves_its_openapi_schema(starter):
+    with httpx.Client(base_url=starter.base_url) as client:
+        schema = client.get("/openapi.json").json()
+    assert {"/chat-stream", "/bigfile", "/events"} <= set(schema["paths"])
+
+
+@pytest.mark.parametrize(
+    ("route", "exercise_file"),
+    [
+        ("/chat-stream", "exercises/01-chat-stream.md"),
+        ("/bigfile", "exercises/02-bigfile.md"),
+        ("/events", "exercises/03-events.md"),
+    ],
+)
+def test_each_route_answers_501_naming_its_exercise(starter, route, exercise_file):
+    with httpx.Client(base_url=starter.base_url) as client:
+        response = client.get(route)
+    assert response.status_code == 501
+    assert exercise_file in response.json()["detail"]
