@@ -1,0 +1,196 @@
+"""Probe GET /bigfile: bytes, headers, the server's memory, ranges, HEAD and a missing file."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from grader.probes.http import local_client, now, record_exchange
+from grader.procmem import read_memory, reset_peak_memory
+from grader.recording import BigfileRecording, Download, MemoryTrace, RangeProbe
+
+MEMORY_SAMPLE_EVERY = 0.02
+# A slow reader takes the first MiB, then stops reading for this long. An app
+# that ignores back-pressure reads the rest of the file into memory in far
+# less time (a 256 MiB file is read from the page cache in a fraction of a
+# second); a correct one waits.
+SLOW_READ_FIRST = 1024 * 1024
+SLOW_READ_PAUSE = 0.8
+# Give up on a download this many times slower than the reference's (plus a
+# margin for start-up); without a reference time, after the hard limit.
+GIVE_UP_FACTOR = 10
+GIVE_UP_MARGIN = 2.0
+HARD_LIMIT = 60.0
+
+
+@dataclass
+class ServedFile:
+    """The file a server serves, behind a symlink the grader can remove and restore."""
+
+    link: Path  # what BIGFILE_PATH names
+    source: Path
+    size: int
+    sha256: str
+
+    def remove(self) -> None:
+        self.link.unlink(missing_ok=True)
+
+    def restore(self) -> None:
+        self.remove()
+        self.link.symlink_to(self.source)
+
+
+class DownloadClock:
+    """Shares the reference's download time with the learner's probe, to give up early."""
+
+    def __init__(self) -> None:
+        self.reference_seconds: float | None = None
+
+    def give_up_after(self) -> float:
+        if self.reference_seconds is None:
+            return HARD_LIMIT
+        return min(HARD_LIMIT, self.reference_seconds * GIVE_UP_FACTOR + GIVE_UP_MARGIN)
+
+
+class MemorySampler:
+    """Samples the server's resident memory in the background during a download."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.reset_ok = reset_peak_memory(pid)
+        first = read_memory(pid)
+        self.started = now()
+        self.before = first.rss
+        self.samples: list[tuple[float, int]] = [(0.0, first.rss)]
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(MEMORY_SAMPLE_EVERY)
+            try:
+                self.samples.append((now() - self.started, read_memory(self.pid).rss))
+            except (OSError, KeyError):
+                return  # the server is gone
+
+    async def finish(self) -> MemoryTrace:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        peak = max(rss for _, rss in self.samples)
+        if self.reset_ok:
+            try:
+                peak = max(peak, read_memory(self.pid).peak)
+            except (OSError, KeyError):
+                pass
+        return MemoryTrace(self.reset_ok, self.before, peak, self.samples)
+
+
+async def download(
+    client: httpx.AsyncClient,
+    pid: int,
+    *,
+    give_up_after: Callable[[], float],
+    pause_after: int | None = None,
+    pause: float = 0.0,
+) -> Download:
+    """Download /bigfile, hashing it and watching the server's memory.
+
+    Gives up once ``give_up_after()`` seconds have passed (asked again as
+    the download goes, since the reference's time may arrive meanwhile).
+    With ``pause_after``, read that many bytes, stop reading for ``pause``
+    seconds (the slow client), and hang up.
+    """
+    digest = hashlib.sha256()
+    seen = Download(None, [], 0, "", 0.0, 0, 0, None)
+
+    async def read() -> None:
+        async with client.stream("GET", "/bigfile") as response:
+            seen.status, seen.headers = response.status_code, list(response.headers.multi_items())
+            async for data in response.aiter_raw():
+                digest.update(data)
+                seen.received += len(data)
+                seen.chunk_count += 1
+                seen.largest_chunk = max(seen.largest_chunk, len(data))
+                if pause_after is not None and seen.received >= pause_after:
+                    await asyncio.sleep(pause)  # the slow reader stops reading
+                    return
+
+    sampler = MemorySampler(pid) if Path(f"/proc/{pid}").exists() else None
+    started = now()
+    reader = asyncio.ensure_future(read())
+    while not reader.done():
+        await asyncio.wait({reader}, timeout=0.1)
+        elapsed = now() - started
+        if not reader.done() and elapsed > give_up_after():
+            reader.cancel()
+            seen.stopped_early = f"stopped after {elapsed:.1f} s with {seen.received:,} bytes received"
+    try:
+        await reader
+    except asyncio.CancelledError:
+        pass
+    except httpx.HTTPError as failure:
+        seen.error = f"{type(failure).__name__}: {failure}"
+    seen.seconds = now() - started
+    seen.sha256 = digest.hexdigest()
+    seen.memory = await sampler.finish() if sampler else None
+    return seen
+
+
+def range_probes(served: ServedFile) -> list[tuple[str, tuple[int, int] | None]]:
+    size = served.size
+    return [
+        ("bytes=0-99", (0, 99)),
+        (f"bytes={size // 2}-{size // 2 + 4095}", (size // 2, size // 2 + 4095)),
+        (f"bytes={size - 1000}-", (size - 1000, size - 1)),
+        ("bytes=-500", (size - 500, size - 1)),
+        (f"bytes={size + 10}-", None),
+    ]
+
+
+def read_slice(path: Path, first: int, last: int) -> bytes:
+    with path.open("rb") as file:
+        file.seek(first)
+        return file.read(last - first + 1)
+
+
+async def probe_bigfile(base_url: str, pid: int, served: ServedFile, clock: DownloadClock, is_reference: bool) -> BigfileRecording:
+    served.restore()
+    async with local_client(base_url, HARD_LIMIT) as client:
+        if is_reference:
+            full = await download(client, pid, give_up_after=lambda: HARD_LIMIT)
+            clock.reference_seconds = full.seconds
+        else:
+            full = await download(client, pid, give_up_after=clock.give_up_after)
+        slow = await download(
+            client, pid, give_up_after=lambda: SLOW_READ_PAUSE + 20,
+            pause_after=SLOW_READ_FIRST, pause=SLOW_READ_PAUSE,
+        )  # fmt: skip
+
+        ranges = []
+        for header, expected in range_probes(served):
+            exchange = await record_exchange(client, "/bigfile", headers={"Range": header}, timeout=20)
+            body = read_slice(served.source, *expected) if expected else b""
+            ranges.append(RangeProbe(header, expected, body, exchange))
+        head = await record_exchange(client, "/bigfile", method="HEAD", timeout=10)
+
+        served.remove()
+        try:
+            missing = await record_exchange(client, "/bigfile", timeout=10)
+        finally:
+            served.restore()
+
+    return BigfileRecording(
+        file_name=served.link.name,
+        file_size=served.size,
+        file_sha256=served.sha256,
+        download=full,
+        slow_read=slow,
+        slow_read_pause=SLOW_READ_PAUSE,
+        missing=missing,
+        ranges=ranges,
+        head=head,
+    )

@@ -1,0 +1,136 @@
+"""Probe GET /events: framing, pacing, resuming, and what happens after a disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import httpx
+
+from grader.probes.http import local_client, probe_latencies, record_exchange
+from grader.procmem import cpu_seconds
+from grader.recording import DisconnectRecording, EventsRecording
+
+# Four events 0.2 s apart: 0.6 s, with gaps well clear of timing noise.
+TIMING_INTERVAL = 0.2
+TIMING_COUNT = 4
+CONCURRENT_STREAMS = 3
+CONCURRENT_COUNT = 3
+# The disconnect probe: endless streams at the fastest allowed interval make
+# a leaked producer cost as much CPU as possible, so it shows.
+DISCONNECT_STREAMS = 5
+DISCONNECT_INTERVAL = 0.01
+DISCONNECT_EVENTS = 3
+CPU_WINDOW = 0.5
+INVALID_PARAMETERS = ({"interval": "0.001"}, {"interval": "61"}, {"count": "0"})
+
+
+async def probe_events(base_url: str, pid: int, rng: random.Random) -> EventsRecording:
+    stream_timeout = TIMING_INTERVAL * TIMING_COUNT * 3 + 5
+    async with local_client(base_url, stream_timeout) as client:
+        params = {"interval": str(TIMING_INTERVAL), "count": str(TIMING_COUNT)}
+        solo = await record_exchange(client, "/events", params=params, timeout=stream_timeout)
+
+        idle = await probe_latencies(client, count=3, spacing=0.01, timeout=5)
+        concurrent_params = {"interval": str(TIMING_INTERVAL), "count": str(CONCURRENT_COUNT)}
+        streams = [
+            record_exchange(client, "/events", params=concurrent_params, timeout=stream_timeout)
+            for _ in range(CONCURRENT_STREAMS)
+        ]
+        window = (CONCURRENT_COUNT - 1) * TIMING_INTERVAL
+        busy_task = asyncio.ensure_future(
+            probe_latencies(client, count=6, spacing=window / 8, timeout=stream_timeout)
+        )
+        concurrent = await asyncio.gather(*streams)
+        busy = await busy_task
+
+        resume_from = rng.randint(10, 99)
+        resume = await record_exchange(
+            client, "/events", params={"interval": "0.01", "count": "2"},
+            headers={"Last-Event-ID": str(resume_from)}, timeout=10,
+        )  # fmt: skip
+
+        validation = []
+        for invalid in INVALID_PARAMETERS:
+            validation.append((invalid, await record_exchange(client, "/events", params=invalid, timeout=10)))
+
+    # Last: a server this breaks can't spoil the evidence above.
+    disconnect = await probe_disconnect(base_url, pid)
+    return EventsRecording(
+        interval=TIMING_INTERVAL,
+        count=TIMING_COUNT,
+        solo=solo,
+        concurrent=list(concurrent),
+        idle_latencies=idle,
+        busy_latencies=busy,
+        resume_from=resume_from,
+        resume_count=2,
+        resume=resume,
+        validation=validation,
+        disconnect=disconnect,
+    )
+
+
+async def cpu_over(pid: int, seconds: float) -> float:
+    before = cpu_seconds(pid)
+    await asyncio.sleep(seconds)  # the measurement window itself
+    return max(0.0, cpu_seconds(pid) - before)
+
+
+async def probe_disconnect(base_url: str, pid: int) -> DisconnectRecording:
+    """Open endless streams, drop them, and compare the server's CPU before and after."""
+    params = {"interval": str(DISCONNECT_INTERVAL)}
+    received = 0
+    streaming_cpu = quiet_cpu = 0.0
+    error = None
+    clients = [local_client(base_url, 5) for _ in range(DISCONNECT_STREAMS)]
+    try:
+        contexts = [client.stream("GET", "/events", params=params) for client in clients]
+        async with asyncio.timeout(5):
+            responses = [await context.__aenter__() for context in contexts]
+            readers = [response.aiter_raw() for response in responses]
+            for reader in readers:
+                # Wait for the first bytes, so the streams are really running.
+                await anext(reader)
+                received += 1
+        # Keep reading while measuring, so the server isn't held up by full buffers.
+        drain = [asyncio.ensure_future(drain_forever(reader)) for reader in readers]
+        streaming_cpu = await cpu_over(pid, CPU_WINDOW)
+        for task in drain:
+            task.cancel()
+        await asyncio.gather(*drain, return_exceptions=True)
+        for context in contexts:
+            await context.__aexit__(None, None, None)
+        for client in clients:
+            await client.aclose()
+        await asyncio.sleep(0.1)  # give the server a moment to notice the disconnects
+        quiet_cpu = await cpu_over(pid, CPU_WINDOW)
+    except (TimeoutError, StopAsyncIteration, httpx.HTTPError, OSError) as failure:
+        error = f"the endless stream could not be read: {type(failure).__name__} {failure}".strip()
+    finally:
+        for client in clients:
+            await client.aclose()
+
+    answers_after = True
+    try:
+        async with local_client(base_url, 3) as client:
+            await client.get("/openapi.json")
+    except httpx.HTTPError:
+        answers_after = False
+    return DisconnectRecording(
+        streams=DISCONNECT_STREAMS,
+        events_before_disconnect=received,
+        window=CPU_WINDOW,
+        streaming_cpu=streaming_cpu,
+        quiet_cpu=quiet_cpu,
+        answers_after=answers_after,
+        error=error,
+    )
+
+
+async def drain_forever(reader) -> None:
+    try:
+        async for _ in reader:
+            pass
+    except httpx.HTTPError:
+        pass

@@ -1,0 +1,107 @@
+"""Record HTTP exchanges chunk by chunk, with arrival times, over a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from urllib.parse import urlencode
+
+import httpx
+
+from grader.recording import BODY_CAP, Chunk, Exchange
+
+
+def now() -> float:
+    return time.perf_counter_ns() / 1e9
+
+
+def local_client(base_url: str, timeout: float) -> httpx.AsyncClient:
+    """A client for plain HTTP on 127.0.0.1.
+
+    No TLS context (building one costs ~25 ms of blocked event loop, which
+    would show up as noise in a concurrent probe's timing) and no proxy from
+    the environment (a proxy would sit between the grader and the app).
+    """
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=False, trust_env=False)
+
+
+def path_with_query(path: str, params: dict[str, str] | None) -> str:
+    return f"{path}?{urlencode(params)}" if params else path
+
+
+async def record_exchange(
+    client: httpx.AsyncClient,
+    path: str,
+    *,
+    method: str = "GET",
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float,
+    stop_after_bytes: int | None = None,
+) -> Exchange:
+    """Send one request and record every chunk of the response as it arrives.
+
+    Never raises for anything the server does: a timeout, a reset or a
+    malformed response ends up in ``Exchange.error``.
+    """
+    exchange = Exchange(method, path_with_query(path, params), dict(headers or {}))
+    exchange.sent_at = now()
+    try:
+        async with asyncio.timeout(timeout):
+            async with client.stream(method, path, params=params, headers=headers) as response:
+                exchange.status = response.status_code
+                exchange.headers = list(response.headers.multi_items())
+                async for data in response.aiter_raw():
+                    at = now() - exchange.sent_at
+                    exchange.received += len(data)
+                    kept = sum(len(chunk.data) for chunk in exchange.chunks)
+                    if kept + len(data) > BODY_CAP:
+                        exchange.truncated = True
+                        data = data[: max(0, BODY_CAP - kept)]
+                    if data:
+                        exchange.chunks.append(Chunk(at, data))
+                    if stop_after_bytes is not None and exchange.received >= stop_after_bytes:
+                        break
+                exchange.ended_at = now() - exchange.sent_at
+    except TimeoutError:
+        exchange.error = f"no complete answer within {timeout:g} s"
+    except httpx.HTTPError as error:
+        exchange.error = describe_http_error(error)
+    return exchange
+
+
+def describe_http_error(error: httpx.HTTPError) -> str:
+    kind = {
+        httpx.RemoteProtocolError: "the server broke the HTTP protocol or closed the connection",
+        httpx.ReadError: "the connection failed while reading",
+        httpx.ConnectError: "could not connect to the server",
+    }.get(type(error), type(error).__name__)
+    detail = str(error)
+    return f"{kind}: {detail}" if detail else kind
+
+
+async def probe_latencies(
+    client: httpx.AsyncClient, *, count: int, spacing: float, timeout: float
+) -> list[float]:
+    """Time ``count`` small requests, ``spacing`` seconds apart.
+
+    /openapi.json is served by FastAPI itself: its time measures the event
+    loop, not the learner's code. Any answer counts, a 404 included (an app
+    may turn the schema off); a probe that gets no answer counts as
+    ``timeout``.
+    """
+    latencies = []
+    for _ in range(count):
+        started = now()
+        try:
+            await client.get("/openapi.json", timeout=timeout)
+        except httpx.HTTPError:
+            pass
+        latencies.append(now() - started)
+        await asyncio.sleep(spacing)  # spread the probes over the window under test
+    return latencies
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

@@ -1,0 +1,82 @@
+"""The result model: plain data, independent of pytest and of any renderer.
+
+Renderers (terminal, JSON, and later HTML, Gradescope, CSV) are pure
+functions of a ``GradeResult``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["passed", "failed", "error", "skipped", "inconclusive"]
+
+# error: the grader itself broke; inconclusive: the reference failed the same
+# check in this run, so the machine can't be trusted for it. Neither may cost
+# the learner points, so neither counts toward the maximum either.
+UNCOUNTED: frozenset[str] = frozenset({"error", "inconclusive"})
+
+
+@dataclass
+class CheckResult:
+    id: str
+    exercise: str
+    title: str
+    status: Status
+    max_score: float
+    score: float = 0.0
+    bonus: bool = False
+    message: str = ""
+    hint: str = ""
+    reproduce: str = ""
+    reference_status: Status | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    traceback: str = ""
+
+    @property
+    def counted(self) -> bool:
+        return self.status not in UNCOUNTED
+
+
+@dataclass
+class GradeResult:
+    target: str
+    reference: str
+    grader_version: str
+    started_at: str
+    duration: float
+    exercises: list[str]
+    checks: list[CheckResult]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(check.score for check in self.checks if check.counted), 2)
+
+    @property
+    def max_score(self) -> float:
+        """Points available without extra credit; bonus points come on top."""
+        return round(sum(check.max_score for check in self.checks if check.counted and not check.bonus), 2)
+
+    def subtotals(self) -> dict[str, tuple[float, float]]:
+        totals: dict[str, tuple[float, float]] = {}
+        for check in self.checks:
+            if not check.counted:
+                continue
+            score, maximum = totals.get(check.exercise, (0.0, 0.0))
+            totals[check.exercise] = (score + check.score, maximum + (0 if check.bonus else check.max_score))
+        return totals
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["score"] = self.score
+        data["max_score"] = self.max_score
+        data["subtotals"] = {name: {"score": s, "max_score": m} for name, (s, m) in self.subtotals().items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GradeResult:
+        fields = {name: data[name] for name in cls.__dataclass_fields__ if name != "checks"}
+        known = CheckResult.__dataclass_fields__
+        checks = [CheckResult(**{k: v for k, v in check.items() if k in known}) for check in data["checks"]]
+        return cls(checks=checks, **fields)
