@@ -29,6 +29,7 @@ class Exchange:
     path: str  # with the query string, as a learner would type it after the host
     request_headers: dict[str, str] = field(default_factory=dict)
     sent_at: float = 0.0
+    sent_wall: float = 0.0  # the same moment on the wall clock (time.time), to compare timestamps
     status: int | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)

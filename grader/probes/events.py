@@ -26,7 +26,9 @@ INVALID_PARAMETERS = ({"interval": "0.001"}, {"interval": "61"}, {"count": "0"})
 
 
 async def probe_events(base_url: str, pid: int, rng: random.Random) -> EventsRecording:
-    stream_timeout = TIMING_INTERVAL * TIMING_COUNT * 3 + 5
+    # Twice the stream's length and a margin: an app that ignores count is
+    # cut off soon after, instead of holding the run up.
+    stream_timeout = TIMING_INTERVAL * TIMING_COUNT * 2 + 1.5
     async with local_client(base_url, stream_timeout) as client:
         params = {"interval": str(TIMING_INTERVAL), "count": str(TIMING_COUNT)}
         solo = await record_exchange(client, "/events", params=params, timeout=stream_timeout)

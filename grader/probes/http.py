@@ -46,7 +46,7 @@ async def record_exchange(
     malformed response ends up in ``Exchange.error``.
     """
     exchange = Exchange(method, path_with_query(path, params), dict(headers or {}))
-    exchange.sent_at = now()
+    exchange.sent_at, exchange.sent_wall = now(), time.time()
     try:
         async with asyncio.timeout(timeout):
             async with client.stream(method, path, params=params, headers=headers) as response:

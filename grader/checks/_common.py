@@ -1,0 +1,53 @@
+"""Wording shared by the checks of several exercises."""
+
+from __future__ import annotations
+
+from grader.checkapi import CheckFailed, seconds
+from grader.recording import Exchange
+from grader.timing import median
+
+EXCERPT = 200
+
+
+def excerpt(data: bytes | str, limit: int = EXCERPT) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return repr(text[:limit]) + (" ..." if len(text) > limit else "")
+
+
+def require_answer(exchange: Exchange, what: str) -> None:
+    """Fail with a clear message when a request got no HTTP answer at all."""
+    if exchange.status is None:
+        raise CheckFailed(f"{what} got no answer: {exchange.error or 'the connection closed'}.")
+
+
+def require_status(exchange: Exchange, expected: int, what: str) -> None:
+    require_answer(exchange, what)
+    if exchange.status == expected:
+        return
+    message = f"{what} was answered with status {exchange.status}; expected {expected}."
+    if exchange.status == 501:
+        message += " 501 is the starter's placeholder: this route is not written yet."
+    elif exchange.status == 500:
+        message += " 500 means your code raised an exception: the server's log shows the traceback."
+    elif exchange.status == 422:
+        message += " 422 means FastAPI rejected the query parameters: check their names and types."
+    if exchange.body:
+        message += f" The body began: {excerpt(exchange.body)}"
+    raise CheckFailed(message)
+
+
+def judge_loop_health(subject_busy: list[float], reference_busy: list[float], allowance: float, what: str) -> None:
+    """Fail when small requests waited much longer than on the reference under the same load."""
+    learner, reference = median(subject_busy), median(reference_busy)
+    if learner <= reference + allowance:
+        return
+    raise CheckFailed(
+        f"While {what} ran, a small request (GET /openapi.json) took {seconds(learner)} to answer "
+        f"(median of {len(subject_busy)}); the reference answered in {seconds(reference)}. "
+        "Something in your stream blocks the event loop, so every other user waits.",
+        hint=(
+            "Inside an `async def` function, never call `time.sleep()` or other blocking code: use "
+            "`await asyncio.sleep(...)`. Or write a plain `def` generator, which Starlette runs in a thread."
+        ),
+        evidence={"busy_latencies": subject_busy, "reference_busy_latencies": reference_busy},
+    )

@@ -1,0 +1,251 @@
+"""Exercise 2: GET /bigfile streams a large file with bounded memory."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+
+from grader.checkapi import CheckFailed, NotApplicable, check, mebibytes, seconds
+from grader.checks._common import excerpt, require_answer, require_status
+from grader.recording import Download, Exchange
+
+# The contract's bound: serving a 256 MiB file may raise the server's
+# resident memory by at most 32 MiB.
+MEMORY_BOUND = 32 * 1024 * 1024
+# Slower than the reference by more than this factor, on the same machine at
+# the same time, is a broken download (a tiny chunk size, a sleep per chunk).
+THROUGHPUT_FACTOR = 10
+
+TRY_IT = "curl -sS -D - -o /tmp/download.bin http://127.0.0.1:8000/bigfile"
+MEMORY_HINT = (
+    "Read the file in fixed-size pieces, `file.read(64 * 1024)` in a loop, and yield each piece. "
+    '`for chunk in open(path, "rb")` and `yield from file` split at newline bytes: a file without '
+    "newlines comes out as one piece as big as the file. `read()` with no size reads it all."
+)
+
+
+def as_exchange(download: Download) -> Exchange:
+    return Exchange("GET", "/bigfile", status=download.status, headers=download.headers, error=download.error)
+
+
+@check("bigfile.status", points=1, reproduce=TRY_IT)
+def test_bigfile_status(app):
+    """GET /bigfile answers 200"""
+    download = app.bigfile.download
+    if download.stopped_early and download.status is None:
+        raise CheckFailed(f"GET /bigfile sent no answer: the grader {download.stopped_early}.")
+    require_status(as_exchange(download), 200, "GET /bigfile")
+
+
+@check(
+    "bigfile.headers",
+    points=2,
+    depends=("bigfile.status",),
+    hint=(
+        "Set them yourself: `headers={\"Content-Length\": str(size), \"Content-Disposition\": "
+        "f'attachment; filename=\"{name}\"'}`, with size from `os.path.getsize` and name from `os.path.basename`."
+    ),
+    reproduce="curl -sS -D - -o /dev/null http://127.0.0.1:8000/bigfile",
+)
+def test_bigfile_headers(app):
+    """Content-Length, Content-Type and Content-Disposition describe the file"""
+    bigfile = app.bigfile
+    download = bigfile.download
+    length = download.header("content-length")
+    if length != str(bigfile.file_size):
+        raise CheckFailed(
+            f"Expected Content-Length: {bigfile.file_size} (the file's size), got {length or '(none)'}. "
+            "Without it the browser can't show download progress."
+        )
+    expected_type = mimetypes.guess_type(bigfile.file_name)[0] or "application/octet-stream"
+    got_type = (download.header("content-type") or "").split(";")[0].strip().lower()
+    if got_type != expected_type:
+        raise CheckFailed(
+            f"The file is called {bigfile.file_name!r}, so Content-Type should be {expected_type} "
+            f"(mimetypes.guess_type), got {got_type or '(none)'}."
+        )
+    disposition = download.header("content-disposition") or ""
+    if not disposition_names(disposition, bigfile.file_name):
+        raise CheckFailed(
+            f'Expected Content-Disposition: attachment; filename="{bigfile.file_name}", '
+            f"got {disposition or '(none)'}."
+        )
+
+
+def disposition_names(header: str, name: str) -> bool:
+    """attachment with filename="name" (or the RFC 6266 filename*=UTF-8''name)."""
+    kind, _, params = header.partition(";")
+    if kind.strip().lower() != "attachment":
+        return False
+    plain = re.search(r'filename\s*=\s*"([^"]*)"', params) or re.search(r"filename\s*=\s*([^;\s]+)", params)
+    extended = re.search(r"filename\*\s*=\s*UTF-8''([^;\s]+)", params, re.IGNORECASE)
+    return bool((plain and plain.group(1) == name) or (extended and extended.group(1) == name))
+
+
+@check(
+    "bigfile.integrity",
+    points=2,
+    depends=("bigfile.status",),
+    hint="Open the file in binary mode (`\"rb\"`), yield every piece in order, and stop at the end of the file.",
+    reproduce="curl -sS -o /tmp/download.bin http://127.0.0.1:8000/bigfile && cmp /tmp/download.bin \"$BIGFILE_PATH\"",
+)
+def test_bigfile_integrity(app):
+    """The body is the file's exact bytes"""
+    bigfile = app.bigfile
+    download = bigfile.download
+    if download.stopped_early:
+        raise NotApplicable("The download was stopped before the end (see bigfile.throughput).")
+    if download.error:
+        raise CheckFailed(f"The download broke off after {download.received:,} bytes: {download.error}.")
+    if download.received != bigfile.file_size:
+        raise CheckFailed(f"Expected {bigfile.file_size:,} bytes, received {download.received:,}.")
+    if download.sha256 != bigfile.file_sha256:
+        raise CheckFailed(
+            f"Received {download.received:,} bytes, the right number, but not the file's bytes "
+            f"(sha256 {download.sha256[:16]}... instead of {bigfile.file_sha256[:16]}...)."
+        )
+
+
+def judge_memory(download: Download, situation: str) -> None:
+    memory = download.memory
+    if memory is None:
+        raise NotApplicable("The server's memory could not be read.")
+    if memory.growth <= MEMORY_BOUND:
+        return
+    message = (
+        f"{situation}, the server's resident memory grew by {mebibytes(memory.growth)} "
+        f"(from {mebibytes(memory.before)} to {mebibytes(memory.peak)}); the limit is {mebibytes(MEMORY_BOUND)}."
+    )
+    if download.largest_chunk > MEMORY_BOUND:
+        message += f" One piece of the body was {mebibytes(download.largest_chunk)}: the file was sent as one block."
+    raise CheckFailed(message, evidence={"samples": memory.samples, "growth": memory.growth})
+
+
+@check("bigfile.memory", points=4, depends=("bigfile.status",), hint=MEMORY_HINT, reproduce=TRY_IT)
+def test_bigfile_memory(app):
+    """Serving a 256 MiB file raises the server's memory by at most 32 MiB"""
+    download = app.bigfile.download
+    if download.stopped_early and download.received == 0:
+        raise NotApplicable("Nothing was downloaded before the grader gave up (see bigfile.throughput).")
+    judge_memory(download, f"Serving a {mebibytes(app.bigfile.file_size)} file with no newline byte")
+
+
+@check(
+    "bigfile.backpressure",
+    points=3,
+    depends=("bigfile.status",),
+    hint=(
+        "Let the server pull pieces from your generator: don't read ahead into a queue or a list in a "
+        "background thread. StreamingResponse only asks for the next piece once the client took the last."
+    ),
+    reproduce="curl -sS --limit-rate 1M -o /dev/null http://127.0.0.1:8000/bigfile",
+)
+def test_bigfile_backpressure(app):
+    """Memory stays bounded while a client reads slowly"""
+    slow = app.bigfile.slow_read
+    require_answer(as_exchange(slow), "GET /bigfile (read slowly)")
+    judge_memory(slow, f"While a client read 1 MiB and then paused for {app.bigfile.slow_read_pause:g} s")
+
+
+@check(
+    "bigfile.throughput",
+    points=1,
+    depends=("bigfile.status",),
+    hint="Use pieces of 64 KiB or more and don't sleep between them: tiny pieces cost a system call each.",
+    reproduce="curl -sS -o /dev/null -w '%{speed_download} bytes/s\\n' http://127.0.0.1:8000/bigfile",
+)
+def test_bigfile_throughput(app, reference):
+    """The download is not much slower than the reference's"""
+    download, reference_download = app.bigfile.download, reference.bigfile.download
+    reference_rate = reference_download.received / max(reference_download.seconds, 1e-6)
+    if download.stopped_early:
+        raise CheckFailed(
+            f"The download was too slow to wait for: the grader {download.stopped_early} "
+            f"(the reference took {seconds(reference_download.seconds)} for the whole file)."
+        )
+    rate = download.received / max(download.seconds, 1e-6)
+    if rate * THROUGHPUT_FACTOR >= reference_rate:
+        return
+    raise CheckFailed(
+        f"The download ran at {rate / 2**20:.1f} MiB/s, more than {THROUGHPUT_FACTOR} times slower than "
+        f"the reference's {reference_rate / 2**20:.1f} MiB/s on the same machine.",
+        evidence={"rate": rate, "reference_rate": reference_rate},
+    )
+
+
+@check(
+    "bigfile.missing",
+    points=1,
+    hint=(
+        "Check that the file exists before you start streaming (`os.path.isfile`) and "
+        "`raise HTTPException(status_code=404, detail=...)` when it doesn't."
+    ),
+    reproduce="BIGFILE_PATH=/no/such/file uvicorn app:app  # then: curl -i http://127.0.0.1:8000/bigfile",
+)
+def test_bigfile_missing(app):
+    """A missing file gives 404 with a JSON detail, not 500"""
+    exchange = app.bigfile.missing
+    require_status(exchange, 404, "GET /bigfile when the file does not exist")
+    try:
+        detail = json.loads(exchange.body).get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    if detail is None:
+        raise CheckFailed(f'The 404 should have a JSON body like {{"detail": "..."}}; got {excerpt(exchange.body)}.')
+
+
+@check(
+    "bigfile.range",
+    points=2,
+    bonus=True,
+    depends=("bigfile.status",),
+    hint=(
+        "Parse `Range: bytes=a-b`, `a-` and `-n`; answer 206 with Content-Range: bytes first-last/size, "
+        "seek to `first` and send last-first+1 bytes; 416 with Content-Range: bytes */size past the end."
+    ),
+    reproduce="curl -sS -D - -H 'Range: bytes=0-99' -o /dev/null http://127.0.0.1:8000/bigfile",
+)
+def test_bigfile_range(app):
+    """Extra credit: Range requests give 206 with the exact slice, or 416"""
+    bigfile = app.bigfile
+    accept = (bigfile.download.header("accept-ranges") or "").lower()
+    if accept != "bytes":
+        raise CheckFailed(f"Expected Accept-Ranges: bytes on the full download, got {accept or '(none)'}.")
+    size = bigfile.file_size
+    for probe in bigfile.ranges:
+        exchange = probe.exchange
+        what = f"GET /bigfile with Range: {probe.range_header}"
+        if probe.expected is None:
+            require_status(exchange, 416, what)
+            if exchange.header("content-range") != f"bytes */{size}":
+                raise CheckFailed(f"{what}: expected Content-Range: bytes */{size}, got {exchange.header('content-range')}.")
+            continue
+        first, last = probe.expected
+        require_status(exchange, 206, what)
+        expected_range = f"bytes {first}-{last}/{size}"
+        if exchange.header("content-range") != expected_range:
+            raise CheckFailed(f"{what}: expected Content-Range: {expected_range}, got {exchange.header('content-range')}.")
+        if exchange.header("content-length") != str(last - first + 1):
+            raise CheckFailed(f"{what}: expected Content-Length: {last - first + 1}, got {exchange.header('content-length')}.")
+        if exchange.body != probe.expected_body:
+            raise CheckFailed(f"{what}: the body is not bytes {first} to {last} of the file ({len(exchange.body)} bytes came).")
+
+
+@check(
+    "bigfile.head",
+    points=1,
+    bonus=True,
+    depends=("bigfile.status",),
+    hint="`@app.api_route(\"/bigfile\", methods=[\"GET\", \"HEAD\"])`, and for HEAD a Response with the headers only.",
+    reproduce="curl -I http://127.0.0.1:8000/bigfile",
+)
+def test_bigfile_head(app):
+    """Extra credit: HEAD gives the headers and no body"""
+    bigfile = app.bigfile
+    exchange = bigfile.head
+    require_status(exchange, 200, "HEAD /bigfile")
+    if exchange.header("content-length") != str(bigfile.file_size):
+        raise CheckFailed(
+            f"HEAD /bigfile should announce Content-Length: {bigfile.file_size}, got {exchange.header('content-length')}."
+        )

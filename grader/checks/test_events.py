@@ -1,0 +1,301 @@
+"""Exercise 3: GET /events sends Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from grader import sse
+from grader.checkapi import CheckFailed, check, seconds
+from grader.checks._common import excerpt, judge_loop_health, require_answer, require_status
+from grader.recording import Exchange
+from grader.timing import arrival_at_offsets, clusters, gaps, median
+
+# Same reasoning as for chat pacing: 35 % of a 0.2 s interval is 70 ms.
+PACING_TOLERANCE = 0.35
+FIRST_EVENT_ALLOWANCE = 0.5
+LOOP_ALLOWANCE = 0.25
+# A timestamp may differ from the grader's clock at arrival by this much:
+# enough for scheduling noise, far too little for local time labelled UTC.
+CLOCK_TOLERANCE = 2.0
+# After the clients left, the server may still burn this share of the CPU it
+# used while streaming to them (on top of what the reference burns then).
+LEAK_SHARE = 0.3
+
+TRY_IT = "curl -N 'http://127.0.0.1:8000/events?interval=0.5&count=4'"
+FRAMING_HINT = (
+    "Each event is `id: <n>`, a newline, `data: <json>`, a newline, and one more newline: "
+    'yield f"id: {n}\\ndata: {payload}\\n\\n". The empty line is what tells the browser the event is complete.'
+)
+
+
+def parsed(exchange: Exchange) -> sse.ParsedStream:
+    return sse.parse(exchange.body)
+
+
+def event_arrivals(exchange: Exchange) -> list[float]:
+    events = parsed(exchange).events
+    return arrival_at_offsets(exchange.chunks, [event.end for event in events])
+
+
+@check("events.headers", points=1, reproduce="curl -i -N 'http://127.0.0.1:8000/events?count=1'")
+def test_events_headers(app):
+    """GET /events answers 200 as text/event-stream, not cached"""
+    exchange = app.events.solo
+    require_status(exchange, 200, "GET /events")
+    if exchange.media_type != "text/event-stream":
+        raise CheckFailed(
+            f"Expected Content-Type text/event-stream, got {exchange.header('content-type') or '(none)'}. "
+            "A browser's EventSource refuses any other type.",
+            hint='`StreamingResponse(..., media_type="text/event-stream")`.',
+        )
+    cache_control = (exchange.header("cache-control") or "").lower()
+    if "no-cache" not in cache_control and "no-store" not in cache_control:
+        raise CheckFailed(
+            f"Expected a Cache-Control header with no-cache (or no-store), got {cache_control or '(none)'}. "
+            "Without it a proxy or the browser may cache the stream and replay stale events.",
+            hint='Pass `headers={"Cache-Control": "no-cache"}` to the response.',
+        )
+
+
+@check("events.framing", points=3, depends=("events.headers",), hint=FRAMING_HINT, reproduce=
+       "curl -sN 'http://127.0.0.1:8000/events?interval=0.1&count=2' | od -c | head")  # fmt: skip
+def test_events_framing(app):
+    """Every line is one a browser understands and every event ends with a blank line"""
+    exchange = app.events.solo
+    stream = parsed(exchange)
+    problem = stream.first_problem
+    if problem is None and stream.unfinished is not None and exchange.error is None:
+        problem = stream.unfinished  # the stream ended on purpose, mid-event
+    if problem is None:
+        if not stream.events:
+            raise CheckFailed(
+                f"No event could be read from the stream. It began: {excerpt(exchange.body)}",
+                evidence={"transcript": exchange.body.decode("utf-8", "replace")},
+            )
+        return
+    around = exchange.body[max(0, problem.offset - 40) : problem.offset + 60]
+    raise CheckFailed(
+        f"At byte {problem.offset} of the stream: {problem.message}. Around it: {excerpt(around)}",
+        evidence={"offset": problem.offset, "transcript": exchange.body.decode("utf-8", "replace")},
+    )
+
+
+def payload_problem(event: sse.Event, position: int) -> str | None:
+    if event.type != "message":
+        return f"event {position} has `event: {event.type}`; leave the event field out"
+    try:
+        payload = json.loads(event.data)
+    except ValueError:
+        return f"event {position}'s data is not JSON: {excerpt(event.data, 80)}"
+    if not isinstance(payload, dict) or not isinstance(payload.get("seq"), int):
+        return f"event {position}'s data should be an object with an integer seq: {excerpt(event.data, 80)}"
+    try:
+        stamp = datetime.fromisoformat(str(payload.get("time")))
+    except ValueError:
+        return f"event {position}'s time is not an ISO-8601 timestamp: {payload.get('time')!r}"
+    if stamp.utcoffset() is None:
+        return f"event {position}'s time {payload['time']!r} has no time zone; use datetime.now(timezone.utc)"
+    if event.id_field != str(payload["seq"]):
+        return f"event {position} has id {event.id_field!r} but seq {payload['seq']}; give each event `id: <seq>`"
+    return None
+
+
+@check(
+    "events.payload",
+    points=2,
+    depends=("events.headers",),
+    hint='Build the data line with `json.dumps({"seq": n, "time": datetime.now(timezone.utc).isoformat()})`.',
+    reproduce=TRY_IT,
+)
+def test_events_payload(app):
+    """Each event has id n and JSON data with seq n and a UTC timestamp"""
+    events = parsed(app.events.solo).events
+    if not events:
+        raise CheckFailed("The stream held no complete event to read.")
+    for position, event in enumerate(events, start=1):
+        problem = payload_problem(event, position)
+        if problem:
+            raise CheckFailed(problem[0].upper() + problem[1:] + ".", evidence={"data": event.data})
+
+
+@check(
+    "events.count",
+    points=1,
+    depends=("events.headers",),
+    hint="Count the events you send and stop the generator (return) after `count` of them; start at seq 1.",
+    reproduce=TRY_IT,
+)
+def test_events_count(app):
+    """With count=N, exactly events 1..N are sent, then the stream ends"""
+    events_rec = app.events
+    exchange = events_rec.solo
+    require_answer(exchange, "GET /events?count=...")
+    if exchange.error:
+        raise CheckFailed(
+            f"Asked for count={events_rec.count}, the stream did not end: {exchange.error}."
+        )
+    ids = [event.id_field for event in parsed(exchange).events]
+    expected = [str(n) for n in range(1, events_rec.count + 1)]
+    if ids != expected:
+        raise CheckFailed(f"Asked for count={events_rec.count}, expected ids {expected}; got {ids}.")
+
+
+@check(
+    "events.incremental",
+    points=2,
+    depends=("events.headers",),
+    hint="Yield each event as it is made; don't build a list of events and send it at the end.",
+    reproduce=TRY_IT,
+)
+def test_events_incremental(app):
+    """Events arrive one by one as they are produced"""
+    events_rec = app.events
+    arrivals = event_arrivals(events_rec.solo)
+    distinct = len(clusters(arrivals, events_rec.interval / 2))
+    spread = arrivals[-1] - arrivals[0] if arrivals else 0.0
+    wanted = (events_rec.count - 1) * events_rec.interval
+    if distinct >= max(2, events_rec.count - 1) and spread >= wanted / 2:
+        return
+    raise CheckFailed(
+        f"Asked for {events_rec.count} events {events_rec.interval:g} s apart, so about {wanted:g} s from first "
+        f"to last; they arrived in {distinct} burst(s) over {seconds(spread)}.",
+        evidence={"arrivals": arrivals},
+    )
+
+
+@check(
+    "events.pacing",
+    points=2,
+    depends=("events.incremental",),
+    hint="Send the first event at once, then `await asyncio.sleep(interval)` before each next one.",
+    reproduce=TRY_IT,
+)
+def test_events_pacing(app, reference):
+    """The first event comes at once, then one every `interval` seconds"""
+    events_rec = app.events
+    arrivals = event_arrivals(events_rec.solo)
+    reference_first = (event_arrivals(reference.events.solo) or [0.0])[0]
+    allowed_first = reference_first + events_rec.interval * FIRST_EVENT_ALLOWANCE
+    if arrivals[0] > allowed_first:
+        raise CheckFailed(
+            f"The first event arrived after {seconds(arrivals[0])} (the reference: {seconds(reference_first)}); "
+            "it should be sent at once, before the first wait.",
+            evidence={"arrivals": arrivals},
+        )
+    typical = median(gaps(arrivals))
+    if abs(typical - events_rec.interval) > events_rec.interval * PACING_TOLERANCE:
+        raise CheckFailed(
+            f"Asked for interval={events_rec.interval:g}, events came a median {seconds(typical)} apart.",
+            evidence={"arrivals": arrivals},
+        )
+
+
+@check(
+    "events.live-timestamps",
+    points=1,
+    depends=("events.payload", "events.incremental"),
+    hint="Call `datetime.now(timezone.utc)` inside the loop, for each event, not once before it.",
+    reproduce=TRY_IT,
+)
+def test_events_live_timestamps(app):
+    """Each event's time is when it was produced"""
+    exchange = app.events.solo
+    events = parsed(exchange).events
+    arrivals = event_arrivals(exchange)
+    stamps = [datetime.fromisoformat(json.loads(event.data)["time"]).timestamp() for event in events]
+    offsets = [stamp - (exchange.sent_wall + at) for stamp, at in zip(stamps, arrivals)]
+    worst = max(offsets, key=abs)
+    if abs(worst) > CLOCK_TOLERANCE:
+        raise CheckFailed(
+            f"An event's time was {worst:+.1f} s away from the moment it arrived. Is it really UTC "
+            "(not local time labelled UTC), and taken when the event is made?",
+            evidence={"offsets": offsets},
+        )
+    drift = [abs(stamp_gap - arrival_gap) for stamp_gap, arrival_gap in zip(gaps(stamps), gaps(arrivals))]
+    if drift and median(drift) > app.events.interval * PACING_TOLERANCE:
+        raise CheckFailed(
+            f"The times in the events are {[round(gap, 3) for gap in gaps(stamps)]} s apart, but the events "
+            f"arrived {[round(gap, 3) for gap in gaps(arrivals)]} s apart: the time is not taken per event.",
+            evidence={"stamp_gaps": gaps(stamps), "arrival_gaps": gaps(arrivals)},
+        )
+
+
+@check("events.nonblocking", points=2, depends=("events.headers",), reproduce=TRY_IT)
+def test_events_nonblocking(app, reference):
+    """Other requests are answered promptly while event streams run"""
+    events_rec = app.events
+    for exchange in events_rec.concurrent:
+        require_answer(exchange, "A concurrent GET /events")
+    judge_loop_health(
+        events_rec.busy_latencies, reference.events.busy_latencies,
+        events_rec.interval * LOOP_ALLOWANCE, f"{len(events_rec.concurrent)} event streams",
+    )  # fmt: skip
+
+
+@check(
+    "events.resume",
+    points=2,
+    depends=("events.headers",),
+    hint="Read the header with `last_event_id: Annotated[str | None, Header()] = None` and start at int(it) + 1.",
+    reproduce="curl -N -H 'Last-Event-ID: 41' 'http://127.0.0.1:8000/events?count=2'",
+)
+def test_events_resume(app):
+    """A Last-Event-ID header makes the stream continue after that event"""
+    events_rec = app.events
+    exchange = events_rec.resume
+    require_status(exchange, 200, f"GET /events with Last-Event-ID: {events_rec.resume_from}")
+    ids = [event.id_field for event in parsed(exchange).events]
+    expected = [str(events_rec.resume_from + n) for n in range(1, events_rec.resume_count + 1)]
+    if ids != expected:
+        raise CheckFailed(
+            f"With Last-Event-ID: {events_rec.resume_from} and count={events_rec.resume_count}, expected ids "
+            f"{expected}; got {ids}. A browser that reconnects would see those events again or miss some."
+        )
+
+
+@check(
+    "events.validation",
+    points=1,
+    hint="Declare the limits: `Query(ge=0.01, le=60)` for interval, `Query(ge=1)` for count.",
+    reproduce="curl -i 'http://127.0.0.1:8000/events?interval=0'",
+)
+def test_events_validation(app):
+    """An interval outside 0.01..60 or a count below 1 is rejected with 422"""
+    for params, exchange in app.events.validation:
+        query = "&".join(f"{key}={value}" for key, value in params.items())
+        require_answer(exchange, f"GET /events?{query}")
+        if exchange.status != 422:
+            raise CheckFailed(f"GET /events?{query} was answered with {exchange.status}; expected 422.")
+
+
+@check(
+    "events.disconnect",
+    points=2,
+    depends=("events.headers",),
+    hint=(
+        "Let the stream's generator end when the client leaves: don't catch asyncio.CancelledError or "
+        "GeneratorExit and carry on, and don't produce events in a background task nobody stops."
+    ),
+    reproduce="curl -N 'http://127.0.0.1:8000/events?interval=0.01'  # then press Ctrl-C and watch the server's CPU",
+)
+def test_events_disconnect(app, reference):
+    """After the client disconnects, the server stops working for it"""
+    gone = app.events.disconnect
+    reference_gone = reference.events.disconnect
+    if gone.error:
+        raise CheckFailed(f"An endless stream (no count) could not be read: {gone.error}.")
+    if not gone.answers_after:
+        raise CheckFailed(
+            "After clients disconnected from endless streams, the server stopped answering requests: "
+            "something blocked its event loop for good."
+        )
+    allowed = reference_gone.quiet_cpu + LEAK_SHARE * max(gone.streaming_cpu, reference_gone.streaming_cpu)
+    if gone.quiet_cpu <= allowed:
+        return
+    raise CheckFailed(
+        f"After {gone.streams} clients left their streams, the server still used {seconds(gone.quiet_cpu)} of CPU "
+        f"in {gone.window:g} s (while streaming to them: {seconds(gone.streaming_cpu)}; the reference after they "
+        f"left: {seconds(reference_gone.quiet_cpu)}). It is still producing events for nobody.",
+        evidence={"quiet_cpu": gone.quiet_cpu, "streaming_cpu": gone.streaming_cpu},
+    )

@@ -1,0 +1,240 @@
+"""The pytest plugin that turns check tests into a grade.
+
+Registered as a ``pytest11`` entry point, it stays inert unless
+``--streamgrade-target`` is given. Then it records the target app and the
+reference once per session (fixtures ``app`` and ``reference``), runs every
+check first against the reference (to calibrate: a check the reference fails
+in this run is ``inconclusive`` for the learner), then against the target,
+and collects plain ``CheckResult`` data.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import __version__
+from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
+from grader.probes.run import EXERCISES, record_apps
+from grader.recording import AppRecording
+from grader.results import CheckResult, GradeResult, Status
+from grader.server import AppTarget, TargetError, resolve_target
+
+CHECKS_DIR = Path(__file__).parent / "checks"
+REFERENCE_APP = Path(__file__).resolve().parent.parent / "reference" / "app.py"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("streamgrade", "grading a streaming FastAPI app")
+    group.addoption("--streamgrade-target", metavar="TARGET", help="the app to grade: app.py, a folder, or module:attr")
+    group.addoption("--streamgrade-reference", metavar="TARGET", help="the reference app (default: the kit's)")
+    group.addoption(
+        "--streamgrade-exercise", action="append", choices=EXERCISES, help="grade only this exercise (repeatable)"
+    )
+    group.addoption("--streamgrade-seed", type=int, help="seed for the prompts and ids picked per run")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "check(id, depends=(), bonus=False, reproduce=''): a streamgrade check")
+    config.addinivalue_line("markers", "points(n): what a streamgrade check is worth")
+    config.addinivalue_line("markers", "hint(text): what a learner should try when a check fails")
+    target = config.getoption("streamgrade_target", None)
+    if target:
+        config.pluginmanager.register(GradingSession(config, target), "streamgrade-session")
+
+
+def check_marker(item: pytest.Item) -> pytest.Mark | None:
+    return item.get_closest_marker("check")
+
+
+def check_id(item: pytest.Item) -> str:
+    marker = check_marker(item)
+    return marker.args[0] if marker else item.nodeid
+
+
+def exercise_of(identifier: str) -> str:
+    return identifier.split(".", 1)[0]
+
+
+class GradingSession:
+    """State of one grading run: the recordings and the results so far."""
+
+    def __init__(self, config: pytest.Config, target: str) -> None:
+        self.config = config
+        try:
+            self.target_app: AppTarget = resolve_target(target)
+            reference = config.getoption("streamgrade_reference") or str(REFERENCE_APP)
+            self.reference_app: AppTarget = resolve_target(reference)
+        except TargetError as error:
+            raise pytest.UsageError(str(error)) from None
+        self.exercises = list(config.getoption("streamgrade_exercise") or EXERCISES)
+        self.seed = config.getoption("streamgrade_seed")
+        if self.seed is None:
+            self.seed = random.SystemRandom().randrange(2**32)
+        self.results: dict[str, CheckResult] = {}
+        self.reference_status: dict[str, Status] = {}
+        self.started = time.perf_counter()
+        self.started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self._recordings: tuple[AppRecording, AppRecording] | None = None
+        self.result: GradeResult | None = None
+
+    # -- recordings ---------------------------------------------------------
+
+    def recordings(self) -> tuple[AppRecording, AppRecording]:
+        if self._recordings is None:
+            with tempfile.TemporaryDirectory(prefix="streamgrade-") as workdir:
+                self._recordings = record_apps(self.target_app, self.reference_app, self.exercises, Path(workdir), self.seed)
+        return self._recordings
+
+    @pytest.fixture(scope="session")
+    def app(self) -> AppRecording:
+        return self.recordings()[0]
+
+    @pytest.fixture(scope="session")
+    def reference(self) -> AppRecording:
+        return self.recordings()[1]
+
+    # -- selection and order --------------------------------------------------
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        keep, drop = [], []
+        for item in items:
+            exercise = exercise_of(check_id(item))
+            (keep if check_marker(item) and (exercise == "app" or exercise in self.exercises) else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        # Parents before children: app.starts first, then each exercise in file order.
+        keep.sort(key=lambda item: 0 if check_id(item) == "app.starts" else 1)
+        items[:] = keep
+
+    # -- running --------------------------------------------------------------
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        marker = check_marker(item)
+        if marker is None:
+            return
+        for parent in marker.kwargs.get("depends", ()):
+            result = self.results.get(parent)
+            if result is None:
+                continue  # not selected in this run
+            if result.status != "passed":
+                pytest.skip(f"Not checked, because {parent} did not pass.")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        if check_marker(pyfuncitem) is None:
+            return None
+        identifier = check_id(pyfuncitem)
+        arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        learner, reference = self.recordings()
+        exercise = exercise_of(identifier)
+        for recording in (reference, learner):
+            if exercise in recording.probe_errors:
+                raise GraderError(f"The grader's {exercise} probe crashed:\n{recording.probe_errors[exercise]}")
+        if "app" in arguments:
+            self.calibrate(pyfuncitem, identifier, {**arguments, "app": reference})
+        pyfuncitem.obj(**arguments)
+        return True
+
+    def calibrate(self, item: pytest.Function, identifier: str, arguments: dict[str, Any]) -> None:
+        """Run the check on the reference first: if it fails there, this run can't judge it."""
+        try:
+            item.obj(**arguments)
+        except CheckFailed as failure:
+            self.reference_status[identifier] = "failed"
+            raise Inconclusive(
+                "The reference solution failed this check in this run too, so the machine (not your app) "
+                f"is the likely cause; it is not counted. The reference's result: {failure.message}"
+            ) from None
+        except (NotApplicable, Inconclusive):
+            self.reference_status[identifier] = "inconclusive"
+            raise Inconclusive("The reference solution could not be measured for this check in this run.") from None
+        self.reference_status[identifier] = "passed"
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):
+        outcome = yield
+        report = outcome.get_result()
+        marker = check_marker(item)
+        if marker is None:
+            return
+        if call.when == "setup" and report.skipped:
+            self.record(item, "skipped", message=str(report.longrepr[2]).removeprefix("Skipped: "))
+        elif call.when == "call":
+            self.record_call(item, call)
+
+    def record_call(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        if call.excinfo is None:
+            self.record(item, "passed")
+            return
+        error = call.excinfo.value
+        if isinstance(error, CheckFailed):
+            self.record(item, "failed", message=error.message, hint=error.hint or None, evidence=error.evidence)
+        elif isinstance(error, Inconclusive):
+            self.record(item, "inconclusive", message=str(error))
+        elif isinstance(error, NotApplicable):
+            self.record(item, "skipped", message=str(error))
+        elif isinstance(error, pytest.skip.Exception):
+            self.record(item, "skipped", message=str(error))
+        else:
+            tb = "".join(traceback.format_exception(error))
+            self.record(
+                item, "error",
+                message="The grader itself failed on this check; this is not your app's fault and is not counted.",
+                traceback=tb,
+            )  # fmt: skip
+
+    def record(self, item: pytest.Item, status: Status, *, message: str = "", hint: str | None = None,
+               evidence: dict[str, Any] | None = None, traceback: str = "") -> None:  # fmt: skip
+        marker = check_marker(item)
+        assert marker is not None
+        identifier = check_id(item)
+        points_marker = item.get_closest_marker("points")
+        hint_marker = item.get_closest_marker("hint")
+        points = float(points_marker.args[0]) if points_marker else 1.0
+        doc = (getattr(item, "obj", None).__doc__ or identifier).strip().splitlines()[0]
+        self.results[identifier] = CheckResult(
+            id=identifier,
+            exercise=exercise_of(identifier),
+            title=doc,
+            status=status,
+            max_score=points,
+            score=points if status == "passed" else 0.0,
+            bonus=bool(marker.kwargs.get("bonus", False)),
+            message=message,
+            hint=(hint if hint is not None else (hint_marker.args[0] if hint_marker else "")) if status == "failed" else "",
+            reproduce=marker.kwargs.get("reproduce", ""),
+            reference_status=self.reference_status.get(identifier),
+            evidence=evidence or {},
+            traceback=traceback,
+        )
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        notes = []
+        inconclusive = [r.id for r in self.results.values() if r.status == "inconclusive"]
+        if inconclusive:
+            notes.append(
+                "Not counted because the reference solution failed them in this run (a busy or unusual machine): "
+                + ", ".join(inconclusive)
+            )
+        self.result = GradeResult(
+            target=self.target_app.label,
+            reference=self.reference_app.label,
+            grader_version=__version__,
+            started_at=self.started_at,
+            duration=round(time.perf_counter() - self.started, 2),
+            exercises=self.exercises,
+            checks=list(self.results.values()),
+            notes=notes,
+        )
+
+
+class GraderError(RuntimeError):
+    """A probe of the grader crashed: reported as an error, never as the learner's failure."""

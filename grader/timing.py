@@ -1,0 +1,52 @@
+"""Pure helpers that turn chunk arrival times into the quantities checks judge."""
+
+from __future__ import annotations
+
+import statistics
+
+from grader.recording import Chunk
+
+
+def bursts(chunks: list[Chunk], quiet: float) -> list[Chunk]:
+    """Merge chunks that arrive less than ``quiet`` seconds apart.
+
+    One token may arrive in several reads, and two reads may carry one
+    token: what the learner sent as one piece shows as one burst.
+    """
+    merged: list[Chunk] = []
+    for chunk in chunks:
+        if merged and chunk.at - merged[-1].at < quiet:
+            merged[-1] = Chunk(merged[-1].at, merged[-1].data + chunk.data)
+        else:
+            merged.append(Chunk(chunk.at, chunk.data))
+    return merged
+
+
+def clusters(times: list[float], quiet: float) -> list[float]:
+    """The first time of each group of times less than ``quiet`` apart."""
+    starts: list[float] = []
+    previous = None
+    for at in times:
+        if previous is None or at - previous >= quiet:
+            starts.append(at)
+        previous = at
+    return starts
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [later - earlier for earlier, later in zip(times, times[1:])]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def arrival_at_offsets(chunks: list[Chunk], offsets: list[int]) -> list[float]:
+    """When the byte just before each (ascending) offset had arrived."""
+    times, position, index = [], 0, 0
+    for offset in offsets:
+        while index < len(chunks) and position < offset:
+            position += len(chunks[index].data)
+            index += 1
+        times.append(chunks[index - 1].at if index else 0.0)
+    return times
