@@ -49,7 +49,7 @@ async def probe_chat(base_url: str, rng: random.Random) -> ChatRecording:
             timeout=stream_timeout,
         )  # fmt: skip
 
-        idle = await probe_latencies(client, count=3, spacing=0.01, timeout=5)
+        idle = await probe_latencies(client, count=3, window=0.03, timeout=5)
         concurrent_prompt = " ".join(rng.sample(WORDS, CONCURRENT_TOKENS))
         streams = [
             record_exchange(
@@ -61,7 +61,7 @@ async def probe_chat(base_url: str, rng: random.Random) -> ChatRecording:
         # Probe while the streams run: they last (tokens - 1) * delay seconds.
         window = (CONCURRENT_TOKENS - 1) * TIMING_DELAY
         busy_task = asyncio.ensure_future(
-            probe_latencies(client, count=8, spacing=window / 10, timeout=stream_timeout)
+            probe_latencies(client, count=8, window=window, timeout=stream_timeout)
         )
         concurrent = await asyncio.gather(*streams)
         busy = await busy_task

@@ -33,7 +33,7 @@ async def probe_events(base_url: str, pid: int, rng: random.Random) -> EventsRec
         params = {"interval": str(TIMING_INTERVAL), "count": str(TIMING_COUNT)}
         solo = await record_exchange(client, "/events", params=params, timeout=stream_timeout)
 
-        idle = await probe_latencies(client, count=3, spacing=0.01, timeout=5)
+        idle = await probe_latencies(client, count=3, window=0.03, timeout=5)
         concurrent_params = {"interval": str(TIMING_INTERVAL), "count": str(CONCURRENT_COUNT)}
         streams = [
             record_exchange(client, "/events", params=concurrent_params, timeout=stream_timeout)
@@ -41,7 +41,7 @@ async def probe_events(base_url: str, pid: int, rng: random.Random) -> EventsRec
         ]
         window = (CONCURRENT_COUNT - 1) * TIMING_INTERVAL
         busy_task = asyncio.ensure_future(
-            probe_latencies(client, count=6, spacing=window / 8, timeout=stream_timeout)
+            probe_latencies(client, count=6, window=window, timeout=stream_timeout)
         )
         concurrent = await asyncio.gather(*streams)
         busy = await busy_task
@@ -49,7 +49,7 @@ async def probe_events(base_url: str, pid: int, rng: random.Random) -> EventsRec
         resume_from = rng.randint(10, 99)
         resume = await record_exchange(
             client, "/events", params={"interval": "0.01", "count": "2"},
-            headers={"Last-Event-ID": str(resume_from)}, timeout=10,
+            headers={"Last-Event-ID": str(resume_from)}, timeout=2,
         )  # fmt: skip
 
         validation = []

@@ -82,25 +82,28 @@ def describe_http_error(error: httpx.HTTPError) -> str:
 
 
 async def probe_latencies(
-    client: httpx.AsyncClient, *, count: int, spacing: float, timeout: float
+    client: httpx.AsyncClient, *, count: int, window: float, timeout: float
 ) -> list[float]:
-    """Time ``count`` small requests, ``spacing`` seconds apart.
+    """Time ``count`` small requests, sent at evenly spaced moments over ``window`` seconds.
 
-    /openapi.json is served by FastAPI itself: its time measures the event
+    Each request is sent at its own moment whatever happened to the others,
+    so a server that stalls holds up every probe that falls in the stall
+    (probes sent one after another would mostly land after it). The path is
+    /openapi.json, served by FastAPI itself: its time measures the event
     loop, not the learner's code. Any answer counts, a 404 included (an app
-    may turn the schema off); a probe that gets no answer counts as
-    ``timeout``.
+    may turn the schema off); a probe with no answer counts as ``timeout``.
     """
-    latencies = []
-    for _ in range(count):
+
+    async def one(delay: float) -> float:
+        await asyncio.sleep(delay)  # this probe's moment in the window
         started = now()
         try:
             await client.get("/openapi.json", timeout=timeout)
         except httpx.HTTPError:
             pass
-        latencies.append(now() - started)
-        await asyncio.sleep(spacing)  # spread the probes over the window under test
-    return latencies
+        return now() - started
+
+    return list(await asyncio.gather(*(one(window * index / count) for index in range(count))))
 
 
 def median(values: list[float]) -> float:

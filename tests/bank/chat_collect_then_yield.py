@@ -1,0 +1,18 @@
+# A generator, but it collects every token before yielding the first.
+import asyncio, re
+from typing import Annotated
+from fastapi import FastAPI, Query
+from fastapi.responses import StreamingResponse
+app = FastAPI()
+
+@app.get("/chat-stream")
+async def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[float, Query(ge=0, le=5)] = 0.2):
+    async def tokens():
+        collected = []
+        for index, token in enumerate(re.findall(r"\S+\s*|\s+", prompt)):
+            if index:
+                await asyncio.sleep(delay)
+            collected.append(token)
+        for token in collected:
+            yield token
+    return StreamingResponse(tokens(), media_type="text/plain")

@@ -1,0 +1,130 @@
+"""The grader's verdicts on a bank of learner-style submissions.
+
+Each faulty app breaks the contract in one way learners really do; each
+correct app is written differently from the reference. Every check of the
+graded exercise has an exact expected status: the ones listed, and `passed`
+for all others. A correct app must get full marks.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REFERENCE_APP, ROOT, STARTER_APP
+
+BANK = Path(__file__).parent / "bank"
+
+FAULTY = {
+    "chat_buffered": {"chat.incremental": "failed", "chat.first-token": "skipped", "chat.pacing": "skipped"},
+    "chat_collect_then_yield": {"chat.incremental": "failed", "chat.first-token": "skipped", "chat.pacing": "skipped"},
+    "chat_double_delay": {"chat.pacing": "failed"},
+    "chat_no_validation": {"chat.validation": "failed"},
+    "chat_sleep_first": {"chat.first-token": "failed"},
+    "chat_split_spaces": {"chat.content": "failed"},
+    "chat_time_sleep_async": {"chat.nonblocking": "failed"},
+    "chat_wrong_media_type": {
+        "chat.status": "failed", **dict.fromkeys(
+            ["chat.content", "chat.incremental", "chat.first-token", "chat.pacing", "chat.nonblocking"], "skipped"),
+    },
+    "bigfile_inline": {"bigfile.headers": "failed"},
+    "bigfile_line_iteration": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
+    "bigfile_missing_500": {"bigfile.missing": "failed"},
+    "bigfile_no_headers": {"bigfile.headers": "failed"},
+    "bigfile_read_ahead": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
+    "bigfile_read_all": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
+    "bigfile_tiny_chunks": {"bigfile.integrity": "skipped", "bigfile.throughput": "failed"},
+    "bigfile_yield_from": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
+    "events_count_ignored": {"events.count": "failed"},
+    "events_event_field": {"events.payload": "failed", "events.live-timestamps": "skipped"},
+    "events_ignores_last_event_id": {"events.resume": "failed"},
+    "events_leaks_after_disconnect": {"events.disconnect": "failed"},
+    "events_naive_time": {"events.payload": "failed", "events.live-timestamps": "skipped"},
+    "events_no_blank_line": {
+        "events.framing": "failed", "events.payload": "failed", "events.count": "failed",
+        "events.incremental": "failed", "events.pacing": "skipped", "events.live-timestamps": "skipped",
+        "events.resume": "failed",
+    },
+    "events_no_cache_header": {"events.headers": "failed"},
+    "events_time_once": {"events.live-timestamps": "failed"},
+    "events_time_sleep_async": {"events.nonblocking": "failed", "events.disconnect": "failed"},
+    "events_wrong_media_type": {"events.headers": "failed"},
+}
+# Bonus checks the faulty bigfile apps don't attempt.
+NO_BONUS = {"bigfile.range": "failed", "bigfile.head": "failed"}
+EVENTS_AFTER_HEADERS = [
+    "events.framing", "events.payload", "events.count", "events.incremental", "events.pacing",
+    "events.live-timestamps", "events.nonblocking", "events.resume", "events.disconnect",
+]
+
+
+def grade(target: Path, tmp_path: Path, *exercises: str) -> dict:
+    output = tmp_path / "results.json"
+    command = [sys.executable, "-m", "grader", "check", str(target), "--json", str(output)]
+    for exercise in exercises:
+        command += ["--exercise", exercise]
+    finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return json.loads(output.read_text())
+
+
+def statuses(results: dict) -> dict[str, str]:
+    return {check["id"]: check["status"] for check in results["checks"]}
+
+
+@pytest.mark.parametrize("name", sorted(FAULTY))
+def test_a_faulty_app_fails_exactly_what_it_breaks(name, tmp_path):
+    exercise = name.split("_", 1)[0]
+    results = grade(BANK / f"{name}.py", tmp_path, exercise)
+    expected = dict(FAULTY[name])
+    if exercise == "bigfile":
+        expected = {**NO_BONUS, **expected}
+    if expected.get("events.headers") == "failed":
+        expected.update(dict.fromkeys(EVENTS_AFTER_HEADERS, "skipped"))
+    got = statuses(results)
+    assert {check: status for check, status in got.items() if status != "passed"} == expected
+    for check in results["checks"]:
+        if check["status"] == "failed":
+            assert check["message"] and check["hint"], f"{check['id']} fails without a message and a hint"
+
+
+@pytest.mark.parametrize(
+    ("name", "exercises", "bonus_missing"),
+    [
+        pytest.param("correct_sync_generators", (), True, id="sync-generators"),
+        pytest.param("correct_fileresponse", (), False, id="fileresponse"),
+        pytest.param("correct_fastapi_sse", ("events",), False, id="fastapi-sse"),
+        pytest.param("correct_sse_starlette_crlf", ("events",), False, id="sse-starlette-crlf-pings"),
+    ],
+)
+def test_a_correct_app_gets_full_marks(name, exercises, bonus_missing, tmp_path):
+    results = grade(BANK / f"{name}.py", tmp_path, *exercises)
+    expected_misses = NO_BONUS if bonus_missing else {}
+    assert {c: s for c, s in statuses(results).items() if s != "passed"} == expected_misses
+    assert results["score"] == results["max_score"] > 0
+
+
+def test_the_reference_gets_full_marks(tmp_path):
+    results = grade(REFERENCE_APP, tmp_path)
+    assert set(statuses(results).values()) == {"passed"}
+    assert results["score"] == results["max_score"] + 3  # with the extra credit
+
+
+def test_the_starter_gets_zero_without_errors(tmp_path):
+    results = grade(STARTER_APP, tmp_path)
+    assert results["score"] == 0
+    assert "error" not in statuses(results).values()
+    assert "inconclusive" not in statuses(results).values()
+
+
+def test_an_unknown_target_is_a_one_line_usage_error(tmp_path):
+    finished = subprocess.run(
+        [sys.executable, "-m", "grader", "check", str(tmp_path / "nope.py")], capture_output=True, text=True
+    )
+    assert finished.returncode == 2
+    assert "no such file" in finished.stderr
+    assert "Traceback" not in finished.stderr
