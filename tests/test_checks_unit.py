@@ -1,0 +1,217 @@
+"""Checks are pure functions of recordings: judged here on synthetic ones, no server."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.checkapi import CheckFailed, NotApplicable
+from grader.checks import test_bigfile as bigfile_checks
+from grader.checks import test_chat as chat_checks
+from grader.checks import test_events as events_checks
+from grader.recording import (
+    AppRecording,
+    BigfileRecording,
+    ChatRecording,
+    Chunk,
+    DisconnectRecording,
+    Download,
+    EventsRecording,
+    Exchange,
+    MemoryTrace,
+    StartRecording,
+)
+
+DELAY = 0.2
+PROMPT = "a b c d e f"  # six tokens
+MiB = 2**20
+
+
+def stream(times_and_data: list[tuple[float, bytes]], content_type: str = "text/plain; charset=utf-8") -> Exchange:
+    return Exchange(
+        "GET", "/", status=200, headers=[("content-type", content_type)],
+        chunks=[Chunk(at, data) for at, data in times_and_data], ended_at=times_and_data[-1][0],
+    )  # fmt: skip
+
+
+def paced_tokens(first: float = 0.002, delay: float = DELAY) -> list[tuple[float, bytes]]:
+    tokens = [b"a ", b"b ", b"c ", b"d ", b"e ", b"f"]
+    return [(first + index * delay, token) for index, token in enumerate(tokens)]
+
+
+def chat_app(solo: Exchange, busy: list[float] | None = None) -> AppRecording:
+    chat = ChatRecording(
+        delay=DELAY, content=[], solo_prompt=PROMPT, solo=solo, concurrent=[],
+        idle_latencies=[0.002] * 3, busy_latencies=busy or [0.002] * 8, validation=[],
+    )  # fmt: skip
+    return AppRecording("app", StartRecording(True, 0.5), chat=chat)
+
+
+REFERENCE_CHAT = chat_app(stream(paced_tokens()))
+
+
+def test_tokens_spread_over_time_are_incremental():
+    chat_checks.test_chat_incremental(chat_app(stream(paced_tokens())))
+
+
+def test_a_buffered_reply_is_not_incremental():
+    buffered = stream([(1.0, PROMPT.encode())])
+    with pytest.raises(CheckFailed, match="arrived in 1 piece"):
+        chat_checks.test_chat_incremental(chat_app(buffered))
+
+
+def test_one_pair_of_tokens_merged_by_noise_is_still_incremental():
+    times = paced_tokens()
+    merged = [times[0], (times[2][0], times[1][1] + times[2][1]), *times[3:]]
+    chat_checks.test_chat_incremental(chat_app(stream(merged)))
+
+
+def test_a_first_token_one_delay_late_fails_relative_to_the_reference():
+    late = chat_app(stream(paced_tokens(first=DELAY)))
+    with pytest.raises(CheckFailed, match="should be sent at once"):
+        chat_checks.test_chat_first_token(late, REFERENCE_CHAT)
+
+
+def test_a_slow_machine_moves_the_first_token_bound_with_the_reference():
+    slow_reference = chat_app(stream(paced_tokens(first=0.08)))
+    chat_checks.test_chat_first_token(chat_app(stream(paced_tokens(first=0.15))), slow_reference)
+
+
+@pytest.mark.parametrize(("delay", "passes"), [(0.2, True), (0.25, True), (0.4, False), (0.1, False)])
+def test_pacing_follows_the_requested_delay(delay, passes):
+    app = chat_app(stream(paced_tokens(delay=delay)))
+    if passes:
+        chat_checks.test_chat_pacing(app)
+    else:
+        with pytest.raises(CheckFailed, match="median"):
+            chat_checks.test_chat_pacing(app)
+
+
+def test_slow_probes_while_streaming_mean_a_blocked_loop():
+    blocked = chat_app(stream(paced_tokens()), busy=[0.3, 0.25, 0.2, 0.15, 0.1, 0.3, 0.2, 0.1])
+    with pytest.raises(CheckFailed, match="blocks the event loop"):
+        chat_checks.test_chat_nonblocking(blocked, REFERENCE_CHAT)
+    chat_checks.test_chat_nonblocking(chat_app(stream(paced_tokens()), busy=[0.004] * 8), REFERENCE_CHAT)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "passes"),
+    [("text/plain; charset=utf-8", True), ("text/plain", True), ("application/json", False), ("text/plain; charset=latin-1", False)],
+)
+def test_chat_status_wants_text_plain_in_utf8(content_type, passes):
+    app = chat_app(stream(paced_tokens(), content_type=content_type))
+    if passes:
+        chat_checks.test_chat_status(app)
+    else:
+        with pytest.raises(CheckFailed):
+            chat_checks.test_chat_status(app)
+
+
+def events_app(solo: Exchange, disconnect: DisconnectRecording | None = None) -> AppRecording:
+    events = EventsRecording(
+        interval=0.2, count=4, solo=solo, concurrent=[], idle_latencies=[0.002], busy_latencies=[0.002],
+        resume_from=41, resume_count=2, resume=solo, validation=[],
+        disconnect=disconnect or DisconnectRecording(5, 5, 0.5, 0.025, 0.001, True),
+    )  # fmt: skip
+    return AppRecording("app", StartRecording(True, 0.5), events=events)
+
+
+def sse_stream(body: bytes) -> Exchange:
+    return stream([(0.001, body)], content_type="text/event-stream")
+
+
+def test_framing_points_at_the_first_bad_line():
+    body = b'id: 1\ndata: {"seq": 1}\n\nData: {"seq": 2}\n\n'
+    with pytest.raises(CheckFailed, match=r"At byte 24 .*did you mean 'data"):
+        events_checks.test_events_framing(events_app(sse_stream(body)))
+
+
+def test_framing_flags_an_event_left_without_its_blank_line():
+    body = b'id: 1\ndata: {"seq": 1}\n\nid: 2\ndata: {"seq": 2}\n'
+    with pytest.raises(CheckFailed, match="ended before the blank line"):
+        events_checks.test_events_framing(events_app(sse_stream(body)))
+
+
+def test_framing_accepts_crlf_comments_and_retry():
+    body = b'retry: 3000\r\n\r\n: ping\r\n\r\nid: 1\r\ndata: {"seq": 1}\r\n\r\n'
+    events_checks.test_events_framing(events_app(sse_stream(body)))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"seq": 1, "time": "2026-01-01T00:00:00"}', "no time zone"),
+        (b'{"seq": "1", "time": "2026-01-01T00:00:00+00:00"}', "integer seq"),
+        (b"seq=1", "not JSON"),
+    ],
+)
+def test_payload_problems_are_named(data, message):
+    with pytest.raises(CheckFailed, match=message):
+        events_checks.test_events_payload(events_app(sse_stream(b"id: 1\ndata: " + data + b"\n\n")))
+
+
+def quiet_after(quiet_cpu: float, streaming_cpu: float = 0.025) -> AppRecording:
+    return events_app(sse_stream(b"data: x\n\n"), DisconnectRecording(5, 5, 0.5, streaming_cpu, quiet_cpu, True))
+
+
+def test_a_server_still_busy_after_disconnect_fails():
+    reference = quiet_after(0.001)
+    with pytest.raises(CheckFailed, match="still producing events for nobody"):
+        events_checks.test_events_disconnect(quiet_after(0.015), reference)
+    events_checks.test_events_disconnect(quiet_after(0.003), reference)
+
+
+def test_a_server_that_stops_answering_after_disconnect_fails():
+    wedged = events_app(sse_stream(b"data: x\n\n"), DisconnectRecording(5, 5, 0.5, 0.02, 0.0, False))
+    with pytest.raises(CheckFailed, match="stopped answering"):
+        events_checks.test_events_disconnect(wedged, quiet_after(0.001))
+
+
+def bigfile_app(download: Download) -> AppRecording:
+    missing = Exchange("GET", "/bigfile", status=404, headers=[("content-type", "application/json")])
+    recording = BigfileRecording(
+        file_name="download-1234.bin", file_size=256 * MiB, file_sha256="ab" * 32,
+        download=download, slow_read=download, slow_read_pause=0.8, missing=missing, ranges=[], head=missing,
+    )  # fmt: skip
+    return AppRecording("app", StartRecording(True, 0.5), bigfile=recording)
+
+
+def a_download(growth: int = 2 * MiB, largest: int = 65536, **headers: str) -> Download:
+    header_list = [("content-length", str(256 * MiB)), ("content-type", "application/octet-stream"),
+                   ("content-disposition", 'attachment; filename="download-1234.bin"')]  # fmt: skip
+    header_list += [(name.replace("_", "-"), value) for name, value in headers.items()]
+    memory = MemoryTrace(True, 40 * MiB, 40 * MiB + growth)
+    return Download(200, header_list, 256 * MiB, "ab" * 32, 1.0, 4096, largest, memory)
+
+
+def test_memory_growth_within_32_mib_passes_and_beyond_fails():
+    bigfile_checks.test_bigfile_memory(bigfile_app(a_download(growth=31 * MiB)))
+    with pytest.raises(CheckFailed, match=r"grew by 256\.0 MiB.*one block"):
+        bigfile_checks.test_bigfile_memory(bigfile_app(a_download(growth=256 * MiB, largest=256 * MiB)))
+
+
+def test_unreadable_memory_is_not_the_learners_failure():
+    download = a_download()
+    download.memory = None
+    with pytest.raises(NotApplicable):
+        bigfile_checks.test_bigfile_memory(bigfile_app(download))
+
+
+@pytest.mark.parametrize(
+    ("header", "passes"),
+    [
+        ('attachment; filename="download-1234.bin"', True),
+        ("attachment; filename=download-1234.bin", True),
+        ("attachment; filename*=UTF-8''download-1234.bin", True),
+        ('inline; filename="download-1234.bin"', False),
+        ('attachment; filename="other.bin"', False),
+    ],
+)
+def test_content_disposition_must_name_the_file_as_an_attachment(header, passes):
+    assert bigfile_checks.disposition_names(header, "download-1234.bin") is passes
+
+
+def test_a_download_ten_times_slower_than_the_reference_fails():
+    slow = a_download()
+    slow.seconds = 12.0
+    with pytest.raises(CheckFailed, match="times slower"):
+        bigfile_checks.test_bigfile_throughput(bigfile_app(slow), bigfile_app(a_download()))
