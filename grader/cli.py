@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--reference", metavar="TARGET", help="the reference app to calibrate against")
     check.add_argument("--seed", type=int, help="seed for the prompts picked per run (to repeat a run)")
     check.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when the score is lower")
+    check.add_argument("--start-timeout", type=float, metavar="SECONDS",
+                       help="how long the app may take to start (default 20)")  # fmt: skip
     sample = commands.add_parser("sample-file", help="make a large file with no newline bytes")
     sample.add_argument("path", nargs="?", default=DEFAULT_SAMPLE_PATH)
     sample.add_argument("--size", default=DEFAULT_SAMPLE_SIZE, help="e.g. 64M, 256M, 1G (default 64M)")
@@ -57,7 +59,7 @@ class ResultCatcher:
 
 
 def grade(target: str, *, exercises: list[str] | None = None, reference: str | None = None,
-          seed: int | None = None) -> tuple[GradeResult | None, str]:  # fmt: skip
+          seed: int | None = None, start_timeout: float | None = None) -> tuple[GradeResult | None, str]:  # fmt: skip
     """Run the checks against ``target``; return the result and pytest's own output."""
     arguments = [
         str(CHECKS_DIR), "-c", str(CHECKS_DIR / "pytest.ini"), "--rootdir", str(CHECKS_DIR),
@@ -69,6 +71,8 @@ def grade(target: str, *, exercises: list[str] | None = None, reference: str | N
         arguments += ["--streamgrade-exercise", exercise]
     if seed is not None:
         arguments += ["--streamgrade-seed", str(seed)]
+    if start_timeout is not None:
+        arguments += ["--streamgrade-start-timeout", str(start_timeout)]
     catcher = ResultCatcher()
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
@@ -90,7 +94,9 @@ def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 2
     # Absolute paths: the grading run resolves them from another folder.
     target = str(Path(args.target).resolve()) if ":" not in args.target else args.target
-    result, output = grade(target, exercises=args.exercise, reference=args.reference, seed=args.seed)
+    result, output = grade(
+        target, exercises=args.exercise, reference=args.reference, seed=args.seed, start_timeout=args.start_timeout
+    )
     if result is None:
         print("streamgrade: the grader could not run. This is a bug in streamgrade, not in your app.", file=sys.stderr)
         print(output[-4000:], file=sys.stderr)

@@ -25,7 +25,8 @@ from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.probes.run import EXERCISES, record_apps
 from grader.recording import AppRecording
 from grader.results import CheckResult, GradeResult, Status
-from grader.server import AppTarget, TargetError, resolve_target
+from grader.render.json import render_json
+from grader.server import DEFAULT_START_TIMEOUT, AppTarget, TargetError, resolve_target
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 REFERENCE_APP = Path(__file__).resolve().parent.parent / "reference" / "app.py"
@@ -39,6 +40,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--streamgrade-exercise", action="append", choices=EXERCISES, help="grade only this exercise (repeatable)"
     )
     group.addoption("--streamgrade-seed", type=int, help="seed for the prompts and ids picked per run")
+    group.addoption(
+        "--streamgrade-start-timeout", type=float, default=DEFAULT_START_TIMEOUT,
+        help=f"seconds an app may take to start answering (default {DEFAULT_START_TIMEOUT:g})",
+    )  # fmt: skip
+    group.addoption("--streamgrade-json", metavar="PATH", help="write the results as JSON")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,6 +84,8 @@ class GradingSession:
         self.seed = config.getoption("streamgrade_seed")
         if self.seed is None:
             self.seed = random.SystemRandom().randrange(2**32)
+        self.start_timeout = float(config.getoption("streamgrade_start_timeout"))
+        self.json_path = config.getoption("streamgrade_json")
         self.results: dict[str, CheckResult] = {}
         self.reference_status: dict[str, Status] = {}
         self.started = time.perf_counter()
@@ -90,7 +98,10 @@ class GradingSession:
     def recordings(self) -> tuple[AppRecording, AppRecording]:
         if self._recordings is None:
             with tempfile.TemporaryDirectory(prefix="streamgrade-") as workdir:
-                self._recordings = record_apps(self.target_app, self.reference_app, self.exercises, Path(workdir), self.seed)
+                self._recordings = record_apps(
+                    self.target_app, self.reference_app, self.exercises, Path(workdir), self.seed,
+                    start_timeout=self.start_timeout,
+                )  # fmt: skip
         return self._recordings
 
     @pytest.fixture(scope="session")
@@ -233,6 +244,14 @@ class GradingSession:
             exercises=self.exercises,
             checks=list(self.results.values()),
             notes=notes,
+        )
+        if self.json_path:
+            Path(self.json_path).write_text(render_json(self.result), encoding="utf-8")
+
+    def pytest_report_header(self) -> str:
+        return (
+            f"streamgrade: grading {self.target_app.label} against {self.reference_app.label}; "
+            f"repeat with --streamgrade-seed={self.seed}"
         )
 
 

@@ -145,7 +145,9 @@ class EventsRecording:
     resume_count: int
     resume: Exchange
     validation: list[tuple[dict[str, str], Exchange]]
-    disconnect: DisconnectRecording
+    # Recorded last, on the same server: a server this breaks can't spoil
+    # the evidence above. None if that probe could not run.
+    disconnect: DisconnectRecording | None = None
 
 
 @dataclass

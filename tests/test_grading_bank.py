@@ -62,9 +62,9 @@ EVENTS_AFTER_HEADERS = [
 ]
 
 
-def grade(target: Path, tmp_path: Path, *exercises: str) -> dict:
+def grade(target: Path, tmp_path: Path, *exercises: str, options: tuple[str, ...] = ()) -> dict:
     output = tmp_path / "results.json"
-    command = [sys.executable, "-m", "grader", "check", str(target), "--json", str(output)]
+    command = [sys.executable, "-m", "grader", "check", str(target), "--json", str(output), *options]
     for exercise in exercises:
         command += ["--exercise", exercise]
     finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -108,6 +108,24 @@ def test_a_correct_app_gets_full_marks(name, exercises, bonus_missing, tmp_path)
     assert results["score"] >= results["max_score"] > 0  # extra credit on top
 
 
+@pytest.mark.parametrize(
+    ("name", "in_message"),
+    [
+        pytest.param("broken_syntax_error", "SyntaxError", id="syntax-error"),
+        pytest.param("broken_no_app", 'Attribute "app" not found', id="no-app"),
+        pytest.param("broken_import_hangs", "did not answer within 3 s", id="import-hangs"),
+    ],
+)
+def test_an_app_that_does_not_start_says_why_and_skips_the_rest(name, in_message, tmp_path):
+    results = grade(BANK / f"{name}.py", tmp_path, "chat", options=("--start-timeout", "3"))
+    got = statuses(results)
+    assert got.pop("app.starts") == "failed"
+    assert set(got.values()) == {"skipped"}
+    starts = next(check for check in results["checks"] if check["id"] == "app.starts")
+    assert in_message in starts["message"]
+    assert results["score"] == 0
+
+
 def test_the_reference_gets_full_marks(tmp_path):
     results = grade(REFERENCE_APP, tmp_path)
     assert set(statuses(results).values()) == {"passed"}
@@ -119,6 +137,20 @@ def test_the_starter_gets_zero_without_errors(tmp_path):
     assert results["score"] == 0
     assert "error" not in statuses(results).values()
     assert "inconclusive" not in statuses(results).values()
+
+
+def test_fail_under_makes_a_low_score_exit_1(tmp_path):
+    command = [sys.executable, "-m", "grader", "check", str(STARTER_APP), "--exercise", "chat", "--fail-under", "1"]
+    finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert finished.returncode == 1
+    assert "Score: 0/14" in finished.stdout
+
+
+def test_a_module_attribute_target_is_graded(tmp_path):
+    command = [sys.executable, "-m", "grader", "check", "reference.app:app", "--exercise", "chat"]
+    finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert "Score: 14/14" in finished.stdout
 
 
 def test_an_unknown_target_is_a_one_line_usage_error(tmp_path):

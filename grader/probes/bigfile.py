@@ -20,7 +20,7 @@ MEMORY_SAMPLE_EVERY = 0.02
 # less time (a 256 MiB file is read from the page cache in a fraction of a
 # second); a correct one waits.
 SLOW_READ_FIRST = 1024 * 1024
-SLOW_READ_PAUSE = 0.8
+SLOW_READ_PAUSE = 0.5
 # Give up on a download this many times slower than the reference's (plus a
 # margin for start-up); without a reference time, after the hard limit.
 GIVE_UP_FACTOR = 10

@@ -16,7 +16,7 @@ from grader.recording import ChatRecording
 TIMING_DELAY = 0.2
 TIMING_TOKENS = 6
 CONCURRENT_STREAMS = 3
-CONCURRENT_TOKENS = 4
+CONCURRENT_TOKENS = 3
 OUT_OF_RANGE_DELAYS = ("-0.5", "5.5")
 
 WORDS = ["stream", "token", "FastAPI", "chunk", "yield", "socket", "reply", "model", "async", "bytes"]

@@ -13,15 +13,15 @@ import os
 import random
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.probes.bigfile import DownloadClock, ServedFile, probe_bigfile
 from grader.probes.chat import probe_chat
-from grader.probes.events import probe_events
+from grader.probes.events import probe_disconnect, probe_events
 from grader.recording import AppRecording, StartRecording
 from grader.samplefile import write_sample_file
-from grader.server import AppStartError, AppTarget, RunningApp, start_app
+from grader.server import DEFAULT_START_TIMEOUT, AppStartError, AppTarget, RunningApp, start_app
 
 EXERCISES = ("chat", "bigfile", "events")
 # The contract's file size for the memory bound.
@@ -38,9 +38,14 @@ class Side:
 
     label: str
     target: AppTarget
+    served: ServedFile
     recording: AppRecording
-    servers: dict[str, RunningApp]
-    served: ServedFile | None = None
+    servers: dict[str, RunningApp] = field(default_factory=dict)
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def started(self) -> bool:
+        return self.recording.start.ok
 
 
 def cache_dir() -> Path:
@@ -63,105 +68,127 @@ def sample_file(workdir: Path) -> tuple[Path, str]:
     raise OSError(f"could not write a {BIGFILE_SIZE // 2**20} MiB sample file in {workdir}")
 
 
-async def start_side(label: str, target: AppTarget, exercises: list[str], workdir: Path, link_name: str) -> Side:
-    folder = workdir / label
-    folder.mkdir(parents=True, exist_ok=True)
-    link = folder / link_name
-    env = {"BIGFILE_PATH": str(link)}
-    started = asyncio.get_running_loop().time()
+async def start_servers(side: Side, exercises: list[str], start_timeout: float) -> None:
+    """Start one server per exercise; any failure is the app's start failure."""
+    env = {"BIGFILE_PATH": str(side.served.link)}
+    clock = asyncio.get_running_loop().time
+    started = clock()
     results = await asyncio.gather(
-        *(asyncio.to_thread(start_app, target, env) for _ in exercises), return_exceptions=True
+        *(asyncio.to_thread(start_app, side.target, env, start_timeout) for _ in exercises),
+        return_exceptions=True,
     )
-    seconds = asyncio.get_running_loop().time() - started
-    servers = {name: app for name, app in zip(exercises, results) if isinstance(app, RunningApp)}
+    side.recording.start.seconds = max(side.recording.start.seconds, clock() - started)
+    for name, result in zip(exercises, results):
+        if isinstance(result, RunningApp):
+            side.servers[name] = result
     failure = next((result for result in results if isinstance(result, BaseException)), None)
-    if failure is None:
-        start = StartRecording(ok=True, seconds=seconds)
-    elif isinstance(failure, AppStartError):
-        start = StartRecording(False, seconds, str(failure), failure.log, failure.exit_code)
-    else:
-        raise failure
-    side = Side(label, target, AppRecording(label, start), servers)
-    side.served = ServedFile(link, Path(), 0, "")
-    if not start.ok:
+    if isinstance(failure, AppStartError):
+        side.recording.start = StartRecording(
+            False, side.recording.start.seconds, str(failure), failure.log, failure.exit_code
+        )
         stop_side(side)
-    return side
+    elif failure is not None:
+        stop_side(side)
+        raise failure
 
 
 def stop_side(side: Side) -> None:
-    logs = []
     for name, server in side.servers.items():
         server.stop()
         text = server.log.text()
         if text:
-            logs.append(f"--- server for {name} ---\n{text}")
+            side.logs.append(f"--- server for {name} ---\n{text}")
     side.servers.clear()
-    if logs:
-        side.recording.log = "\n".join(logs)
+    side.recording.log = "\n".join(side.logs)
 
 
-async def guarded(side: Side, exercise: str, probe: Callable[[], Awaitable[object]]) -> None:
-    """Run one probe; a crash in it is the grader's fault, kept as evidence of an error."""
-    if exercise not in side.servers:
+async def guarded(side: Side, exercise: str, probe: Callable[[RunningApp], Awaitable[object]],
+                  keep: Callable[[object], None]) -> None:  # fmt: skip
+    """Run one probe and keep its recording; a crash in it is the grader's, kept as an error."""
+    server = side.servers.get(exercise)
+    if server is None or exercise in side.recording.probe_errors:
         return
     try:
-        setattr(side.recording, exercise, await probe())
+        keep(await probe(server))
     except Exception:
         side.recording.probe_errors[exercise] = traceback.format_exc()
 
 
+def keeper(side: Side, exercise: str) -> Callable[[object], None]:
+    return lambda recording: setattr(side.recording, exercise, recording)
+
+
+def keep_disconnect(side: Side) -> Callable[[object], None]:
+    def keep(recording: object) -> None:
+        if side.recording.events is not None:
+            side.recording.events.disconnect = recording
+
+    return keep
+
+
 async def record_both(
-    learner: AppTarget, reference: AppTarget, exercises: list[str], workdir: Path, seed: int
-) -> tuple[AppRecording, AppRecording]:
+    learner: AppTarget, reference: AppTarget, exercises: list[str], workdir: Path, seed: int,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+) -> tuple[AppRecording, AppRecording]:  # fmt: skip
     rng = random.Random(seed)
     link_name = f"download-{rng.randrange(16**4):04x}{rng.choice(SERVED_SUFFIXES)}"
+    sides = []
+    for label, target in (("learner", learner), ("reference", reference)):
+        (workdir / label).mkdir(parents=True, exist_ok=True)
+        served = ServedFile(workdir / label / link_name, Path(), 0, "")
+        sides.append(Side(label, target, served, AppRecording(label, StartRecording(True, 0.0))))
     making_file = asyncio.ensure_future(asyncio.to_thread(sample_file, workdir)) if "bigfile" in exercises else None
-    sides = await asyncio.gather(
-        start_side("learner", learner, exercises, workdir, link_name),
-        start_side("reference", reference, exercises, workdir, link_name),
-    )
+
+    # Start-up is CPU-heavy (about 0.35 s of imports per server). The servers
+    # for the light probes start first; the download servers start while the
+    # light probes run, whose verdicts are all relative to the reference
+    # measured at the same moment.
+    light = [name for name in exercises if name != "bigfile"]
+    heavy = [name for name in exercises if name == "bigfile"]
     try:
-        if not all(side.recording.start.ok for side in sides):
-            # Every check depends on both apps running: nothing to probe.
+        await asyncio.gather(*(start_servers(side, light or heavy, start_timeout) for side in sides))
+        later = heavy if light else []
+        if not all(side.started for side in sides):
+            later = []  # every check depends on both apps running: nothing to probe
+        starting = asyncio.ensure_future(asyncio.gather(*(start_servers(side, later, start_timeout) for side in sides)))
+
+        # Phase 1: the light, timing-sensitive probes. Both apps get the same
+        # prompts and ids: each probe its own Random(seed).
+        if all(side.started for side in sides):
+            await asyncio.gather(
+                *(guarded(side, "chat", lambda server: probe_chat(server.base_url, random.Random(seed)),
+                          keeper(side, "chat")) for side in sides),
+                *(guarded(side, "events", lambda server: probe_events(server.base_url, random.Random(seed)),
+                          keeper(side, "events")) for side in sides),
+            )  # fmt: skip
+        await starting
+
+        # Phase 2: the downloads, and (on the events servers, which have no
+        # other work left) what happens after clients disconnect: CPU time
+        # is counted per process, so the downloads don't blur it.
+        if all(side.started for side in sides):
             if making_file is not None:
-                await making_file
-            return sides[0].recording, sides[1].recording
-        if making_file is not None:
-            source, digest = await making_file
-            for side in sides:
-                side.served = ServedFile(side.served.link, source, BIGFILE_SIZE, digest)
-
-        # Phase 1: the light, timing-sensitive probes, both apps at once.
-        # Both apps get the same prompts and ids: each probe its own Random(seed).
-        await asyncio.gather(
-            *(guarded(side, "chat", lambda s=side: probe_chat(s.servers["chat"].base_url, random.Random(seed)))
-              for side in sides),
-            *(guarded(side, "events", lambda s=side: probe_events(
-                s.servers["events"].base_url, s.servers["events"].pid, random.Random(seed)))
-              for side in sides),
-        )  # fmt: skip
-
-        # Phase 2: the downloads. Both at once, so each sees the same machine.
-        clock = DownloadClock()
-        await asyncio.gather(
-            *(
-                guarded(
-                    side, "bigfile",
-                    lambda s=side: probe_bigfile(
-                        s.servers["bigfile"].base_url, s.servers["bigfile"].pid, s.served, clock,
-                        is_reference=s.label == "reference",
-                    ),
-                )  # fmt: skip
-                for side in sides
-            )
-        )
+                source, digest = await making_file
+                for side in sides:
+                    side.served = ServedFile(side.served.link, source, BIGFILE_SIZE, digest)
+            clock = DownloadClock()
+            await asyncio.gather(
+                *(guarded(side, "bigfile", lambda server, s=side: probe_bigfile(
+                    server.base_url, server.pid, s.served, clock, is_reference=s.label == "reference"),
+                    keeper(side, "bigfile")) for side in sides),
+                *(guarded(side, "events", lambda server: probe_disconnect(server.base_url, server.pid),
+                          keep_disconnect(side)) for side in sides),
+            )  # fmt: skip
     finally:
         for side in sides:
             stop_side(side)
+        if making_file is not None:
+            await asyncio.gather(making_file, return_exceptions=True)
     return sides[0].recording, sides[1].recording
 
 
 def record_apps(
-    learner: AppTarget, reference: AppTarget, exercises: list[str], workdir: Path, seed: int
-) -> tuple[AppRecording, AppRecording]:
-    return asyncio.run(record_both(learner, reference, exercises, workdir, seed))
+    learner: AppTarget, reference: AppTarget, exercises: list[str], workdir: Path, seed: int,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+) -> tuple[AppRecording, AppRecording]:  # fmt: skip
+    return asyncio.run(record_both(learner, reference, exercises, workdir, seed, start_timeout))

@@ -27,6 +27,9 @@ def render_check(check: CheckResult, marks: dict[str, str]) -> list[str]:
     indent = " " * 6
     if check.status in ("failed", "error", "inconclusive", "skipped") and check.message:
         for paragraph in check.message.splitlines():
+            if paragraph.startswith("  "):  # preformatted: a log or a traceback
+                lines.append(indent + paragraph)
+                continue
             lines += textwrap.wrap(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent) or [indent]
     if check.status == "failed":
         if check.hint:
