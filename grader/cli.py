@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from grader import __version__
 from grader.plugin import CHECKS_DIR, REFERENCE_APP
 from grader.probes.run import EXERCISES
+from grader.render.html import render_html
 from grader.render.json import render_json
 from grader.render.terminal import render_terminal
 from grader.results import GradeResult
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="app.py, a folder holding app.py, or module:attribute (default: starter/app.py)")
     check.add_argument("--exercise", action="append", choices=EXERCISES, help="grade only this exercise")
     check.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    check.add_argument("--html", metavar="PATH", default="report.html", help="where to write the report (default report.html)")
+    check.add_argument("--no-html", action="store_true", help="don't write the HTML report")
     check.add_argument("--reference", metavar="TARGET", help="the reference app to calibrate against")
     check.add_argument("--seed", type=int, help="seed for the prompts picked per run (to repeat a run)")
     check.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when the score is lower")
@@ -103,12 +105,22 @@ def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 3
     unicode = (sys.stdout.encoding or "").lower().replace("-", "") in ("utf8", "utf16")
     print(render_terminal(result, unicode=unicode), end="")
+    if not args.no_html:
+        write_output(Path(args.html), render_html(result))
+        print(f"Report: {Path(args.html).resolve()}")
     if args.json:
-        Path(args.json).write_text(render_json(result), encoding="utf-8")
+        write_output(Path(args.json), render_json(result))
         print(f"Results written to {args.json}")
     if args.fail_under is not None and result.score < args.fail_under:
         return 1
     return 0
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write atomically: a reader never sees half a report."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:

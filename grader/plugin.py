@@ -22,10 +22,11 @@ import pytest
 
 from grader import __version__
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
+from grader.evidence import collect as collect_evidence
 from grader.probes.run import EXERCISES, record_apps
 from grader.recording import AppRecording
-from grader.results import CheckResult, GradeResult, Status
 from grader.render.json import render_json
+from grader.results import CheckResult, GradeResult, Status
 from grader.server import DEFAULT_START_TIMEOUT, AppTarget, TargetError, resolve_target
 
 CHECKS_DIR = Path(__file__).parent / "checks"
@@ -244,6 +245,7 @@ class GradingSession:
             exercises=self.exercises,
             checks=list(self.results.values()),
             notes=notes,
+            evidence=collect_evidence(*self._recordings) if self._recordings else {},
         )
         if self.json_path:
             Path(self.json_path).write_text(render_json(self.result), encoding="utf-8")

@@ -48,6 +48,8 @@ class GradeResult:
     exercises: list[str]
     checks: list[CheckResult]
     notes: list[str] = field(default_factory=list)
+    # What both apps did, per exercise, for reports (see grader.evidence).
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def score(self) -> float:

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REFERENCE_APP, ROOT, STARTER_APP
 
 BANK = Path(__file__).parent / "bank"

@@ -6,8 +6,8 @@ import time
 
 import httpx
 import pytest
-
 from conftest import sha256
+
 from grader.procmem import read_memory, reset_peak_memory
 
 MEMORY_BOUND = 32 * 1024 * 1024  # the contract's bound for a 256 MiB file

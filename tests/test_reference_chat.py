@@ -9,7 +9,6 @@ import time
 import anyio
 import httpx
 import pytest
-
 from conftest import record
 
 TOKEN_PATTERN = re.compile(r"\S+\s*|\s+")

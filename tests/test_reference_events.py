@@ -9,8 +9,8 @@ from datetime import datetime
 
 import httpx
 import pytest
-
 from conftest import Recording, record
+
 from grader import sse
 from grader.procmem import cpu_seconds
 

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from grader.server import AppStartError, CapturedLog, TargetError, resolve_target, running_app
-
 from conftest import REFERENCE_APP, ROOT
+
+from grader.server import (
+    AppStartError,
+    CapturedLog,
+    TargetError,
+    resolve_target,
+    running_app,
+)
 
 
 def write_app(folder: Path, source: str) -> Path:

@@ -8,11 +8,9 @@ import re
 
 from grader.checkapi import CheckFailed, NotApplicable, check, mebibytes, seconds
 from grader.checks._common import excerpt, require_answer, require_status
+from grader.contract import MEMORY_BOUND
 from grader.recording import Download, Exchange
 
-# The contract's bound: serving a 256 MiB file may raise the server's
-# resident memory by at most 32 MiB.
-MEMORY_BOUND = 32 * 1024 * 1024
 # Slower than the reference by more than this factor, on the same machine at
 # the same time, is a broken download (a tiny chunk size, a sleep per chunk).
 THROUGHPUT_FACTOR = 10

@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 
 from grader.checkapi import CheckFailed, check, seconds
-from grader.checks._common import excerpt, judge_loop_health, require_answer, require_status
+from grader.checks._common import (
+    excerpt,
+    judge_loop_health,
+    require_answer,
+    require_status,
+)
+from grader.contract import TOKEN_PATTERN
 from grader.timing import bursts, gaps, median
 
-TOKEN_PATTERN = re.compile(r"\S+\s*|\s+")
 # Pacing may be off by this share of the delay. asyncio.sleep never wakes
 # early and a late wake-up on a busy machine is a few ms; 35 % of 0.2 s is
 # 70 ms, far above that noise and far below a doubled or missing delay.

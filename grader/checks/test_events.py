@@ -7,7 +7,12 @@ from datetime import datetime
 
 from grader import sse
 from grader.checkapi import CheckFailed, NotApplicable, check, seconds
-from grader.checks._common import excerpt, judge_loop_health, require_answer, require_status
+from grader.checks._common import (
+    excerpt,
+    judge_loop_health,
+    require_answer,
+    require_status,
+)
 from grader.recording import Exchange
 from grader.timing import arrival_at_offsets, clusters, gaps, median
 

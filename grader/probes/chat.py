@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 
-import httpx
-
 from grader.probes.http import local_client, probe_latencies, record_exchange
 from grader.recording import ChatRecording
 

@@ -16,16 +16,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.contract import BIGFILE_SIZE
 from grader.probes.bigfile import DownloadClock, ServedFile, probe_bigfile
 from grader.probes.chat import probe_chat
 from grader.probes.events import probe_disconnect, probe_events
 from grader.recording import AppRecording, StartRecording
 from grader.samplefile import write_sample_file
-from grader.server import DEFAULT_START_TIMEOUT, AppStartError, AppTarget, RunningApp, start_app
+from grader.server import (
+    DEFAULT_START_TIMEOUT,
+    AppStartError,
+    AppTarget,
+    RunningApp,
+    start_app,
+)
 
 EXERCISES = ("chat", "bigfile", "events")
-# The contract's file size for the memory bound.
-BIGFILE_SIZE = 256 * 1024 * 1024
 BIGFILE_CACHE_NAME = f"bigfile-{BIGFILE_SIZE // 2**20}MiB-no-newlines.bin"
 # Served under a name picked per run, so the expected Content-Type and
 # Content-Disposition can't be hard-coded.

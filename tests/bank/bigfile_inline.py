@@ -1,8 +1,10 @@
 # Content-Disposition says inline, and the type is hard-coded.
 import os
 from pathlib import Path
+
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 def chunks(path):

@@ -1,9 +1,12 @@
 # Hands the open file to StreamingResponse: it is iterated by lines, and a
 # file without newline bytes is one single line.
-import mimetypes, os
+import mimetypes
+import os
 from pathlib import Path
+
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/bigfile")

@@ -1,8 +1,11 @@
 # Never checks that the file exists: a missing file crashes with 500.
-import mimetypes, os
+import mimetypes
+import os
 from pathlib import Path
+
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 def chunks(path):

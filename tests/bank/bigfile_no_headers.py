@@ -1,8 +1,10 @@
 # Streams correctly but forgets Content-Length and Content-Disposition.
 import os
 from pathlib import Path
+
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 def chunks(path):

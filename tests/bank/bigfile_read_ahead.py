@@ -1,9 +1,14 @@
 # A background thread reads the file ahead into an unbounded queue: the
 # reading never waits for the client, so a slow client piles the file up in memory.
-import mimetypes, os, queue, threading
+import mimetypes
+import os
+import queue
+import threading
 from pathlib import Path
+
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 def read_ahead(path):

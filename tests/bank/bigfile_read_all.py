@@ -1,7 +1,9 @@
 # Reads the whole file into memory and sends it in one Response.
 import os
 from pathlib import Path
+
 from fastapi import FastAPI, HTTPException, Response
+
 app = FastAPI()
 
 @app.get("/bigfile")

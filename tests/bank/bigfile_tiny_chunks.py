@@ -1,8 +1,11 @@
 # Reads 16 bytes at a time: correct, but hopelessly slow.
-import mimetypes, os
+import mimetypes
+import os
 from pathlib import Path
+
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 def chunks(path):

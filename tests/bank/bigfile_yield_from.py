@@ -1,8 +1,11 @@
 # `yield from file`: looks like chunking, reads by lines.
-import mimetypes, os
+import mimetypes
+import os
 from pathlib import Path
+
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 def chunks(path):

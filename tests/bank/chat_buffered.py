@@ -1,8 +1,11 @@
 # Waits for every token, then sends the whole reply at once.
-import asyncio, re
+import asyncio
+import re
 from typing import Annotated
+
 from fastapi import FastAPI, Query
 from fastapi.responses import PlainTextResponse
+
 app = FastAPI()
 
 @app.get("/chat-stream")

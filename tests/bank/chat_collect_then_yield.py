@@ -1,8 +1,11 @@
 # A generator, but it collects every token before yielding the first.
-import asyncio, re
+import asyncio
+import re
 from typing import Annotated
+
 from fastapi import FastAPI, Query
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/chat-stream")

@@ -1,8 +1,11 @@
 # Waits twice: once after each token and once before the next.
-import asyncio, re
+import asyncio
+import re
 from typing import Annotated
+
 from fastapi import FastAPI, Query
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/chat-stream")

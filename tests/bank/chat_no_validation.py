@@ -1,7 +1,10 @@
 # No limits on delay: a negative or huge delay is accepted.
-import asyncio, re
+import asyncio
+import re
+
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/chat-stream")

@@ -1,8 +1,11 @@
 # Sleeps before every token, the first one included.
-import asyncio, re
+import asyncio
+import re
 from typing import Annotated
+
 from fastapi import FastAPI, Query
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/chat-stream")

@@ -1,8 +1,10 @@
 # prompt.split() and re-added single spaces: repeated and leading spaces are lost.
 import asyncio
 from typing import Annotated
+
 from fastapi import FastAPI, Query
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/chat-stream")

@@ -1,8 +1,11 @@
 # time.sleep inside an async generator: the whole server stalls while it waits.
-import re, time
+import re
+import time
 from typing import Annotated
+
 from fastapi import FastAPI, Query
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/chat-stream")

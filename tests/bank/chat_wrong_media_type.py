@@ -1,8 +1,11 @@
 # Streams fine but labels the reply as JSON.
-import asyncio, re
+import asyncio
+import re
 from typing import Annotated
+
 from fastapi import FastAPI, Query
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/chat-stream")

@@ -3,8 +3,10 @@ import asyncio
 from collections.abc import AsyncIterable
 from datetime import datetime, timezone
 from typing import Annotated
+
 from fastapi import FastAPI, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+
 app = FastAPI()
 
 @app.get("/events", response_class=EventSourceResponse)

@@ -1,10 +1,14 @@
 # Correct, with FileResponse for the download (ranges and HEAD come with it)
 # and a async generators elsewhere.
-import asyncio, json, os, re
+import asyncio
+import json
+import os
+import re
 from datetime import datetime, timezone
-from typing import Annotated
+
 from fastapi import FastAPI, Header, HTTPException, Query
 from fastapi.responses import FileResponse, StreamingResponse
+
 app = FastAPI()
 
 @app.get("/chat-stream")

@@ -1,10 +1,13 @@
 # Correct events with sse-starlette, CRLF line endings, keep-alive pings
 # and a retry field.
-import asyncio, json
+import asyncio
+import json
 from datetime import datetime, timezone
 from typing import Annotated
+
 from fastapi import FastAPI, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
+
 app = FastAPI()
 
 @app.get("/events")

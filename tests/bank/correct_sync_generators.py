@@ -1,11 +1,16 @@
 # Correct, written with plain (sync) generators throughout: Starlette runs
 # them in a worker thread, so time.sleep is fine here.
-import json, mimetypes, os, re, time
+import json
+import mimetypes
+import os
+import re
+import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Annotated
+
 from fastapi import FastAPI, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/chat-stream")

@@ -1,10 +1,13 @@
 # Produces events in a background task that nobody stops: after the client
 # leaves, the task goes on producing for nobody, forever.
-import asyncio, json
+import asyncio
+import json
 from datetime import datetime, timezone
 from typing import Annotated
+
 from fastapi import FastAPI, Header, Query
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 producers = set()
 
@@ -20,14 +23,14 @@ async def events(
     async def produce():
         seq = first
         while count is None or seq < first + count:
-            history = [json.dumps({"seq": n, "time": datetime.now(timezone.utc).isoformat()}) for n in range(50)]
+            _rendered_history = [json.dumps({"seq": n, "time": datetime.now(timezone.utc).isoformat()}) for n in range(50)]
             payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
             await outbox.put(f"id: {seq}\ndata: {payload}\n\n")
             seq += 1
             await asyncio.sleep(interval)
         await outbox.put(None)
 
-    task = asyncio.create_task(produce())
+    task = asyncio.create_task(produce())  # started, never stopped
     producers.add(task)
 
     async def stream():

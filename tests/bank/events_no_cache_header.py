@@ -1,9 +1,12 @@
 # Forgets Cache-Control.
-import asyncio, json, time
+import asyncio
+import json
 from datetime import datetime, timezone
 from typing import Annotated
+
 from fastapi import FastAPI, Header, Query
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/events")
@@ -13,7 +16,6 @@ async def events(
     last_event_id: Annotated[str | None, Header()] = None,
 ):
     first = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 1
-    started = datetime.now(timezone.utc).isoformat()
 
     async def stream():
         sent = 0

@@ -1,9 +1,12 @@
 # Takes the timestamp once, before the loop.
-import asyncio, json, time
+import asyncio
+import json
 from datetime import datetime, timezone
 from typing import Annotated
+
 from fastapi import FastAPI, Header, Query
 from fastapi.responses import StreamingResponse
+
 app = FastAPI()
 
 @app.get("/events")

@@ -1,0 +1,154 @@
+"""The results as one self-contained HTML page: checks, and the evidence drawn.
+
+A pure function of a GradeResult. The template (package data, loaded with
+importlib.resources) has autoescape on and never marks anything safe: every
+string that came from a learner's app is text, whatever it holds. Figures
+are inline SVG whose coordinates are computed here; there is no script.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from grader.render.terminal import EXERCISE_TITLES, MARKS
+from grader.results import CheckResult, GradeResult
+
+CHART_WIDTH = 640
+LABEL_WIDTH = 90
+STATUS_WORDS = {
+    "passed": "passed",
+    "failed": "failed",
+    "error": "grader error (not counted)",
+    "skipped": "not checked",
+    "inconclusive": "inconclusive (not counted)",
+}
+
+
+def environment() -> jinja2.Environment:
+    template_dir = resources.files("grader") / "templates"
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: (template_dir / name).read_text(encoding="utf-8")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["mib"] = lambda value: f"{value / 2**20:.1f} MiB"
+    env.filters["ms"] = lambda value: f"{value * 1000:.0f} ms"
+    return env
+
+
+def nice_step(span: float) -> float:
+    """A tick spacing of 1, 2 or 5 times a power of ten giving 4 to 10 ticks."""
+    raw = span / 6 if span > 0 else 0.1
+    power = 10 ** math.floor(math.log10(raw))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= raw)
+
+
+def axis(maximum: float, width: int = CHART_WIDTH - LABEL_WIDTH - 10) -> dict[str, Any]:
+    maximum = max(maximum, 1e-3)
+    step = nice_step(maximum)
+    ticks = [round(step * index, 6) for index in range(int(maximum / step) + 1)]
+    return {"max": maximum, "scale": width / maximum, "ticks": ticks, "left": LABEL_WIDTH}
+
+
+def timeline(
+    rows: list[tuple[str, list[float], list[str]]], expected: list[float], unit: str
+) -> dict[str, Any] | None:
+    """Arrival bars, one row per app, on one time axis, with the expected moments dashed."""
+    rows = [row for row in rows if row[1] is not None]
+    if not rows:
+        return None
+    latest = max([*(max(times, default=0.0) for _, times, _ in rows), *expected, 0.1])
+    scale = axis(latest * 1.08)
+    drawn = []
+    for index, (label, times, texts) in enumerate(rows):
+        marks = [{"x": LABEL_WIDTH + at * scale["scale"], "at": at, "text": text} for at, text in zip(times, texts)]
+        drawn.append({"label": label, "y": 20 + index * 40, "marks": marks, "count": len(times)})
+    return {
+        "axis": scale,
+        "rows": drawn,
+        "expected": [LABEL_WIDTH + at * scale["scale"] for at in expected],
+        "height": 40 + 40 * len(drawn),
+        "unit": unit,
+    }
+
+
+def memory_chart(learner: dict | None, reference: dict | None, bound: int) -> dict[str, Any] | None:
+    """Growth of resident memory over the download, both apps, against the bound."""
+    curves = [(name, data["memory"]) for name, data in (("your app", learner), ("reference", reference))
+              if data and data.get("memory")]  # fmt: skip
+    if not curves:
+        return None
+    latest = max(max((point[0] for point in memory["points"]), default=0.1) for _, memory in curves)
+    highest = max([bound * 1.25, *(max((p[1] for p in memory["points"]), default=0) for _, memory in curves)])
+    x_axis = axis(latest * 1.05)
+    height, top = 180, 10
+    y_scale = (height - 30) / highest
+
+    def y(value: float) -> float:
+        return top + (height - 30) - max(value, 0) * y_scale
+
+    lines = []
+    for name, memory in curves:
+        points = " ".join(f"{LABEL_WIDTH + at * x_axis['scale']:.1f},{y(growth):.1f}" for at, growth in memory["points"])
+        lines.append({"name": name, "points": points, "growth": memory["growth"], "css": name.replace(" ", "-")})
+    return {"axis": x_axis, "lines": lines, "bound_y": y(bound), "bound": bound, "height": height,
+            "base_y": y(0)}  # fmt: skip
+
+
+def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult]) -> dict[str, Any]:
+    evidence = result.evidence.get(exercise) or {}
+    subtotal = result.subtotals().get(exercise)
+    figures: dict[str, Any] = {}
+    if exercise == "chat" and evidence:
+        delay = evidence["delay"]
+        rows = [(label, [a[0] for a in side["arrivals"]], [a[1] for a in side["arrivals"]])
+                for label, side in (("your app", evidence["learner"]), ("reference", evidence["reference"])) if side]  # fmt: skip
+        tokens = len(evidence["reference"]["arrivals"]) if evidence.get("reference") else 0
+        figures["timeline"] = timeline(rows, [index * delay for index in range(tokens)], "token")
+    if exercise == "events" and evidence:
+        interval = evidence["interval"]
+        rows = [(label, side["arrivals"], [f"event {n}" for n in range(1, len(side["arrivals"]) + 1)])
+                for label, side in (("your app", evidence["learner"]), ("reference", evidence["reference"])) if side]  # fmt: skip
+        figures["timeline"] = timeline(rows, [index * interval for index in range(evidence["count"])], "event")
+        figures["transcript"] = (evidence.get("learner") or {}).get("transcript")
+        figures["problem"] = (evidence.get("learner") or {}).get("problem")
+    if exercise == "bigfile" and evidence:
+        figures["memory"] = memory_chart(evidence.get("learner"), evidence.get("reference"), evidence["bound"])
+        figures["learner"] = evidence.get("learner")
+        figures["reference"] = evidence.get("reference")
+    return {
+        "id": exercise,
+        "title": EXERCISE_TITLES.get(exercise, exercise),
+        "subtotal": subtotal,
+        "checks": checks,
+        "figures": figures,
+        "evidence": evidence,
+    }
+
+
+def render_html(result: GradeResult) -> str:
+    exercises = []
+    for exercise in ["app", *result.exercises]:
+        checks = [check for check in result.checks if check.exercise == exercise]
+        if checks:
+            exercises.append(exercise_view(result, exercise, checks))
+    bonus = [check for check in result.checks if check.bonus and check.counted]
+    started = next((check for check in result.checks if check.id == "app.starts"), None)
+    show_log = started is not None and started.status == "failed" or any(
+        "500" in check.message for check in result.checks if check.status == "failed"
+    )
+    return environment().get_template("report.html.j2").render(
+        result=result,
+        exercises=exercises,
+        marks=MARKS,
+        words=STATUS_WORDS,
+        bonus_score=sum(check.score for check in bonus),
+        bonus_max=sum(check.max_score for check in bonus),
+        log=(result.evidence.get("app") or {}).get("log", "") if show_log else "",
+    )

@@ -1,0 +1,154 @@
+"""The HTML report is a pure function of the results: every status, every figure, hostile text made harmless."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from grader.render.html import render_html
+from grader.results import CheckResult, GradeResult
+
+MiB = 2**20
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"></svg><svg onload=alert(3)>'
+
+
+class TagCollector(HTMLParser):
+    """Every start tag and attribute, as a browser's parser would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags_of(page: str) -> list[tuple[str, dict[str, str | None]]]:
+    collector = TagCollector()
+    collector.feed(page)
+    return collector.tags
+
+
+def a_check(check_id: str, status: str, **fields) -> CheckResult:
+    return CheckResult(id=check_id, exercise=check_id.split(".")[0], title=f"Title of {check_id}", status=status,
+                       max_score=2, score=2 if status == "passed" else 0, **fields)  # fmt: skip
+
+
+def evidence(body_text: str = 'id: 1\r\ndata: {"seq": 1}\r\n\r\nData: x\n\n', log: str = "server log") -> dict:
+    return {
+        "app": {"log": log},
+        "chat": {
+            "delay": 0.2, "prompt": "one two",
+            "learner": {"arrivals": [[1.0, "one two"]], "idle_latencies": [0.002], "busy_latencies": [0.002]},
+            "reference": {"arrivals": [[0.001, "one "], [0.201, "two"]], "idle_latencies": [0.002], "busy_latencies": [0.002]},
+        },
+        "bigfile": {
+            "bound": 32 * MiB, "size": 256 * MiB, "slow_read_pause": 0.5,
+            "learner": {"seconds": 1.2, "received": 256 * MiB, "rate": 200 * MiB, "largest_chunk": 256 * MiB,
+                        "stopped_early": None,
+                        "memory": {"growth": 256 * MiB, "before": 40 * MiB, "peak": 296 * MiB, "reset_ok": True,
+                                   "points": [[0.0, 0], [0.5, 256 * MiB]]},
+                        "slow_memory": None},
+            "reference": {"seconds": 1.0, "received": 256 * MiB, "rate": 256 * MiB, "largest_chunk": 65536,
+                          "stopped_early": None,
+                          "memory": {"growth": 2 * MiB, "before": 40 * MiB, "peak": 42 * MiB, "reset_ok": True,
+                                     "points": [[0.0, 0], [1.0, 2 * MiB]]},
+                          "slow_memory": {"growth": MiB, "before": 0, "peak": MiB, "reset_ok": True, "points": []}},
+        },
+        "events": {
+            "interval": 0.2, "count": 4,
+            "learner": {"arrivals": [0.001, 0.2], "problem": {"offset": 28, "message": "unknown field name 'Data'"},
+                        "transcript": {"lines": [
+                            {"offset": 0, "text": "id: 1", "ending": "\\r\\n", "problem": False},
+                            {"offset": 7, "text": body_text, "ending": "\\n", "problem": True},
+                        ], "total_bytes": 40, "shown_bytes": 40}},
+            "reference": {"arrivals": [0.001, 0.2, 0.4, 0.6], "problem": None, "transcript": {"lines": [], "total_bytes": 0, "shown_bytes": 0}},
+        },
+    }  # fmt: skip
+
+
+def a_result(checks: list[CheckResult], **fields) -> GradeResult:
+    defaults = {"target": "app.py", "reference": "reference/app.py", "grader_version": "0.1.0",
+                "started_at": "2026-11-25T12:00:00+00:00", "duration": 4.2,
+                "exercises": ["chat", "bigfile", "events"], "evidence": evidence()}  # fmt: skip
+    return GradeResult(checks=checks, **{**defaults, **fields})
+
+
+EVERY_STATUS = [
+    a_check("app.starts", "passed"),
+    a_check("chat.incremental", "failed", message="arrived in 1 piece", hint="yield each token", reproduce="curl -N x"),
+    a_check("chat.pacing", "skipped", message="Not checked, because chat.incremental did not pass."),
+    a_check("bigfile.memory", "inconclusive", message="the reference failed too", reference_status="failed"),
+    a_check("events.framing", "error", message="The grader itself failed", traceback="Traceback: KeyError"),
+    a_check("bigfile.range", "passed", bonus=True),
+]
+
+
+def test_every_status_shows_a_mark_and_a_word_not_only_a_colour():
+    page = render_html(a_result(EVERY_STATUS))
+    for words in ["✓ passed", "✗ failed", "- not checked", "? inconclusive (not counted)", "! grader error (not counted)"]:
+        assert words in page
+    assert "yield each token" in page and "curl -N x" in page
+    assert "Traceback: KeyError" in page
+
+
+def test_the_top_shows_target_date_version_score_and_subtotals():
+    page = render_html(a_result(EVERY_STATUS, notes=["chat.pacing was not counted"]))
+    assert "app.py" in page and "2026-11-25T12:00:00+00:00" in page and "0.1.0" in page
+    assert re.search(r"Score: 2 / 6\s*<small>\+ extra credit 2 / 2", page)
+    assert "chat.pacing was not counted" in page
+
+
+def test_every_evidence_kind_is_drawn_as_inline_svg():
+    page = render_html(a_result(EVERY_STATUS))
+    svgs = [attrs for tag, attrs in tags_of(page) if tag == "svg"]
+    assert len(svgs) == 3  # chat timeline, memory chart, events timeline
+    assert "limit 32.0 MiB" in page and "peak growth 256.0 MiB" in page
+    assert '<span class="eol">\\r\\n</span>' in page
+    assert "<mark>" in page and "unknown field name" in page
+
+
+def test_the_page_is_self_contained():
+    page = render_html(a_result(EVERY_STATUS))
+    for tag, attrs in tags_of(page):
+        for name, value in attrs.items():
+            if name in ("src", "href") and value:
+                assert value.startswith("#"), f"<{tag} {name}={value}> leaves the page"
+    assert "<script" not in page
+    assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page
+
+
+@pytest.mark.parametrize("where", ["message", "hint", "title", "transcript", "log", "target"])
+def test_hostile_text_from_the_app_is_escaped(where):
+    check = a_check("app.starts", "failed", message="ok", hint="ok")
+    fields = {}
+    if where in ("message", "hint", "title"):
+        setattr(check, where, HOSTILE)
+    if where == "target":
+        fields["target"] = HOSTILE
+    body = HOSTILE if where == "transcript" else "data: x"
+    page = render_html(a_result([check, *EVERY_STATUS[1:]], evidence=evidence(body_text=body, log=HOSTILE), **fields))
+    tags = tags_of(page)
+    assert not [tag for tag, _ in tags if tag in ("script", "img")]
+    assert not [attrs for _, attrs in tags if any(name.startswith("on") for name in attrs)]
+    assert "&lt;script&gt;" in page
+
+
+def test_a_huge_log_is_capped_by_the_evidence_not_the_renderer():
+    from grader.evidence import LOG_CAP, capped
+
+    huge = "x" * (50 * 1024 * 1024)
+    kept = capped(huge, LOG_CAP)
+    assert len(kept) < LOG_CAP + 100 and "more characters not shown" in kept
+    starts = a_check("app.starts", "failed", message="crashed")
+    page = render_html(a_result([starts], evidence=evidence(log=kept)))
+    assert len(page.encode()) < 1024 * 1024
+
+
+def test_invalid_utf8_in_a_body_becomes_replacement_characters():
+    from grader.evidence import transcript
+
+    shown = transcript(b"data: \xff\xfe\n\n", None)
+    assert shown["lines"][0]["text"] == "data: \ufffd\ufffd"
