@@ -106,8 +106,12 @@ def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     unicode = (sys.stdout.encoding or "").lower().replace("-", "") in ("utf8", "utf16")
     print(render_terminal(result, unicode=unicode), end="")
     if not args.no_html:
-        write_output(Path(args.html), render_html(result))
-        print(f"Report: {Path(args.html).resolve()}")
+        try:
+            write_output(Path(args.html), render_html(result))
+            print(f"Report: {Path(args.html).resolve()}")
+        except Exception as error:  # a report bug must not cost the learner their results
+            print(f"streamgrade: the HTML report could not be written ({type(error).__name__}: {error}); "
+                  "this is a bug in streamgrade. The results above are complete.", file=sys.stderr)  # fmt: skip
     if args.json:
         write_output(Path(args.json), render_json(result))
         print(f"Results written to {args.json}")

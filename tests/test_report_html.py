@@ -108,6 +108,7 @@ def test_every_evidence_kind_is_drawn_as_inline_svg():
     assert "limit 32.0 MiB" in page and "peak growth 256.0 MiB" in page
     assert '<span class="eol">\\r\\n</span>' in page
     assert "<mark>" in page and "unknown field name" in page
+    assert "is the server still answering?" in page
 
 
 def test_the_page_is_self_contained():
@@ -152,3 +153,11 @@ def test_invalid_utf8_in_a_body_becomes_replacement_characters():
 
     shown = transcript(b"data: \xff\xfe\n\n", None)
     assert shown["lines"][0]["text"] == "data: \ufffd\ufffd"
+
+
+def test_a_report_without_evidence_still_renders():
+    starts = a_check("app.starts", "failed", message="The server could not be started.")
+    skipped = a_check("chat.status", "skipped", message="Not checked, because app.starts did not pass.")
+    page = render_html(a_result([starts, skipped], evidence={"app": {"log": "SyntaxError: boom"}}))
+    assert "SyntaxError: boom" in page
+    assert "<svg" not in page

@@ -29,6 +29,10 @@ def require_status(exchange: Exchange, expected: int, what: str) -> None:
         message += " 501 is the starter's placeholder: this route is not written yet."
     elif exchange.status == 500:
         message += " 500 means your code raised an exception: the server's log shows the traceback."
+    elif exchange.status == 404 and expected != 404:
+        message += " 404 means the app has no route at this path: check the path in @app.get(...)."
+    elif exchange.status == 405:
+        message += " 405 means the route exists but not for this method."
     elif exchange.status == 422:
         message += " 422 means FastAPI rejected the query parameters: check their names and types."
     if exchange.body:

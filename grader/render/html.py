@@ -16,6 +16,7 @@ import jinja2
 
 from grader.render.terminal import EXERCISE_TITLES, MARKS
 from grader.results import CheckResult, GradeResult
+from grader.timing import median
 
 CHART_WIDTH = 640
 LABEL_WIDTH = 90
@@ -104,13 +105,22 @@ def memory_chart(learner: dict | None, reference: dict | None, bound: int) -> di
 def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult]) -> dict[str, Any]:
     evidence = result.evidence.get(exercise) or {}
     subtotal = result.subtotals().get(exercise)
-    figures: dict[str, Any] = {}
+    # Every figure has a key, None when there is nothing to draw (an app
+    # that did not start has no evidence at all).
+    figures: dict[str, Any] = dict.fromkeys(
+        ("timeline", "probes", "transcript", "problem", "memory", "learner", "reference")
+    )
     if exercise == "chat" and evidence:
         delay = evidence["delay"]
         rows = [(label, [a[0] for a in side["arrivals"]], [a[1] for a in side["arrivals"]])
                 for label, side in (("your app", evidence["learner"]), ("reference", evidence["reference"])) if side]  # fmt: skip
         tokens = len(evidence["reference"]["arrivals"]) if evidence.get("reference") else 0
         figures["timeline"] = timeline(rows, [index * delay for index in range(tokens)], "token")
+        figures["probes"] = [
+            {"name": label, "idle": median(side["idle_latencies"]), "median": median(side["busy_latencies"]),
+             "slowest": max(side["busy_latencies"], default=0.0)}
+            for label, side in (("your app", evidence["learner"]), ("reference", evidence["reference"])) if side
+        ]  # fmt: skip
     if exercise == "events" and evidence:
         interval = evidence["interval"]
         rows = [(label, side["arrivals"], [f"event {n}" for n in range(1, len(side["arrivals"]) + 1)])
