@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from grader.checkapi import CheckFailed, seconds
 from grader.recording import Exchange
-from grader.timing import median
+from grader.timing import gaps, median
 
 EXCERPT = 200
+# The timing bounds of chat and events, as shares of the requested period
+# (delay or interval, 0.2 s while grading).
+# Pacing may be off by 35 %: asyncio.sleep never wakes early and a late
+# wake-up on a busy machine costs a few ms; 70 ms is far above that noise and
+# far below a doubled or missing wait.
+PACING_TOLERANCE = 0.35
+# The first piece may come half a period later than the reference's first
+# piece: an app that waits before the first piece is a whole period late.
+FIRST_ALLOWANCE = 0.5
+# A small request may wait a quarter period longer than on the reference
+# under the same load; a blocking sleep holds it for about half a period.
+LOOP_ALLOWANCE = 0.25
 
 
 def excerpt(data: bytes | str, limit: int = EXCERPT) -> str:
@@ -38,6 +50,29 @@ def require_status(exchange: Exchange, expected: int, what: str) -> None:
     if exchange.body:
         message += f" The body began: {excerpt(exchange.body)}"
     raise CheckFailed(message)
+
+
+def judge_first_at_once(first: float, reference_first: float, period: float, piece: str) -> None:
+    allowed = reference_first + period * FIRST_ALLOWANCE
+    if first <= allowed:
+        return
+    raise CheckFailed(
+        f"The first {piece} arrived {seconds(first)} after the request (the reference's: "
+        f"{seconds(reference_first)}; allowed up to {seconds(allowed)}). It should be sent at once, "
+        f"before the first {period:g} s wait.",
+        evidence={"first": first, "reference_first": reference_first},
+    )
+
+
+def judge_pacing(times: list[float], period: float, parameter: str, piece: str) -> None:
+    typical = median(gaps(times))
+    if abs(typical - period) <= period * PACING_TOLERANCE:
+        return
+    raise CheckFailed(
+        f"Asked for {parameter}={period:g}, the {piece}s came a median {seconds(typical)} apart "
+        f"(allowed {seconds(period * (1 - PACING_TOLERANCE))} to {seconds(period * (1 + PACING_TOLERANCE))}).",
+        evidence={"gaps": gaps(times)},
+    )
 
 
 def judge_loop_health(subject_busy: list[float], reference_busy: list[float], allowance: float, what: str) -> None:

@@ -8,18 +8,18 @@ from datetime import datetime
 from grader import sse
 from grader.checkapi import CheckFailed, NotApplicable, check, seconds
 from grader.checks._common import (
+    LOOP_ALLOWANCE,
+    PACING_TOLERANCE,
     excerpt,
+    judge_first_at_once,
     judge_loop_health,
+    judge_pacing,
     require_answer,
     require_status,
 )
 from grader.recording import Exchange
 from grader.timing import arrival_at_offsets, clusters, gaps, median
 
-# Same reasoning as for chat pacing: 35 % of a 0.2 s interval is 70 ms.
-PACING_TOLERANCE = 0.35
-FIRST_EVENT_ALLOWANCE = 0.5
-LOOP_ALLOWANCE = 0.25
 # A timestamp may differ from the grader's clock at arrival by this much:
 # enough for scheduling noise, far too little for local time labelled UTC.
 CLOCK_TOLERANCE = 2.0
@@ -181,19 +181,8 @@ def test_events_pacing(app, reference):
     events_rec = app.events
     arrivals = event_arrivals(events_rec.solo)
     reference_first = (event_arrivals(reference.events.solo) or [0.0])[0]
-    allowed_first = reference_first + events_rec.interval * FIRST_EVENT_ALLOWANCE
-    if arrivals[0] > allowed_first:
-        raise CheckFailed(
-            f"The first event arrived after {seconds(arrivals[0])} (the reference: {seconds(reference_first)}); "
-            "it should be sent at once, before the first wait.",
-            evidence={"arrivals": arrivals},
-        )
-    typical = median(gaps(arrivals))
-    if abs(typical - events_rec.interval) > events_rec.interval * PACING_TOLERANCE:
-        raise CheckFailed(
-            f"Asked for interval={events_rec.interval:g}, events came a median {seconds(typical)} apart.",
-            evidence={"arrivals": arrivals},
-        )
+    judge_first_at_once(arrivals[0], reference_first, events_rec.interval, "event")
+    judge_pacing(arrivals, events_rec.interval, "interval", "event")
 
 
 @check(
