@@ -5,13 +5,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
+import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from grader import __version__
+from grader.batch.config import ConfigError, load_config
+from grader.batch.progress import Progress
+from grader.batch.runner import BatchOptions, Interrupted, apply_config, merge, run_batch, unusable_result
+from grader.batch.submissions import Submission, SubmissionError, prepare
 from grader.plugin import CHECKS_DIR, REFERENCE_APP
+from grader.render.gradescope import render_gradescope
 from grader.probes.run import EXERCISES
 from grader.render.html import render_html
 from grader.render.json import render_json
@@ -24,6 +32,10 @@ DEFAULT_SAMPLE_PATH = "sample-data/bigfile.bin"
 DEFAULT_SAMPLE_SIZE = "64M"
 
 DEFAULT_TARGET = "starter/app.py"
+# Submissions graded at once. Each grading runs three servers and times
+# them; on a 2-core machine one at a time keeps the verdicts identical to
+# single runs, and more cores allow more.
+DEFAULT_JOBS = max(1, (os.cpu_count() or 2) // 2)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +54,27 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when the score is lower")
     check.add_argument("--start-timeout", type=float, metavar="SECONDS",
                        help="how long the app may take to start (default 20)")  # fmt: skip
+    check.add_argument("--reference-recording", metavar="PATH", help=argparse.SUPPRESS)  # batch use
+
+    batch = commands.add_parser("batch", help="grade a folder of submissions")
+    batch.add_argument("submissions", help="a folder: one folder, .zip or .py per student")
+    batch.add_argument("--out", required=True, help="where results go")
+    batch.add_argument("-j", "--jobs", type=int, default=DEFAULT_JOBS,
+                       help=f"submissions graded at once (default {DEFAULT_JOBS})")  # fmt: skip
+    batch.add_argument("--shard", metavar="K/N", help="grade only the K-th of N parts (for several machines)")
+    batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    batch.add_argument("--config", metavar="PATH", help="grading.toml: points, hidden checks, exercises, limits")
+    batch.add_argument("--reference", metavar="TARGET", help="the reference app to calibrate against")
+
+    merge = commands.add_parser("merge", help="combine the outputs of shards into one")
+    merge.add_argument("sources", nargs="+", help="the shards' OUT folders")
+    merge.add_argument("--out", required=True)
+    merge.add_argument("--config", metavar="PATH")
+
+    gradescope = commands.add_parser("gradescope", help="grade inside a Gradescope autograder")
+    gradescope.add_argument("--submission", default="/autograder/submission")
+    gradescope.add_argument("--results", default="/autograder/results/results.json")
+    gradescope.add_argument("--config", metavar="PATH")
     sample = commands.add_parser("sample-file", help="make a large file with no newline bytes")
     sample.add_argument("path", nargs="?", default=DEFAULT_SAMPLE_PATH)
     sample.add_argument("--size", default=DEFAULT_SAMPLE_SIZE, help="e.g. 64M, 256M, 1G (default 64M)")
@@ -61,7 +94,8 @@ class ResultCatcher:
 
 
 def grade(target: str, *, exercises: list[str] | None = None, reference: str | None = None,
-          seed: int | None = None, start_timeout: float | None = None) -> tuple[GradeResult | None, str]:  # fmt: skip
+          seed: int | None = None, start_timeout: float | None = None,
+          reference_recording: str | None = None) -> tuple[GradeResult | None, str]:  # fmt: skip
     """Run the checks against ``target``; return the result and pytest's own output."""
     arguments = [
         str(CHECKS_DIR), "-c", str(CHECKS_DIR / "pytest.ini"), "--rootdir", str(CHECKS_DIR),
@@ -75,6 +109,8 @@ def grade(target: str, *, exercises: list[str] | None = None, reference: str | N
         arguments += ["--streamgrade-seed", str(seed)]
     if start_timeout is not None:
         arguments += ["--streamgrade-start-timeout", str(start_timeout)]
+    if reference_recording is not None:
+        arguments += ["--streamgrade-reference-recording", reference_recording]
     catcher = ResultCatcher()
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
@@ -97,7 +133,8 @@ def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # Absolute paths: the grading run resolves them from another folder.
     target = str(Path(args.target).resolve()) if ":" not in args.target else args.target
     result, output = grade(
-        target, exercises=args.exercise, reference=args.reference, seed=args.seed, start_timeout=args.start_timeout
+        target, exercises=args.exercise, reference=args.reference, seed=args.seed, start_timeout=args.start_timeout,
+        reference_recording=args.reference_recording,
     )
     if result is None:
         print("streamgrade: the grader could not run. This is a bug in streamgrade, not in your app.", file=sys.stderr)
@@ -120,6 +157,82 @@ def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    index, slash, count = text.partition("/")
+    if not slash or not index.isdigit() or not count.isdigit() or not 1 <= int(index) <= int(count):
+        raise ValueError(f"--shard {text}: expected K/N with 1 <= K <= N, like 2/4")
+    return int(index), int(count)
+
+
+def run_batch_command(args: argparse.Namespace) -> int:
+    submissions = Path(args.submissions)
+    if not submissions.is_dir():
+        print(f"streamgrade: {submissions}: not a folder of submissions", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(Path(args.config) if args.config else None)
+        shard = parse_shard(args.shard) if args.shard else None
+        resolve_target(args.reference or str(REFERENCE_APP))
+    except (ConfigError, ValueError, TargetError) as error:
+        print(f"streamgrade: {error}", file=sys.stderr)
+        return 2
+    options = BatchOptions(
+        submissions=submissions, out=Path(args.out), reference=args.reference or str(REFERENCE_APP),
+        config=config, jobs=max(1, args.jobs), shard=shard, force=args.force,
+    )  # fmt: skip
+    progress = Progress()
+    try:
+        outcomes = run_batch(options, progress)
+    except RuntimeError as error:
+        print(f"\nstreamgrade: {error}", file=sys.stderr)
+        return 1
+    except (Interrupted, KeyboardInterrupt):
+        progress.finish()
+        print("Interrupted. Every submission graded so far is saved; run the same command again to go on.",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    progress.finish()
+    graded = sum(not outcome.reused for outcome in outcomes)
+    print(f"{len(outcomes)} submissions: {graded} graded, {len(outcomes) - graded} unchanged and kept.")
+    print(f"Class summary: {(Path(args.out) / 'index.html').resolve()}")
+    return 0
+
+
+def run_merge_command(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(Path(args.config) if args.config else None)
+        count = merge([Path(source) for source in args.sources], Path(args.out), config)
+    except (ConfigError, ValueError, OSError) as error:
+        print(f"streamgrade: {error}", file=sys.stderr)
+        return 2
+    print(f"Merged {count} submissions into {args.out}.")
+    return 0
+
+
+def run_gradescope_command(args: argparse.Namespace) -> int:
+    """Inside Gradescope's container: grade /autograder/submission, write its results.json."""
+    try:
+        config = load_config(Path(args.config) if args.config else None)
+    except ConfigError as error:
+        print(f"streamgrade: {error}", file=sys.stderr)
+        return 2
+    results_path = Path(args.results)
+    with tempfile.TemporaryDirectory(prefix="streamgrade-gradescope-") as scratch:
+        submission = Submission("submission", Path(args.submission))
+        try:
+            app_path = prepare(submission, Path(scratch) / "files")
+            result, _ = grade(str(app_path), exercises=list(config.exercises), start_timeout=config.start_timeout)
+            note = "" if result else "the grader could not run"
+        except SubmissionError as error:
+            result, note = None, str(error)
+        if result is None:
+            result = unusable_result(submission, f"This submission could not be graded: {note}.", config)
+        apply_config(result, config)
+    write_output(results_path, render_gradescope(result))
+    print(render_terminal(result, unicode=False), end="")
+    return 0
+
+
 def write_output(path: Path, text: str) -> None:
     """Write atomically: a reader never sees half a report."""
     partial = path.with_name(path.name + ".partial")
@@ -130,11 +243,20 @@ def write_output(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("check", "sample-file", "-h", "--help", "--version"):
+    if not argv or argv[0] not in ("check", "batch", "merge", "gradescope", "sample-file", "-h", "--help", "--version"):
         argv.insert(0, "check")  # `streamgrade` alone, or with a target, means check
     args = parser.parse_args(argv)
+    # A SIGTERM (a batch's time limit, a CI runner) unwinds like Ctrl-C, so the
+    # app's servers are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.command == "check":
         return run_check(args, parser)
+    if args.command == "batch":
+        return run_batch_command(args)
+    if args.command == "merge":
+        return run_merge_command(args)
+    if args.command == "gradescope":
+        return run_gradescope_command(args)
     if args.command == "sample-file":
         try:
             size = parse_size(args.size)

@@ -24,7 +24,7 @@ from grader import __version__
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.evidence import collect as collect_evidence
 from grader.probes.run import EXERCISES, record_apps
-from grader.recording import AppRecording
+from grader.recording import AppRecording, load_calibration
 from grader.render.json import render_json
 from grader.results import CheckResult, GradeResult, Status
 from grader.server import DEFAULT_START_TIMEOUT, AppTarget, TargetError, resolve_target
@@ -46,6 +46,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"seconds an app may take to start answering (default {DEFAULT_START_TIMEOUT:g})",
     )  # fmt: skip
     group.addoption("--streamgrade-json", metavar="PATH", help="write the results as JSON")
+    group.addoption(
+        "--streamgrade-reference-recording", metavar="PATH",
+        help="calibrate against this saved recording of the reference instead of probing it (batch grading)",
+    )  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,6 +87,15 @@ class GradingSession:
             raise pytest.UsageError(str(error)) from None
         self.exercises = list(config.getoption("streamgrade_exercise") or EXERCISES)
         self.seed = config.getoption("streamgrade_seed")
+        self.saved_reference: AppRecording | None = None
+        saved = config.getoption("streamgrade_reference_recording")
+        if saved:
+            try:
+                calibration = load_calibration(Path(saved))
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                raise pytest.UsageError(f"{saved}: not a usable reference recording ({error})") from None
+            self.saved_reference, self.seed = calibration.recording, calibration.seed
+            self.exercises = [name for name in self.exercises if name in calibration.exercises]
         if self.seed is None:
             self.seed = random.SystemRandom().randrange(2**32)
         self.start_timeout = float(config.getoption("streamgrade_start_timeout"))
@@ -100,8 +113,8 @@ class GradingSession:
         if self._recordings is None:
             with tempfile.TemporaryDirectory(prefix="streamgrade-") as workdir:
                 self._recordings = record_apps(
-                    self.target_app, self.reference_app, self.exercises, Path(workdir), self.seed,
-                    start_timeout=self.start_timeout,
+                    self.target_app, self.saved_reference or self.reference_app, self.exercises,
+                    Path(workdir), self.seed, start_timeout=self.start_timeout,
                 )  # fmt: skip
         return self._recordings
 

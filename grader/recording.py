@@ -7,7 +7,11 @@ requests made in one run), chunk times are relative to ``sent_at``.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Bodies the checks read (chat replies, event streams) are small; keep at
 # most this much of any of them, so an app that streams without end can't
@@ -159,3 +163,68 @@ class AppRecording:
     events: EventsRecording | None = None
     log: str = ""  # the server's output over the whole run (head and tail)
     probe_errors: dict[str, str] = field(default_factory=dict)  # exercise -> grader traceback
+
+
+# -- saving a recording ------------------------------------------------------
+# A batch records the reference once and hands it to every grading process.
+# JSON rather than pickle: loading it must not be able to run code, whoever
+# wrote the file.
+
+_TYPES = {cls.__name__: cls for cls in (
+    Chunk, Exchange, StartRecording, ChatRecording, MemoryTrace, Download, RangeProbe,
+    BigfileRecording, DisconnectRecording, EventsRecording, AppRecording,
+)}  # fmt: skip
+
+
+def _encode(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {field.name: _encode(getattr(value, field.name)) for field in dataclasses.fields(value)}
+        return {"__type__": type(value).__name__, **fields}
+    if isinstance(value, bytes):
+        return {"__bytes__": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(item) for item in value]}
+    if isinstance(value, list):
+        return [_encode(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _encode(item) for key, item in value.items()}
+    return value
+
+
+def _decode(value: object) -> object:
+    if isinstance(value, list):
+        return [_decode(item) for item in value]
+    if isinstance(value, dict):
+        if "__bytes__" in value:
+            return base64.b64decode(value["__bytes__"])
+        if "__tuple__" in value:
+            return tuple(_decode(item) for item in value["__tuple__"])
+        if "__type__" in value:
+            cls = _TYPES[value["__type__"]]  # KeyError for anything else: never built
+            return cls(**{key: _decode(item) for key, item in value.items() if key != "__type__"})
+        return {key: _decode(item) for key, item in value.items()}
+    return value
+
+
+@dataclass
+class Calibration:
+    """A reference recording with what it was recorded for: later runs reuse its seed."""
+
+    seed: int
+    exercises: list[str]
+    recording: AppRecording
+
+
+def save_calibration(path: Path, calibration: Calibration) -> None:
+    data = {"seed": calibration.seed, "exercises": calibration.exercises, "recording": _encode(calibration.recording)}
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data), encoding="utf-8")
+    partial.replace(path)
+
+
+def load_calibration(path: Path) -> Calibration:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    recording = _decode(data["recording"])
+    if not isinstance(recording, AppRecording):
+        raise ValueError("not a saved AppRecording")
+    return Calibration(int(data["seed"]), [str(name) for name in data["exercises"]], recording)

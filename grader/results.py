@@ -32,6 +32,7 @@ class CheckResult:
     reference_status: Status | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     traceback: str = ""
+    hidden: bool = False  # an instructor's hidden check: graded, shown to students after release
 
     @property
     def counted(self) -> bool:

@@ -131,14 +131,20 @@ def keep_disconnect(side: Side) -> Callable[[object], None]:
     return keep
 
 
-async def record_both(
-    learner: AppTarget, reference: AppTarget, exercises: list[str], workdir: Path, seed: int,
-    start_timeout: float = DEFAULT_START_TIMEOUT,
-) -> tuple[AppRecording, AppRecording]:  # fmt: skip
+async def record_sides(
+    targets: dict[str, AppTarget], exercises: list[str], workdir: Path, seed: int,
+    start_timeout: float = DEFAULT_START_TIMEOUT, reference_seconds: float | None = None,
+) -> dict[str, AppRecording]:  # fmt: skip
+    """Record each app in ``targets`` (label -> target), all probed at the same time.
+
+    The label "reference" marks the app whose download time sets when the
+    others' downloads are given up on; ``reference_seconds`` gives that time
+    when the reference was recorded earlier (a batch records it once).
+    """
     rng = random.Random(seed)
     link_name = f"download-{rng.randrange(16**4):04x}{rng.choice(SERVED_SUFFIXES)}"
     sides = []
-    for label, target in (("learner", learner), ("reference", reference)):
+    for label, target in targets.items():
         (workdir / label).mkdir(parents=True, exist_ok=True)
         served = ServedFile(workdir / label / link_name, Path(), 0, "")
         sides.append(Side(label, target, served, AppRecording(label, StartRecording(True, 0.0))))
@@ -157,8 +163,8 @@ async def record_both(
             later = []  # every check depends on both apps running: nothing to probe
         starting = asyncio.ensure_future(asyncio.gather(*(start_servers(side, later, start_timeout) for side in sides)))
 
-        # Phase 1: the light, timing-sensitive probes. Both apps get the same
-        # prompts and ids: each probe its own Random(seed).
+        # Phase 1: the light, timing-sensitive probes. Every app gets the
+        # same prompts and ids: each probe its own Random(seed).
         if all(side.started for side in sides):
             await asyncio.gather(
                 *(guarded(side, "chat", lambda server: probe_chat(server.base_url, random.Random(seed)),
@@ -177,6 +183,7 @@ async def record_both(
                 for side in sides:
                     side.served = ServedFile(side.served.link, source, BIGFILE_SIZE, digest)
             clock = DownloadClock()
+            clock.reference_seconds = reference_seconds
             await asyncio.gather(
                 *(guarded(side, "bigfile", lambda server, s=side: probe_bigfile(
                     server.base_url, server.pid, s.served, clock, is_reference=s.label == "reference"),
@@ -189,11 +196,28 @@ async def record_both(
             stop_side(side)
         if making_file is not None:
             await asyncio.gather(making_file, return_exceptions=True)
-    return sides[0].recording, sides[1].recording
+    return {side.label: side.recording for side in sides}
 
 
 def record_apps(
-    learner: AppTarget, reference: AppTarget, exercises: list[str], workdir: Path, seed: int,
+    learner: AppTarget, reference: AppTarget | AppRecording, exercises: list[str], workdir: Path, seed: int,
     start_timeout: float = DEFAULT_START_TIMEOUT,
 ) -> tuple[AppRecording, AppRecording]:  # fmt: skip
-    return asyncio.run(record_both(learner, reference, exercises, workdir, seed, start_timeout))
+    """Record the learner's app and the reference, or only the learner's beside a reference recorded before."""
+    if isinstance(reference, AppRecording):
+        recorded_seconds = reference.bigfile.download.seconds if reference.bigfile else None
+        recordings = asyncio.run(record_sides(
+            {"learner": learner}, exercises, workdir, seed, start_timeout, reference_seconds=recorded_seconds))  # fmt: skip
+        return recordings["learner"], reference
+    recordings = asyncio.run(
+        record_sides({"learner": learner, "reference": reference}, exercises, workdir, seed, start_timeout)
+    )
+    return recordings["learner"], recordings["reference"]
+
+
+def record_reference(
+    reference: AppTarget, exercises: list[str], workdir: Path, seed: int,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+) -> AppRecording:  # fmt: skip
+    """Record the reference alone, to calibrate many submissions against (batch grading)."""
+    return asyncio.run(record_sides({"reference": reference}, exercises, workdir, seed, start_timeout))["reference"]

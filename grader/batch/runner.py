@@ -1,0 +1,307 @@
+"""Grade a folder of submissions: in parallel, resumable, robust to any one submission.
+
+The reference is recorded once per batch and handed to every grading
+process, which probes only the submission. Each submission is graded by a
+``streamgrade check`` child process with a wall-clock limit, from a scratch
+copy of its files. Its outputs are written by this process, atomically,
+after the child is gone; a hash file written last marks it complete, so an
+interrupted batch resumes where it stopped and loses nothing graded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import __version__
+from grader.batch.config import GradingConfig, known_checks
+from grader.batch.submissions import (
+    Submission,
+    SubmissionError,
+    content_hash,
+    discover,
+    prepare,
+)
+from grader.probes.run import record_reference
+from grader.recording import Calibration, save_calibration
+from grader.render.classreport import render_index
+from grader.render.csv import render_csv
+from grader.render.gradescope import render_gradescope
+from grader.render.html import render_html
+from grader.render.json import render_json
+from grader.render.junit import render_junit
+from grader.results import CheckResult, GradeResult
+from grader.server import resolve_target
+
+STATE_DIR = ".streamgrade"
+HASH_FILE = ".submission-hash"
+NOTE_FILE = ".note"
+# What a submission's own limit leaves for the grader to wind down.
+STOP_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    submissions: Path
+    out: Path
+    reference: str
+    config: GradingConfig
+    jobs: int = 1
+    shard: tuple[int, int] | None = None  # (K, N): grade the K-th of N parts
+    force: bool = False
+
+
+class Interrupted(Exception):
+    """The batch was stopped (Ctrl-C): what was graded is saved, the rest is not touched."""
+
+
+class Stopping:
+    """Shared by the worker threads: whether to stop, and the grading processes running."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.children: set[subprocess.Popen[bytes]] = set()
+        self.lock = threading.Lock()
+
+    def stop(self) -> None:
+        self.event.set()
+        with self.lock:
+            for child in self.children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
+
+
+@dataclass
+class Outcome:
+    submission: Submission
+    result: GradeResult
+    note: str = ""
+    reused: bool = False
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def in_shard(submission: Submission, shard: tuple[int, int] | None) -> bool:
+    """A stable split: a student stays in the same shard when others are added."""
+    if shard is None:
+        return True
+    index, count = shard
+    return int(hashlib.sha256(submission.id.encode()).hexdigest(), 16) % count == index - 1
+
+
+def unusable_result(submission: Submission, message: str, config: GradingConfig) -> GradeResult:
+    """The result of a submission that could not be graded: app.starts failed with why, the rest skipped."""
+    checks = []
+    for check_id, info in known_checks().items():
+        exercise = check_id.split(".", 1)[0]
+        if exercise != "app" and exercise not in config.exercises:
+            continue
+        starts = check_id == "app.starts"
+        checks.append(CheckResult(
+            id=check_id, exercise=exercise, title=info.title, status="failed" if starts else "skipped",
+            max_score=info.points, bonus=info.bonus,
+            message=message if starts else "Not checked, because app.starts did not pass.",
+        ))  # fmt: skip
+    return GradeResult(
+        target=submission.source.name, reference="", grader_version=__version__,
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), duration=0.0,
+        exercises=list(config.exercises), checks=checks,
+    )  # fmt: skip
+
+
+def apply_config(result: GradeResult, config: GradingConfig) -> GradeResult:
+    for check in result.checks:
+        if check.id in config.points:
+            check.max_score = config.points[check.id]
+            check.score = check.max_score if check.status == "passed" else 0.0
+        check.hidden = check.id in config.hidden
+    return result
+
+
+def run_check(app_path: Path, calibration: Path, config: GradingConfig, workdir: Path,
+              stopping: Stopping) -> tuple[GradeResult | None, str]:  # fmt: skip
+    """Grade one prepared app in a child process within the submission's time limit."""
+    output = workdir / "results.json"
+    command = [
+        sys.executable, "-m", "grader", "check", str(app_path), "--json", str(output), "--no-html",
+        "--reference-recording", str(calibration), "--start-timeout", str(config.start_timeout),
+    ]  # fmt: skip
+    for exercise in config.exercises:
+        command += ["--exercise", exercise]
+    child = subprocess.Popen(
+        command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    with stopping.lock:
+        stopping.children.add(child)
+    try:
+        _, stderr = child.communicate(timeout=config.submission_timeout)
+    except subprocess.TimeoutExpired:
+        # SIGTERM first: the grader then stops the app's servers on its way out.
+        os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.communicate(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+        return None, f"stopped: grading took longer than the {config.submission_timeout:g} s limit"
+    finally:
+        with stopping.lock:
+            stopping.children.discard(child)
+    if stopping.event.is_set():
+        raise Interrupted
+    if not output.exists():
+        tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] if stderr else []
+        return None, "the grader could not grade it" + (f": {tail[0][:300]}" if tail else "")
+    return GradeResult.from_dict(json.loads(output.read_text(encoding="utf-8"))), ""
+
+
+def grade_submission(submission: Submission, options: BatchOptions, calibration: Path, stopping: Stopping) -> Outcome:
+    folder = options.out / submission.id
+    digest = content_hash(submission)
+    with tempfile.TemporaryDirectory(prefix="streamgrade-submission-") as scratch:
+        scratch_path = Path(scratch)
+        try:
+            app_path = prepare(submission, scratch_path / "files")
+        except SubmissionError as error:
+            result, note = None, f"unusable submission: {error}"
+        else:
+            result, note = run_check(app_path, calibration, options.config, scratch_path, stopping)
+    if result is None:
+        result = unusable_result(submission, f"This submission could not be graded: {note}.", options.config)
+    result.target = submission.source.name
+    apply_config(result, options.config)
+
+    write_atomically(folder / "results.json", render_json(result))
+    write_atomically(folder / "report.html", render_html(result))
+    write_atomically(folder / "junit.xml", render_junit(result, submission.id))
+    write_atomically(options.out / "gradescope" / f"{submission.id}.json", render_gradescope(result))
+    write_atomically(folder / NOTE_FILE, note)
+    write_atomically(folder / HASH_FILE, digest)  # last: marks the submission done
+    return Outcome(submission, result, note)
+
+
+def calibrate(options: BatchOptions) -> Path:
+    """Record the reference once for the whole batch."""
+    state = options.out / STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    seed = random.SystemRandom().randrange(2**32)
+    exercises = list(options.config.exercises)
+    with tempfile.TemporaryDirectory(prefix="streamgrade-reference-") as workdir:
+        recording = record_reference(
+            resolve_target(options.reference), exercises, Path(workdir), seed, options.config.start_timeout
+        )
+    if not recording.start.ok:
+        raise RuntimeError(f"the reference app did not start: {recording.start.message}\n{recording.start.log}")
+    path = state / "reference.json"
+    save_calibration(path, Calibration(seed, exercises, recording))
+    return path
+
+
+def collect_results(out: Path) -> tuple[dict[str, GradeResult], dict[str, str]]:
+    """Every completed submission's result in OUT (whoever graded it: this run, an earlier one, a shard)."""
+    results, notes = {}, {}
+    for folder in sorted(path for path in out.iterdir() if path.is_dir() and not path.name.startswith(".")):
+        if folder.name == "gradescope" or not (folder / HASH_FILE).is_file():
+            continue
+        try:
+            results[folder.name] = GradeResult.from_dict(json.loads((folder / "results.json").read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a damaged result is regraded on the next run (its hash file is stale then)
+        note_file = folder / NOTE_FILE
+        notes[folder.name] = note_file.read_text("utf-8") if note_file.is_file() else ""
+    return results, notes
+
+
+def write_class_outputs(out: Path, config: GradingConfig, title: str = "streamgrade: class results") -> dict[str, GradeResult]:
+    results, notes = collect_results(out)
+    check_ids = sorted({check.id for result in results.values() for check in result.checks},
+                       key=lambda check_id: (check_id != "app.starts", check_id))  # fmt: skip
+    write_atomically(out / "grades.csv", render_csv(results, check_ids, notes))
+    write_atomically(out / "index.html", render_index(results, notes, list(config.exercises), title))
+    return results
+
+
+def run_batch(options: BatchOptions, report: Callable[[Outcome, int, int], None]) -> list[Outcome]:
+    submissions = [sub for sub in discover(options.submissions) if in_shard(sub, options.shard)]
+    options.out.mkdir(parents=True, exist_ok=True)
+    calibration: Path | None = None
+    outcomes: list[Outcome] = []
+    pending = []
+    for submission in submissions:
+        outcome = reuse(submission, options)
+        if outcome is not None:
+            outcomes.append(outcome)
+            report(outcome, len(outcomes), len(submissions))
+        else:
+            pending.append(submission)
+    if pending:
+        calibration = calibrate(options)
+        stopping = Stopping()
+        pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+        futures = [pool.submit(grade_submission, sub, options, calibration, stopping) for sub in pending]
+        try:
+            for future in as_completed(futures):
+                outcomes.append(future.result())
+                report(outcomes[-1], len(outcomes), len(submissions))
+        except (KeyboardInterrupt, Interrupted):
+            # Stop the gradings under way without writing anything for them;
+            # everything finished is already saved.
+            stopping.stop()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise Interrupted from None
+        pool.shutdown()
+    write_class_outputs(options.out, options.config)
+    return outcomes
+
+
+def reuse(submission: Submission, options: BatchOptions) -> Outcome | None:
+    """The earlier result, if it is complete and the submission's files are unchanged."""
+    if options.force:
+        return None
+    folder = options.out / submission.id
+    try:
+        if (folder / HASH_FILE).read_text().strip() != content_hash(submission):
+            return None
+        result = GradeResult.from_dict(json.loads((folder / "results.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    note = (folder / NOTE_FILE).read_text() if (folder / NOTE_FILE).is_file() else ""
+    return Outcome(submission, result, note, reused=True)
+
+
+def merge(sources: list[Path], out: Path, config: GradingConfig) -> int:
+    """Combine shard outputs into OUT: the students' folders, then the class outputs made anew."""
+    out.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, Path] = {}
+    for source in sources:
+        for folder in sorted(path for path in source.iterdir() if path.is_dir() and (path / HASH_FILE).is_file()):
+            if folder.name in seen:
+                raise ValueError(f"{folder.name} was graded in both {seen[folder.name]} and {source}")
+            seen[folder.name] = source
+            shutil.copytree(folder, out / folder.name, dirs_exist_ok=True)
+            gradescope = source / "gradescope" / f"{folder.name}.json"
+            if gradescope.is_file():
+                (out / "gradescope").mkdir(exist_ok=True)
+                shutil.copyfile(gradescope, out / "gradescope" / gradescope.name)
+    write_class_outputs(out, config)
+    return len(seen)

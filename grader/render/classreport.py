@@ -1,0 +1,58 @@
+"""index.html for a batch: the class at a glance. A pure function of the results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.render.html import environment
+from grader.render.terminal import EXERCISE_TITLES
+from grader.results import GradeResult
+
+BINS = 10
+
+
+def distribution(scores: list[float], maximum: float) -> list[dict[str, Any]]:
+    """Students per tenth of the maximum score (the top bin includes full marks)."""
+    counts = [0] * BINS
+    for score in scores:
+        share = score / maximum if maximum else 0.0
+        counts[min(BINS - 1, max(0, int(share * BINS)))] += 1
+    tallest = max(counts) or 1
+    return [
+        {"low": maximum * index / BINS, "high": maximum * (index + 1) / BINS, "count": count,
+         "height": 120 * count / tallest, "x": 40 + index * 56}
+        for index, count in enumerate(counts)
+    ]  # fmt: skip
+
+
+def pass_rates(results: dict[str, GradeResult]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for result in results.values():
+        for check in result.checks:
+            row = rows.setdefault(check.id, {"id": check.id, "title": check.title, "passed": 0, "graded": 0})
+            if check.counted:
+                row["graded"] += 1
+                row["passed"] += check.status == "passed"
+    for row in rows.values():
+        row["rate"] = row["passed"] / row["graded"] if row["graded"] else 0.0
+    return sorted(rows.values(), key=lambda row: (row["rate"], row["id"]))
+
+
+def render_index(results: dict[str, GradeResult], notes: dict[str, str], exercises: list[str], title: str) -> str:
+    students = []
+    for student in sorted(results):
+        result = results[student]
+        subtotals = result.subtotals()
+        students.append({
+            "id": student, "score": result.score, "max": result.max_score,
+            "exercises": [subtotals.get(name) for name in exercises], "note": notes.get(student, ""),
+        })  # fmt: skip
+    maximum = max((result.max_score for result in results.values()), default=0.0)
+    return environment().get_template("index.html.j2").render(
+        title=title,
+        students=students,
+        exercises=[EXERCISE_TITLES.get(name, name) for name in exercises],
+        bins=distribution([result.score for result in results.values()], maximum),
+        rates=pass_rates(results),
+        maximum=maximum,
+    )

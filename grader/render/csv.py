@@ -1,0 +1,36 @@
+"""grades.csv: one row per student, for a spreadsheet or an LMS gradebook import."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from grader.results import GradeResult
+
+EXERCISES = ("chat", "bigfile", "events")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Keep a cell from being read as a formula (=, +, -, @ start one in spreadsheets)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def render_csv(results: dict[str, GradeResult], check_ids: list[str], notes: dict[str, str] | None = None) -> str:
+    """Rows sorted by student id; a check a student was not graded on is left empty."""
+    notes = notes or {}
+    output = io.StringIO()
+    writer = csv.writer(output, lineterminator="\r\n")
+    writer.writerow(["id", "score", "max_score", *(f"{name}_score" for name in EXERCISES), *check_ids, "note"])
+    for student in sorted(results):
+        result = results[student]
+        subtotals = result.subtotals()
+        by_id = {check.id: check for check in result.checks}
+        writer.writerow([
+            spreadsheet_safe(student),
+            f"{result.score:g}",
+            f"{result.max_score:g}",
+            *(f"{subtotals[name][0]:g}" if name in subtotals else "" for name in EXERCISES),
+            *(f"{by_id[check].score:g}" if check in by_id and by_id[check].counted else "" for check in check_ids),
+            spreadsheet_safe(notes.get(student, "")),
+        ])  # fmt: skip
+    return output.getvalue()

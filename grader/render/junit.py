@@ -1,0 +1,33 @@
+"""JUnit XML, one testsuite per submission, for CI systems."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree
+
+from grader.results import GradeResult
+
+
+def render_junit(result: GradeResult, name: str) -> str:
+    counts = {status: sum(check.status == status for check in result.checks)
+              for status in ("failed", "error", "skipped", "inconclusive")}  # fmt: skip
+    suite = ElementTree.Element("testsuite", {
+        "name": f"streamgrade.{name}",
+        "tests": str(len(result.checks)),
+        "failures": str(counts["failed"]),
+        "errors": str(counts["error"]),
+        "skipped": str(counts["skipped"] + counts["inconclusive"]),
+        "time": f"{result.duration:g}",
+    })  # fmt: skip
+    for check in result.checks:
+        case = ElementTree.SubElement(suite, "testcase", {"classname": check.exercise, "name": check.id})
+        text = "\n".join(part for part in (check.message, check.hint and f"Hint: {check.hint}") if part)
+        if check.status == "failed":
+            ElementTree.SubElement(case, "failure", {"message": check.title}).text = text
+        elif check.status == "error":
+            ElementTree.SubElement(case, "error", {"message": check.title}).text = check.traceback or text
+        elif check.status in ("skipped", "inconclusive"):
+            ElementTree.SubElement(case, "skipped", {"message": check.message[:200]})
+    # XML 1.0 can't hold most control characters: drop them rather than write a broken file.
+    xml = ElementTree.tostring(suite, encoding="unicode")
+    cleaned = "".join(char for char in xml if char in "\t\n\r" or ord(char) >= 0x20)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + cleaned + "\n"
