@@ -16,11 +16,19 @@ import pytest
 from grader import __version__
 from grader.batch.config import ConfigError, load_config
 from grader.batch.progress import Progress
-from grader.batch.runner import BatchOptions, Interrupted, apply_config, merge, run_batch, unusable_result
+from grader.batch.runner import (
+    BatchOptions,
+    Interrupted,
+    apply_config,
+    merge,
+    run_batch,
+    unusable_result,
+)
 from grader.batch.submissions import Submission, SubmissionError, prepare
+from grader.files import write_atomically
 from grader.plugin import CHECKS_DIR, REFERENCE_APP
-from grader.render.gradescope import render_gradescope
 from grader.probes.run import EXERCISES
+from grader.render.gradescope import render_gradescope
 from grader.render.html import render_html
 from grader.render.json import render_json
 from grader.render.terminal import render_terminal
@@ -144,13 +152,13 @@ def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(render_terminal(result, unicode=unicode), end="")
     if not args.no_html:
         try:
-            write_output(Path(args.html), render_html(result))
+            write_atomically(Path(args.html), render_html(result))
             print(f"Report: {Path(args.html).resolve()}")
         except Exception as error:  # a report bug must not cost the learner their results
             print(f"streamgrade: the HTML report could not be written ({type(error).__name__}: {error}); "
                   "this is a bug in streamgrade. The results above are complete.", file=sys.stderr)  # fmt: skip
     if args.json:
-        write_output(Path(args.json), render_json(result))
+        write_atomically(Path(args.json), render_json(result))
         print(f"Results written to {args.json}")
     if args.fail_under is not None and result.score < args.fail_under:
         return 1
@@ -228,16 +236,9 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
         if result is None:
             result = unusable_result(submission, f"This submission could not be graded: {note}.", config)
         apply_config(result, config)
-    write_output(results_path, render_gradescope(result))
+    write_atomically(results_path, render_gradescope(result))
     print(render_terminal(result, unicode=False), end="")
     return 0
-
-
-def write_output(path: Path, text: str) -> None:
-    """Write atomically: a reader never sees half a report."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -295,3 +295,27 @@ def test_a_shard_must_be_k_of_n(tmp_path):
     finished = batch(submissions, tmp_path / "out", config, "--shard", "3/2")
     assert finished.returncode == 2 and "--shard 3/2" in finished.stderr
 
+
+
+def test_the_gradescope_command_writes_results_where_gradescope_reads_them(tmp_path):
+    submission = tmp_path / "autograder" / "submission"
+    submission.mkdir(parents=True)
+    shutil.copyfile(BANK / "chat_buffered.py", submission / "app.py")
+    config = tmp_path / "grading.toml"
+    config.write_text(CONFIG)
+    results = tmp_path / "autograder" / "results" / "results.json"
+    command = [sys.executable, "-m", "grader", "gradescope", "--submission", str(submission),
+               "--results", str(results), "--config", str(config)]  # fmt: skip
+    finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    document = json.loads(results.read_text())
+    jsonschema.validate(document, GRADESCOPE_SCHEMA)
+    failed = {test["number"] for test in document["tests"] if test["status"] == "failed"}
+    assert "chat.incremental" in failed
+
+
+def test_the_example_config_in_the_docs_is_valid():
+    from grader.batch.config import load_config
+
+    config = load_config(ROOT / "docs" / "grading.example.toml")
+    assert config.points["chat.nonblocking"] == 5

@@ -36,6 +36,7 @@ from grader.batch.submissions import (
     discover,
     prepare,
 )
+from grader.files import write_atomically
 from grader.probes.run import record_reference
 from grader.recording import Calibration, save_calibration
 from grader.render.classreport import render_index
@@ -91,13 +92,6 @@ class Outcome:
     result: GradeResult
     note: str = ""
     reused: bool = False
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
 
 
 def in_shard(submission: Submission, shard: tuple[int, int] | None) -> bool:

@@ -32,9 +32,13 @@ from grader.server import (
 
 EXERCISES = ("chat", "bigfile", "events")
 BIGFILE_CACHE_NAME = f"bigfile-{BIGFILE_SIZE // 2**20}MiB-no-newlines.bin"
-# Served under a name picked per run, so the expected Content-Type and
-# Content-Disposition can't be hard-coded.
-SERVED_SUFFIXES = (".bin", ".csv", ".dat")
+# Served under a name picked per run, so Content-Disposition can't be
+# hard-coded. Always .csv: a type other than the usual fallback exposes a
+# hard-coded application/octet-stream, and one that mimetypes knows keeps the
+# verdict the same from run to run (a suffix it doesn't know would make
+# FileResponse fall back to text/plain, where the contract says
+# application/octet-stream, on some runs only).
+SERVED_SUFFIX = ".csv"
 
 
 @dataclass
@@ -142,7 +146,7 @@ async def record_sides(
     when the reference was recorded earlier (a batch records it once).
     """
     rng = random.Random(seed)
-    link_name = f"download-{rng.randrange(16**4):04x}{rng.choice(SERVED_SUFFIXES)}"
+    link_name = f"download-{rng.randrange(16**4):04x}{SERVED_SUFFIX}"
     sides = []
     for label, target in targets.items():
         (workdir / label).mkdir(parents=True, exist_ok=True)
