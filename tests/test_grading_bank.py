@@ -37,6 +37,7 @@ FAULTY = {
     "bigfile_read_ahead": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "bigfile_read_all": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "bigfile_tiny_chunks": {"bigfile.integrity": "skipped", "bigfile.throughput": "failed"},
+    "bigfile_text_mode": {"bigfile.integrity": "failed"},
     "bigfile_yield_from": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "events_count_ignored": {"events.count": "failed"},
     "events_event_field": {"events.payload": "failed", "events.live-timestamps": "skipped"},
@@ -52,6 +53,8 @@ FAULTY = {
     "events_time_once": {"events.live-timestamps": "failed"},
     "events_time_sleep_async": {"events.nonblocking": "failed", "events.disconnect": "failed"},
     "events_wrong_media_type": {"events.headers": "failed"},
+    "events_no_validation": {"events.validation": "failed"},
+    "events_double_interval": {"events.pacing": "failed"},
 }
 # Bonus checks the faulty bigfile apps don't attempt.
 NO_BONUS = {"bigfile.range": "failed", "bigfile.head": "failed"}

@@ -55,7 +55,10 @@ async def probe_events(base_url: str, rng: random.Random) -> EventsRecording:
 
         validation = []
         for invalid in INVALID_PARAMETERS:
-            validation.append((invalid, await record_exchange(client, "/events", params=invalid, timeout=10)))
+            # The status is all that counts: an app that accepts the value
+            # starts streaming, and need not be followed.
+            exchange = await record_exchange(client, "/events", params=invalid, timeout=5, stop_after_bytes=1)
+            validation.append((invalid, exchange))
 
     return EventsRecording(
         interval=TIMING_INTERVAL,
