@@ -249,6 +249,12 @@ class GradingSession:
                 "Not counted because the reference solution failed them in this run (a busy or unusual machine): "
                 + ", ".join(inconclusive)
             )
+        if self._recordings and self._recordings[0].exits:
+            notes.append(
+                "Your server stopped by itself during grading ("
+                + "; ".join(self._recordings[0].exits)
+                + "): every request after that got no answer. What it printed is at the end of the report."
+            )
         self.result = GradeResult(
             target=self.target_app.label,
             reference=self.reference_app.label,

@@ -29,6 +29,8 @@ def read_memory(pid: int) -> MemorySample:
         name, _, value = line.partition(":")
         if name in ("VmRSS", "VmHWM"):
             fields[name] = int(value.split()[0]) * 1024  # the kernel reports kB
+    if len(fields) < 2:  # a process that exited and is not reaped yet has no memory left
+        raise ProcessLookupError(f"process {pid} has exited")
     return MemorySample(rss=fields["VmRSS"], peak=fields["VmHWM"])
 
 

@@ -163,6 +163,7 @@ class AppRecording:
     events: EventsRecording | None = None
     log: str = ""  # the server's output over the whole run (head and tail)
     probe_errors: dict[str, str] = field(default_factory=dict)  # exercise -> grader traceback
+    exits: list[str] = field(default_factory=list)  # servers that stopped by themselves, and how
 
 
 # -- saving a recording ------------------------------------------------------

@@ -162,3 +162,12 @@ def test_an_unknown_target_is_a_one_line_usage_error(tmp_path):
     assert finished.returncode == 2
     assert "no such file" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_an_app_that_kills_its_own_server_fails_without_grader_errors(tmp_path):
+    results = grade(BANK / "broken_exits_on_request.py", tmp_path)
+    got = statuses(results)
+    assert "error" not in got.values() and "inconclusive" not in got.values()
+    assert got["chat.status"] == got["bigfile.status"] == got["events.headers"] == "failed"
+    assert results["score"] == 0
+    assert any("stopped by itself" in note for note in results["notes"])

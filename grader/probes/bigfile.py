@@ -74,7 +74,7 @@ class MemorySampler:
             await asyncio.sleep(MEMORY_SAMPLE_EVERY)
             try:
                 self.samples.append((now() - self.started, read_memory(self.pid).rss))
-            except (OSError, KeyError):
+            except OSError:
                 return  # the server is gone
 
     async def finish(self) -> MemoryTrace:
@@ -84,7 +84,7 @@ class MemorySampler:
         if self.reset_ok:
             try:
                 peak = max(peak, read_memory(self.pid).peak)
-            except (OSError, KeyError):
+            except OSError:
                 pass
         return MemoryTrace(self.reset_ok, self.before, peak, self.samples)
 
@@ -119,7 +119,10 @@ async def download(
                     await asyncio.sleep(pause)  # the slow reader stops reading
                     return
 
-    sampler = MemorySampler(pid) if Path(f"/proc/{pid}").exists() else None
+    try:
+        sampler: MemorySampler | None = MemorySampler(pid)
+    except OSError:
+        sampler = None  # the server is gone already: the download will say so
     started = now()
     reader = asyncio.ensure_future(read())
     while not reader.done():

@@ -103,6 +103,9 @@ async def start_servers(side: Side, exercises: list[str], start_timeout: float) 
 
 def stop_side(side: Side) -> None:
     for name, server in side.servers.items():
+        code = server.process.poll()
+        if code is not None:
+            side.recording.exits.append(f"the server for {name} exited with code {code} while it was being tested")
         server.stop()
         text = server.log.text()
         if text:

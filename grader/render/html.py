@@ -150,8 +150,10 @@ def render_html(result: GradeResult) -> str:
             exercises.append(exercise_view(result, exercise, checks))
     bonus = [check for check in result.checks if check.bonus and check.counted]
     started = next((check for check in result.checks if check.id == "app.starts"), None)
-    show_log = started is not None and started.status == "failed" or any(
-        "500" in check.message for check in result.checks if check.status == "failed"
+    show_log = (
+        (started is not None and started.status == "failed")
+        or any("stopped by itself" in note for note in result.notes)
+        or any("500" in check.message for check in result.checks if check.status == "failed")
     )
     return environment().get_template("report.html.j2").render(
         result=result,
