@@ -128,7 +128,7 @@ def grade(target: str, *, exercises: list[str] | None = None, reference: str | N
     return catcher.result, output.getvalue()
 
 
-def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def run_check(args: argparse.Namespace) -> int:
     try:
         resolve_target(args.target)
         if args.reference:
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     # app's servers are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.command == "check":
-        return run_check(args, parser)
+        return run_check(args)
     if args.command == "batch":
         return run_batch_command(args)
     if args.command == "merge":
