@@ -14,21 +14,9 @@ from pathlib import Path
 import pytest
 
 from grader import __version__
-from grader.batch.config import ConfigError, load_config
-from grader.batch.progress import Progress
-from grader.batch.runner import (
-    BatchOptions,
-    Interrupted,
-    apply_config,
-    merge,
-    run_batch,
-    unusable_result,
-)
-from grader.batch.submissions import Submission, SubmissionError, prepare
 from grader.files import write_atomically
 from grader.plugin import CHECKS_DIR, REFERENCE_APP
 from grader.probes.run import EXERCISES
-from grader.render.gradescope import render_gradescope
 from grader.render.html import render_html
 from grader.render.json import render_json
 from grader.render.terminal import render_terminal
@@ -175,6 +163,11 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def run_batch_command(args: argparse.Namespace) -> int:
+    # Imported here: `streamgrade check`, the learner's everyday command, starts faster without them.
+    from grader.batch.config import ConfigError, load_config
+    from grader.batch.progress import Progress
+    from grader.batch.runner import BatchOptions, Interrupted, run_batch
+
     submissions = Path(args.submissions)
     if not submissions.is_dir():
         print(f"streamgrade: {submissions}: not a folder of submissions", file=sys.stderr)
@@ -209,6 +202,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
 
 def run_merge_command(args: argparse.Namespace) -> int:
+    from grader.batch.config import ConfigError, load_config
+    from grader.batch.runner import merge
+
     try:
         config = load_config(Path(args.config) if args.config else None)
         count = merge([Path(source) for source in args.sources], Path(args.out), config)
@@ -221,6 +217,11 @@ def run_merge_command(args: argparse.Namespace) -> int:
 
 def run_gradescope_command(args: argparse.Namespace) -> int:
     """Inside Gradescope's container: grade /autograder/submission, write its results.json."""
+    from grader.batch.config import ConfigError, load_config
+    from grader.batch.runner import apply_config, unusable_result
+    from grader.batch.submissions import Submission, SubmissionError, prepare
+    from grader.render.gradescope import render_gradescope
+
     try:
         config = load_config(Path(args.config) if args.config else None)
     except ConfigError as error:

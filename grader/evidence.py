@@ -77,6 +77,8 @@ def bigfile_evidence(app: AppRecording) -> dict[str, Any] | None:
     if app.bigfile is None:
         return None
     download = app.bigfile.download
+    if download is None:
+        return None
     return {
         "seconds": round(download.seconds, 3),
         "received": download.received,

@@ -118,12 +118,13 @@ class BigfileRecording:
     file_name: str
     file_size: int
     file_sha256: str
-    download: Download
     slow_read: Download
     slow_read_pause: float
     missing: Exchange
     ranges: list[RangeProbe]
     head: Exchange
+    # The full-speed download, recorded after the rest (see probes/run.py).
+    download: Download | None = None
 
 
 @dataclass

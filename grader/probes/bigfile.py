@@ -160,14 +160,10 @@ def read_slice(path: Path, first: int, last: int) -> bytes:
         return file.read(last - first + 1)
 
 
-async def probe_bigfile(base_url: str, pid: int, served: ServedFile, clock: DownloadClock, is_reference: bool) -> BigfileRecording:
+async def probe_bigfile_light(base_url: str, pid: int, served: ServedFile) -> BigfileRecording:
+    """Everything but the full download: light enough to run beside the timing probes."""
     served.restore()
     async with local_client(base_url, HARD_LIMIT) as client:
-        if is_reference:
-            full = await download(client, pid, give_up_after=lambda: HARD_LIMIT)
-            clock.reference_seconds = full.seconds
-        else:
-            full = await download(client, pid, give_up_after=clock.give_up_after)
         slow = await download(
             client, pid, give_up_after=lambda: SLOW_READ_PAUSE + 5,
             pause_after=SLOW_READ_FIRST, pause=SLOW_READ_PAUSE,
@@ -195,10 +191,19 @@ async def probe_bigfile(base_url: str, pid: int, served: ServedFile, clock: Down
         file_name=served.link.name,
         file_size=served.size,
         file_sha256=served.sha256,
-        download=full,
         slow_read=slow,
         slow_read_pause=SLOW_READ_PAUSE,
         missing=missing,
         ranges=ranges,
         head=head,
     )
+
+
+async def probe_full_download(base_url: str, pid: int, clock: DownloadClock, is_reference: bool) -> Download:
+    """The whole file at full speed, with the server's memory traced: CPU-heavy, so on its own."""
+    async with local_client(base_url, HARD_LIMIT) as client:
+        if is_reference:
+            full = await download(client, pid, give_up_after=lambda: HARD_LIMIT)
+            clock.reference_seconds = full.seconds
+            return full
+        return await download(client, pid, give_up_after=clock.give_up_after)

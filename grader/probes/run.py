@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.contract import BIGFILE_SIZE
-from grader.probes.bigfile import DownloadClock, ServedFile, probe_bigfile
+from grader.probes.bigfile import DownloadClock, ServedFile, probe_bigfile_light, probe_full_download
 from grader.probes.chat import probe_chat
 from grader.probes.events import probe_disconnect, probe_events
 from grader.recording import AppRecording, StartRecording
@@ -130,6 +130,14 @@ def keeper(side: Side, exercise: str) -> Callable[[object], None]:
     return lambda recording: setattr(side.recording, exercise, recording)
 
 
+def keep_download(side: Side) -> Callable[[object], None]:
+    def keep(recording: object) -> None:
+        if side.recording.bigfile is not None:
+            side.recording.bigfile.download = recording
+
+    return keep
+
+
 def keep_disconnect(side: Side) -> Callable[[object], None]:
     def keep(recording: object) -> None:
         if side.recording.events is not None:
@@ -170,31 +178,44 @@ async def record_sides(
             later = []  # every check depends on both apps running: nothing to probe
         starting = asyncio.ensure_future(asyncio.gather(*(start_servers(side, later, start_timeout) for side in sides)))
 
-        # Phase 1: the light, timing-sensitive probes. Every app gets the
-        # same prompts and ids: each probe its own Random(seed).
+        async def file_ready() -> None:
+            if making_file is not None:
+                source, digest = await making_file
+                for side in sides:
+                    side.served = ServedFile(side.served.link, source, BIGFILE_SIZE, digest)
+
+        serving = asyncio.ensure_future(asyncio.gather(starting, file_ready()))
+
+        async def bigfile_light(side: Side) -> None:
+            await serving  # the download servers start while the timing probes run
+            await guarded(side, "bigfile", lambda server: probe_bigfile_light(server.base_url, server.pid, side.served),
+                          keeper(side, "bigfile"))  # fmt: skip
+
+        # Phase 1: the timing-sensitive probes, and the light part of the
+        # download exercise (a slow reader, ranges, HEAD, a missing file) on
+        # its own servers. Every app gets the same prompts and ids: each
+        # probe its own Random(seed).
         if all(side.started for side in sides):
             await asyncio.gather(
                 *(guarded(side, "chat", lambda server: probe_chat(server.base_url, random.Random(seed)),
                           keeper(side, "chat")) for side in sides),
                 *(guarded(side, "events", lambda server: probe_events(server.base_url, random.Random(seed)),
                           keeper(side, "events")) for side in sides),
+                *(bigfile_light(side) for side in sides if "bigfile" in exercises),
             )  # fmt: skip
-        await starting
+        await serving
 
-        # Phase 2: the downloads, and (on the events servers, which have no
-        # other work left) what happens after clients disconnect: CPU time
-        # is counted per process, so the downloads don't blur it.
+        # Phase 2: the full-speed downloads (CPU-heavy, so after the timing
+        # probes), and on the events servers, which have no other work left,
+        # what happens after clients disconnect: CPU time is counted per
+        # process, so the downloads don't blur it.
         if all(side.started for side in sides):
-            if making_file is not None:
-                source, digest = await making_file
-                for side in sides:
-                    side.served = ServedFile(side.served.link, source, BIGFILE_SIZE, digest)
             clock = DownloadClock()
             clock.reference_seconds = reference_seconds
             await asyncio.gather(
-                *(guarded(side, "bigfile", lambda server, s=side: probe_bigfile(
-                    server.base_url, server.pid, s.served, clock, is_reference=s.label == "reference"),
-                    keeper(side, "bigfile")) for side in sides),
+                *(guarded(side, "bigfile", lambda server, s=side: probe_full_download(
+                    server.base_url, server.pid, clock, is_reference=s.label == "reference"),
+                    keep_download(side)) for side in sides),
                 *(guarded(side, "events", lambda server: probe_disconnect(server.base_url, server.pid),
                           keep_disconnect(side)) for side in sides),
             )  # fmt: skip
@@ -212,7 +233,7 @@ def record_apps(
 ) -> tuple[AppRecording, AppRecording]:  # fmt: skip
     """Record the learner's app and the reference, or only the learner's beside a reference recorded before."""
     if isinstance(reference, AppRecording):
-        recorded_seconds = reference.bigfile.download.seconds if reference.bigfile else None
+        recorded_seconds = reference.bigfile.download.seconds if reference.bigfile and reference.bigfile.download else None
         recordings = asyncio.run(record_sides(
             {"learner": learner}, exercises, workdir, seed, start_timeout, reference_seconds=recorded_seconds))  # fmt: skip
         return recordings["learner"], reference
