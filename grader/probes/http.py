@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from urllib.parse import urlencode
 
@@ -52,15 +51,16 @@ async def record_exchange(
             async with client.stream(method, path, params=params, headers=headers) as response:
                 exchange.status = response.status_code
                 exchange.headers = list(response.headers.multi_items())
+                kept = 0  # counted as we go: summing the chunks each time is quadratic in their number
                 async for data in response.aiter_raw():
                     at = now() - exchange.sent_at
                     exchange.received += len(data)
-                    kept = sum(len(chunk.data) for chunk in exchange.chunks)
                     if kept + len(data) > BODY_CAP:
                         exchange.truncated = True
                         data = data[: max(0, BODY_CAP - kept)]
                     if data:
                         exchange.chunks.append(Chunk(at, data))
+                        kept += len(data)
                     if stop_after_bytes is not None and exchange.received >= stop_after_bytes:
                         break
                 exchange.ended_at = now() - exchange.sent_at
@@ -104,7 +104,3 @@ async def probe_latencies(
         return now() - started
 
     return list(await asyncio.gather(*(one(window * index / count) for index in range(count))))
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
