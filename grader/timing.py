@@ -13,13 +13,15 @@ def bursts(chunks: list[Chunk], quiet: float) -> list[Chunk]:
     One token may arrive in several reads, and two reads may carry one
     token: what the learner sent as one piece shows as one burst.
     """
-    merged: list[Chunk] = []
+    starts: list[float] = []
+    parts: list[list[bytes]] = []  # joined once at the end: concatenating as we go is quadratic
     for chunk in chunks:
-        if merged and chunk.at - merged[-1].at < quiet:
-            merged[-1] = Chunk(merged[-1].at, merged[-1].data + chunk.data)
+        if starts and chunk.at - starts[-1] < quiet:
+            parts[-1].append(chunk.data)
         else:
-            merged.append(Chunk(chunk.at, chunk.data))
-    return merged
+            starts.append(chunk.at)
+            parts.append([chunk.data])
+    return [Chunk(at, b"".join(pieces)) for at, pieces in zip(starts, parts)]
 
 
 def clusters(times: list[float], quiet: float) -> list[float]:
