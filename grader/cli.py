@@ -41,11 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"streamgrade {__version__}")
     commands = parser.add_subparsers(dest="command")
     check = commands.add_parser("check", help="grade an app (the default command)")
-    check.add_argument("target", nargs="?", default=DEFAULT_TARGET,
-                       help="app.py, a folder holding app.py, or module:attribute (default: starter/app.py)")
+    check.add_argument(
+        "target",
+        nargs="?",
+        default=DEFAULT_TARGET,
+        help="app.py, a folder holding app.py, or module:attribute (default: starter/app.py)",
+    )
     check.add_argument("--exercise", action="append", choices=EXERCISES, help="grade only this exercise")
     check.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    check.add_argument("--html", metavar="PATH", default="report.html", help="where to write the report (default report.html)")
+    check.add_argument(
+        "--html", metavar="PATH", default="report.html", help="where to write the report (default report.html)"
+    )
     check.add_argument("--no-html", action="store_true", help="don't write the HTML report")
     check.add_argument("--reference", metavar="TARGET", help="the reference app to calibrate against")
     check.add_argument("--seed", type=int, help="seed for the prompts picked per run (to repeat a run)")
@@ -131,7 +137,11 @@ def run_check(args: argparse.Namespace) -> int:
     # Absolute paths: the grading run resolves them from another folder.
     target = str(Path(args.target).resolve()) if ":" not in args.target else args.target
     result, output = grade(
-        target, exercises=args.exercise, reference=args.reference, seed=args.seed, start_timeout=args.start_timeout,
+        target,
+        exercises=args.exercise,
+        reference=args.reference,
+        seed=args.seed,
+        start_timeout=args.start_timeout,
         reference_recording=args.reference_recording,
     )
     if result is None:

@@ -234,7 +234,9 @@ class GradingSession:
             score=points if status == "passed" else 0.0,
             bonus=bool(marker.kwargs.get("bonus", False)),
             message=message,
-            hint=(hint if hint is not None else (hint_marker.args[0] if hint_marker else "")) if status == "failed" else "",
+            hint=(hint if hint is not None else (hint_marker.args[0] if hint_marker else ""))
+            if status == "failed"
+            else "",
             reproduce=marker.kwargs.get("reproduce", ""),
             reference_status=self.reference_status.get(identifier),
             evidence=evidence or {},

@@ -85,14 +85,18 @@ def load_config(path: Path | None) -> GradingConfig:
 
     exercises = data.get("exercises", list(EXERCISES))
     if not isinstance(exercises, list) or not exercises or not all(name in EXERCISES for name in exercises):
-        raise ConfigError(f"{where}: exercises must be a non-empty list drawn from {list(EXERCISES)}; got {exercises!r}")
+        raise ConfigError(
+            f"{where}: exercises must be a non-empty list drawn from {list(EXERCISES)}; got {exercises!r}"
+        )
 
     hidden = data.get("hidden", [])
     if not isinstance(hidden, list):
         raise ConfigError(f"{where}: hidden must be a list of check ids; got {hidden!r}")
     for check_id in hidden:
         if check_id not in check_ids:
-            raise ConfigError(f"{where}: hidden: {check_id!r} is not a check id (known: {', '.join(sorted(check_ids))})")
+            raise ConfigError(
+                f"{where}: hidden: {check_id!r} is not a check id (known: {', '.join(sorted(check_ids))})"
+            )
 
     points = data.get("points", {})
     if not isinstance(points, dict):

@@ -226,7 +226,9 @@ def collect_results(out: Path) -> tuple[dict[str, GradeResult], dict[str, str]]:
     return results, notes
 
 
-def write_class_outputs(out: Path, config: GradingConfig, title: str = "streamgrade: class results") -> dict[str, GradeResult]:
+def write_class_outputs(
+    out: Path, config: GradingConfig, title: str = "streamgrade: class results"
+) -> dict[str, GradeResult]:
     results, notes = collect_results(out)
     check_ids = sorted({check.id for result in results.values() for check in result.checks},
                        key=lambda check_id: (check_id != "app.starts", check_id))  # fmt: skip

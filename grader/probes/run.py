@@ -233,7 +233,9 @@ def record_apps(
 ) -> tuple[AppRecording, AppRecording]:  # fmt: skip
     """Record the learner's app and the reference, or only the learner's beside a reference recorded before."""
     if isinstance(reference, AppRecording):
-        recorded_seconds = reference.bigfile.download.seconds if reference.bigfile and reference.bigfile.download else None
+        recorded_seconds = (
+            reference.bigfile.download.seconds if reference.bigfile and reference.bigfile.download else None
+        )
         recordings = asyncio.run(record_sides(
             {"learner": learner}, exercises, workdir, seed, start_timeout, reference_seconds=recorded_seconds))  # fmt: skip
         return recordings["learner"], reference
