@@ -2,27 +2,41 @@
 
 The app never runs in the grader's process: a learner's module can't patch the
 grader, and a blocked event loop blocks only the app. The grader binds the
-listening socket itself and hands it to uvicorn (``--fd``), so the port is
+listening socket itself and hands it to the app's process, so the port is
 known before the child starts and two apps started at once never race for a
-port.
+port. The socket belongs to the grader's network namespace even when the app
+runs in a new one without any network: the app can accept connections on it,
+and open none.
+
+The child is the launcher (``_launch.py``), which applies the sandbox the
+``Policy`` asks for and starts the server; ``RunningApp.stop`` kills every
+process the app started, daemons included, and says what the sandbox saw.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
+
+from grader import reaper
+from grader.cgroups import Cgroup
+from grader.sandbox import MIB, SETUP_FAILED, Policy, Protections, app_uid, describe, size_text
 
 # Import, build the app and answer one request: a few hundred ms for a normal
 # app; 20 s leaves room for a loaded machine and a slow import.
@@ -31,6 +45,8 @@ DEFAULT_START_TIMEOUT = 20.0
 # that floods its log costs the grader at most twice this in memory.
 LOG_HEAD_BYTES = 32 * 1024
 LOG_TAIL_BYTES = 32 * 1024
+# The only variables of the grader's environment an app under limits sees.
+KEPT_VARIABLES = {"PATH", "LANG", "LANGUAGE", "TZ"}
 
 
 class TargetError(ValueError):
@@ -110,74 +126,189 @@ class CapturedLog:
 class AppStartError(RuntimeError):
     """The app did not come up: it crashed, or did not answer in time."""
 
-    def __init__(self, message: str, log: str, exit_code: int | None) -> None:
+    def __init__(self, message: str, log: str, exit_code: int | None, protections: Protections | None = None) -> None:
         super().__init__(message)
         self.log = log
         self.exit_code = exit_code
+        self.protections = protections
 
 
 @dataclass
 class RunningApp:
-    """A started server: where to reach it and how to observe it."""
+    """A started server: where to reach it, how to observe it, and what it was allowed to do."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes]  # the launcher (grader/_launch.py)
     base_url: str
     log: CapturedLog
+    policy: Policy = field(default_factory=Policy)
+    protections: Protections = field(default_factory=Protections)
+    cgroup: Cgroup | None = None
+    root: Path | None = None  # where the isolated app's file-system view is mounted
+    server_pid: int | None = None  # the uvicorn process, as the grader sees it
+    incidents: list[str] = field(default_factory=list)  # what the sandbox saw, for the report
+    leftovers: int = 0  # processes still there after the sweep (should stay 0)
+    _stopped: bool = False
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return self.server_pid or self.process.pid
 
     def is_alive(self) -> bool:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        """Kill the server and every process in its session (it leads its own)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        """Kill the server and every process it started, wherever they went; then say what happened."""
+        if self._stopped:
+            return
+        self._stopped = True
+        launcher = self.process.pid
+        server = self.server_pid
+        init = parent_of(server) if server and self.policy.isolated else None
+        started = reaper.living(reaper.descendants([launcher] + ([server] if server else []))) - {server, init}
+        killed = set()
+        if self.cgroup is not None:
+            killed |= reaper.kill_descendants(launcher, extra=self.cgroup.pids())
+        killed |= reaper.kill_descendants(launcher, extra=[server] if server else [])
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(launcher, signal.SIGKILL)
+        self.process.kill()
         self.process.wait()
+        if self.cgroup is not None:
+            killed |= reaper.kill_descendants(launcher, extra=self.cgroup.pids())
+        reaper.reap(killed)
+        self.leftovers = len(reaper.living(killed | (self.cgroup.pids() if self.cgroup else set())))
         self.log.wait_closed(timeout=2.0)
+        self.incidents = self._incidents(len(started))
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        if self.root is not None:
+            with contextlib.suppress(OSError):
+                self.root.rmdir()
+
+    def _incidents(self, started: int) -> list[str]:
+        limits, said = self.policy.limits, []
+        code = self.process.returncode
+        if self.cgroup is not None and self.cgroup.oom_kills():
+            said.append(f"The kernel stopped your app at the {size_text(limits.memory)} memory limit "
+                        "(it used more memory than any streaming solution needs).")  # fmt: skip
+        elif self.policy.limited and self.cgroup is None and "MemoryError" in self.log.text():
+            said.append(f"Your app ran out of memory at the {size_text(limits.memory)} limit (MemoryError).")
+        if self.cgroup is not None and self.cgroup.process_limit_hits():
+            said.append(f"Your app tried to run more than {limits.processes} processes and threads at once; "
+                        f"{self.cgroup.process_limit_hits()} of its attempts were refused.")  # fmt: skip
+        if code == -signal.SIGXCPU:
+            said.append(f"Your server was stopped at the {limits.cpu_seconds} s CPU-time limit.")
+        if started:
+            said.append(f"{started} process{'es' if started != 1 else ''} your app started "
+                        f"{'were' if started != 1 else 'was'} still running when grading ended; "
+                        "the grader stopped them.")  # fmt: skip
+        if self.log.total_bytes > LOG_HEAD_BYTES + LOG_TAIL_BYTES:
+            said.append(f"Your server printed {self.log.total_bytes / MIB:.1f} MiB of output; "
+                        f"the report keeps the first {LOG_HEAD_BYTES // 1024} KiB and the last "
+                        f"{LOG_TAIL_BYTES // 1024} KiB.")  # fmt: skip
+        if self.leftovers:
+            said.append(f"{self.leftovers} of the processes your app started could not be stopped.")
+        return said
 
 
-def uvicorn_command(target: AppTarget, fd: int) -> list[str]:
-    return [sys.executable, "-m", "grader._serve", str(fd), str(target.app_dir), target.import_string]
+def parent_of(pid: int) -> int | None:
+    return reaper.parent_map().get(pid)
+
+
+def launcher_command(spec: dict) -> list[str]:
+    # -P: no working folder on sys.path (it would be mounted into the app's view).
+    return [sys.executable, "-P", "-m", "grader._launch", json.dumps(spec)]
+
+
+def app_environment(policy: Policy, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """What the app sees in os.environ: under limits, nothing of the grader's (no tokens, no keys)."""
+    if policy.limited:
+        env = {key: value for key, value in os.environ.items() if key in KEPT_VARIABLES or key.startswith("LC_")}
+        env["MALLOC_ARENA_MAX"] = "2"  # see sandbox.ADDRESS_SPACE_HEADROOM
+        if policy.isolated:
+            env.update(HOME="/tmp", TMPDIR="/tmp", USER="streamgrade", LOGNAME="streamgrade")
+    else:
+        env = dict(os.environ)
+    env.update(extra or {})
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the learner's folder as it was
+    return env
 
 
 def start_app(
     target: AppTarget,
     env: Mapping[str, str] | None = None,
     start_timeout: float = DEFAULT_START_TIMEOUT,
+    policy: Policy | None = None,
+    readonly: list[Path] | None = None,
 ) -> RunningApp:
-    """Start ``target`` and return once it answers HTTP; raise AppStartError otherwise."""
+    """Start ``target`` in its sandbox and return once it answers HTTP; raise AppStartError otherwise.
+
+    ``readonly``: folders the app must read besides its own (isolation hides everything else).
+    """
+    policy = policy or Policy()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
     port = listener.getsockname()[1]
-    child_env = {**os.environ, **(env or {})}
-    child_env["PYTHONUNBUFFERED"] = "1"
-    child_env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the learner's folder as it was
+    status_read, status_write = os.pipe()
+    cgroup, cgroup_problem = None, "not requested"
+    if policy.limited:
+        cgroup, cgroup_problem = Cgroup.create(
+            f"streamgrade-{os.getpid()}-{port}",
+            policy.limits.memory,
+            policy.limits.processes,
+        )
+    uid = app_uid() if policy.isolated else None
+    root = Path(tempfile.mkdtemp(prefix="streamgrade-root-")) if policy.isolated else None
+    spec = {
+        "fd": listener.fileno(), "status_fd": status_write, "app_dir": str(target.app_dir),
+        "import_string": target.import_string, "level": policy.level, "limits": asdict(policy.limits),
+        "cgroup_procs": cgroup.join_command_value() if cgroup else [], "uid": uid,
+        "root": str(root) if root else None, "readonly": [str(path) for path in readonly or []],
+    }  # fmt: skip
     try:
         process = subprocess.Popen(
-            uvicorn_command(target, listener.fileno()),
+            launcher_command(spec),
             cwd=target.app_dir,
-            env=child_env,
+            env=app_environment(policy, env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            pass_fds=[listener.fileno()],
+            pass_fds=[listener.fileno(), status_write],
             start_new_session=True,  # its own process group: one signal stops them all
         )
     finally:
         listener.close()  # the child holds its own copy
-    app = RunningApp(process, f"http://127.0.0.1:{port}", CapturedLog(process.stdout))
+        os.close(status_write)
+    protections = describe(policy, isolated=policy.isolated, cgroup=cgroup is not None,
+                           cgroup_problem=cgroup_problem, isolation_problem=policy.isolation_problem, uid=uid)  # fmt: skip
+    app = RunningApp(process, f"http://127.0.0.1:{port}", CapturedLog(process.stdout), policy, protections,
+                     cgroup, root)  # fmt: skip
     try:
+        app.server_pid = read_server_pid(status_read, start_timeout)
         wait_until_serving(app, start_timeout)
+    except AppStartError as error:
+        app.stop()
+        # What the sandbox saw comes first: it is usually why the app did not start.
+        raise AppStartError(" ".join([*app.incidents, str(error)]), app.log.text(), error.exit_code,
+                            app.protections) from None
     except BaseException:
         app.stop()
         raise
+    finally:
+        os.close(status_read)
     return app
+
+
+def read_server_pid(status: int, timeout: float) -> int | None:
+    """The launcher's first word: the server's pid (None if it ended without one)."""
+    ready, _, _ = select.select([status], [], [], timeout)
+    line = os.read(status, 4096) if ready else b""
+    try:
+        return int(json.loads(line)["pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def wait_until_serving(app: RunningApp, timeout: float) -> None:
@@ -188,11 +319,12 @@ def wait_until_serving(app: RunningApp, timeout: float) -> None:
     while True:
         if not app.is_alive():
             app.log.wait_closed(timeout=2.0)
-            raise AppStartError(
-                f"The server exited with code {app.process.returncode} before it answered any request.",
-                app.log.text(),
-                app.process.returncode,
-            )
+            if app.process.returncode == SETUP_FAILED:
+                message = ("The grader could not set up the sandbox the app runs in: a problem with the "
+                           "grader or this machine, not with the app (the log says which step failed).")  # fmt: skip
+            else:
+                message = f"The server exited with code {app.process.returncode} before it answered any request."
+            raise AppStartError(message, app.log.text(), app.process.returncode)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise AppStartError(
@@ -212,8 +344,9 @@ def running_app(
     target: AppTarget,
     env: Mapping[str, str] | None = None,
     start_timeout: float = DEFAULT_START_TIMEOUT,
+    policy: Policy | None = None,
 ) -> Iterator[RunningApp]:
-    app = start_app(target, env, start_timeout)
+    app = start_app(target, env, start_timeout, policy)
     try:
         yield app
     finally:

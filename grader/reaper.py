@@ -1,0 +1,152 @@
+"""Find and kill every process an app started, daemons included.
+
+An app can leave processes behind that outlive it: a double fork and
+``setsid`` take a daemon out of its process group and away from its parent.
+A *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``) adopts such orphans
+instead of init, so they stay among its descendants, where a sweep of
+``/proc`` finds them. The app's launcher is one, the grading process is one
+(an app that kills its launcher hands its orphans to the grader), and a batch
+is one (a grading process killed at its time limit hands its orphans to the
+batch).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+from collections.abc import Iterable
+
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+# Each pass kills what the previous scan found; a process forking as fast as
+# it can is dead after the pass that finds it, so a few passes always do.
+SWEEP_PASSES = 50
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)  # libc, already loaded; find_library would run ldconfig
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False  # not Linux, or no prctl: the sweep still finds what stayed in the tree
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (so they can't escape a sweep); False where unsupported."""
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def forbid_new_privileges() -> bool:
+    """No set-user-ID program can give this process or its children more rights."""
+    return _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def parent_map() -> dict[int, int]:
+    """pid -> parent pid of every process visible in /proc."""
+    parents = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                text = stat.read()
+        except OSError:
+            continue  # gone meanwhile
+        # The command name is in parentheses and may itself hold ") ": split after the last one.
+        fields = text[text.rfind(b")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def descendants(roots: Iterable[int]) -> set[int]:
+    """Every process below ``roots`` (not the roots themselves)."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in parent_map().items():
+        children.setdefault(parent, []).append(pid)
+    found: set[int] = set()
+    stack = list(roots)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def kill(pids: Iterable[int]) -> int:
+    """SIGKILL each of ``pids``; how many were still there to kill."""
+    killed = 0
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except (ProcessLookupError, PermissionError):
+            pass
+    return killed
+
+
+def kill_descendants(root: int, extra: Iterable[int] = ()) -> set[int]:
+    """Kill everything below ``root``, and ``extra`` with everything below them; the pids killed.
+
+    ``root`` itself is left alive: while it lives it adopts whatever is
+    orphaned during the sweep (when it is a subreaper), so nothing escapes.
+    A killed process may show for a moment before it dies: killing it again
+    is harmless.
+    """
+    killed: set[int] = set()
+    extra = set(extra)
+    for _ in range(SWEEP_PASSES):
+        found = living(descendants([root, *extra]) | extra)
+        if not found:
+            break
+        kill(found)
+        killed |= found
+    return killed
+
+
+def kill_trees(roots: Iterable[int]) -> set[int]:
+    """Kill ``roots`` and everything below them until nothing is left; the pids killed."""
+    roots = set(roots)
+    killed: set[int] = set()
+    for _ in range(SWEEP_PASSES):
+        found = living(descendants(roots) | roots)
+        if not found:
+            break
+        kill(found)
+        killed |= found
+    return killed
+
+
+def stray_children(known: Iterable[int]) -> set[int]:
+    """This process's children that it didn't start itself: orphans it adopted as a subreaper."""
+    me, known = os.getpid(), set(known)
+    return {pid for pid, parent in parent_map().items() if parent == me and pid not in known}
+
+
+def reap(pids: Iterable[int]) -> None:
+    """Collect the exit status of killed processes that were orphaned to this process."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except (ChildProcessError, OSError):
+            pass
+
+
+def process_state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    return text[text.rfind(b")") + 2 :].split()[0].decode()
+
+
+def pid_exists(pid: int) -> bool:
+    state = process_state(pid)
+    return state is not None and state != "Z"
+
+
+def living(pids: Iterable[int]) -> set[int]:
+    """Those of ``pids`` that still run (zombies don't count: they hold nothing but a pid)."""
+    return {pid for pid in pids if pid_exists(pid)}

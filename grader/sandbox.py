@@ -1,0 +1,198 @@
+"""What an app is allowed to do: resource limits and isolation, and how to say which held.
+
+Three levels, chosen by whoever starts the grading:
+
+- ``off`` (``streamgrade check`` on a learner's machine): the app runs as the
+  learner's own program would. Its process tree is still killed when grading
+  ends and its log is still capped.
+- ``limits``: resource limits on the app and all it starts (rlimits, and a
+  cgroup for memory and processes where one can be made).
+- ``isolate``: limits, and new network, PID, mount, IPC and UTS namespaces,
+  a file-system view with only what the app needs, and a user of its own.
+  Needs root; ``detect`` finds out whether this machine allows it.
+
+This module is plain data and decisions; ``_launch.py`` applies them in the
+app's process, ``server.py`` starts that process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+
+MIB = 2**20
+SETUP_FAILED = 70  # the launcher's exit code when it could not set up the sandbox (EX_SOFTWARE)
+LEVELS = ("off", "limits", "isolate")
+# Apps get user ids from here up, one per grading process, so two gradings
+# running at once never share a user (and its process count). Far above the
+# ids that distributions give to people and services.
+UID_BASE = 2_000_000
+# Without a cgroup the memory limit falls back to a cap on address space,
+# which counts reservations that use no memory: each thread's stack (8 MiB)
+# and malloc's per-thread arenas. A correct app with 40 threadpool workers
+# reserves about 1 GiB it never touches, so the cap is set that much higher
+# than the memory limit (and arenas are capped at 2 in the app's environment).
+ADDRESS_SPACE_HEADROOM = 1024 * MIB
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: int = 1024 * MIB  # bytes, for the app and everything it starts
+    cpu_seconds: int = 60  # per process; a grading uses 1 to 3 s
+    file_size: int = 64 * MIB  # largest file the app may write
+    open_files: int = 512
+    processes: int = 256  # processes and threads; a correct app uses about 45
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Limits:
+        return cls(**{key: int(value) for key, value in json.loads(text).items()})
+
+
+@dataclass(frozen=True)
+class Policy:
+    level: str = "off"
+    limits: Limits = field(default_factory=Limits)
+    isolation_problem: str = ""  # why a lower level than "isolate" was chosen, for the report
+
+    @property
+    def limited(self) -> bool:
+        return self.level in ("limits", "isolate")
+
+    @property
+    def isolated(self) -> bool:
+        return self.level == "isolate"
+
+
+def size_text(size: int) -> str:
+    """1073741824 -> "1 GiB", 536870912 -> "512 MiB"."""
+    return f"{size // 1024 // MIB} GiB" if size % (1024 * MIB) == 0 else f"{size // MIB} MiB"
+
+
+def app_uid(grading_pid: int | None = None) -> int:
+    return UID_BASE + (grading_pid or os.getpid())
+
+
+def apply_rlimits(limits: Limits, *, cgroup_memory: bool, count_processes: bool) -> None:
+    """Set the app process's limits (inherited by everything it starts)."""
+
+    def cap(kind: int, value: int, hard: int | None = None) -> None:
+        _, current_hard = resource.getrlimit(kind)
+        hard = value if hard is None else hard
+        if current_hard != resource.RLIM_INFINITY:
+            value, hard = min(value, current_hard), min(hard, current_hard)
+        resource.setrlimit(kind, (value, hard))
+
+    cap(resource.RLIMIT_CORE, 0)
+    # SIGXCPU at the soft limit (the report can say why), SIGKILL a little later.
+    cap(resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 5)
+    cap(resource.RLIMIT_FSIZE, limits.file_size)
+    cap(resource.RLIMIT_NOFILE, limits.open_files)
+    if not cgroup_memory:
+        cap(resource.RLIMIT_AS, limits.memory + ADDRESS_SPACE_HEADROOM)
+    if count_processes:
+        # Counted per user over the whole machine: an app with a user of its
+        # own starts from zero; otherwise its user's processes so far count.
+        cap(
+            resource.RLIMIT_NPROC,
+            limits.processes + (0 if os.getuid() >= UID_BASE else user_tasks(os.getuid())),
+        )
+
+
+def user_tasks(uid: int) -> int:
+    """Processes and threads the user runs now (what RLIMIT_NPROC counts)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry.name}/task"))
+        except OSError:
+            continue
+    return count
+
+
+@dataclass
+class Protections:
+    """Which protections held for an app, in words for the report: plain data."""
+
+    level: str = "off"
+    in_force: list[str] = field(default_factory=list)
+    not_in_force: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: str, isolation_problem: str,
+             uid: int | None) -> Protections:  # fmt: skip
+    limits = policy.limits
+    held = Protections(policy.level)
+    if isolated:
+        held.in_force.append("own network, process and file-system namespaces: no network, "
+                             "only its own files and the Python it runs on visible")  # fmt: skip
+        held.in_force.append(f"its own unprivileged user (uid {uid})")
+    elif policy.isolated or policy.limited:
+        held.not_in_force.append(f"namespaces and an unprivileged user: {isolation_problem or 'not requested'}")
+    if policy.limited:
+        if cgroup:
+            held.in_force.append(f"a cgroup: {size_text(limits.memory)} of memory and {limits.processes} "
+                                 "processes for the app and everything it starts")  # fmt: skip
+        else:
+            held.not_in_force.append(f"a cgroup for memory and processes: {cgroup_problem}")
+            held.in_force.append(f"address space capped at {size_text(limits.memory + ADDRESS_SPACE_HEADROOM)} "
+                                 "per process (for the memory limit)")  # fmt: skip
+            if uid is None and os.getuid() == 0:
+                held.not_in_force.append("a process-count limit (not enforced for root without a cgroup)")
+        held.in_force.append(f"per process: {limits.cpu_seconds} s of CPU time, files up to "
+                             f"{size_text(limits.file_size)}, {limits.open_files} open files")  # fmt: skip
+    else:
+        held.not_in_force.append("resource limits and isolation (this is a local check, not a batch)")
+    held.in_force.append("every process the app started is stopped when grading ends")
+    held.in_force.append("its output is capped: the first and last 32 KiB are kept")
+    return held
+
+
+_detected: dict[str, tuple[bool, str]] = {}
+
+
+def detect_isolation() -> tuple[bool, str]:
+    """Whether apps can be isolated here: one trial launch, remembered for the process."""
+    if "isolate" not in _detected:
+        _detected["isolate"] = _try_isolation()
+    return _detected["isolate"]
+
+
+def _try_isolation() -> tuple[bool, str]:
+    if os.getuid() != 0:
+        return False, "needs root (the grader runs as an ordinary user)"
+    try:
+        trial = subprocess.run(
+            [sys.executable, "-P", "-m", "grader._launch", "--trial"],
+            capture_output=True, timeout=30, cwd="/",
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return False, f"the trial launch failed ({error})"
+    if trial.returncode == 0:
+        return True, ""
+    lines = trial.stderr.decode("utf-8", "replace").strip().splitlines()
+    return False, (lines[-1] if lines else f"the trial launch exited with code {trial.returncode}")[:300]
+
+
+def resolve(requested: str) -> tuple[str, str]:
+    """The level to use for ``requested`` ("auto" picks the strongest available) and, if lower, why."""
+    if requested in ("off", "limits"):
+        return requested, ""
+    ok, problem = detect_isolation()
+    if ok:
+        return "isolate", ""
+    if requested == "isolate":
+        raise RuntimeError(f"isolation was required but is not available here: {problem}")
+    return "limits", problem
