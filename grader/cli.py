@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import __version__
+from grader import __version__, reaper
 from grader.files import write_atomically
 from grader.plugin import CHECKS_DIR, REFERENCE_APP
 from grader.probes.run import EXERCISES
@@ -28,6 +28,11 @@ DEFAULT_SAMPLE_PATH = "sample-data/bigfile.bin"
 DEFAULT_SAMPLE_SIZE = "64M"
 
 DEFAULT_TARGET = "starter/app.py"
+SANDBOX_SUMMARY = {
+    "isolate": "Submissions run isolated: no network, their own user and file-system view, resource limits.",
+    "limits": "Submissions run under resource limits.",
+    "off": "Submissions run without limits or isolation (--sandbox off).",
+}
 # Submissions graded at once: one per core. Measured with
 # bench/compare_jobs.py on the 2-core machine: the 33 apps of the test bank
 # got the same status on every check at -j 2 as at -j 1 (0 of 924 differed),
@@ -58,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when the score is lower")
     check.add_argument("--start-timeout", type=float, metavar="SECONDS",
                        help="how long the app may take to start (default 20)")  # fmt: skip
+    check.add_argument("--sandbox", choices=["off", "limits", "isolate", "auto"], default="off",
+                       help="run the app under resource limits, or also isolated (needs root); "
+                            "auto: the most this machine allows (default off: your app runs as it would for you)")  # fmt: skip
     check.add_argument("--reference-recording", metavar="PATH", help=argparse.SUPPRESS)  # batch use
+    check.add_argument("--limits", metavar="JSON", help=argparse.SUPPRESS)  # batch use: the sandbox's limits
+    check.add_argument("--isolation-problem", default="", help=argparse.SUPPRESS)  # batch use: for the report
 
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions", help="a folder: one folder, .zip or .py per student")
@@ -69,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     batch.add_argument("--config", metavar="PATH", help="grading.toml: points, hidden checks, exercises, limits")
     batch.add_argument("--reference", metavar="TARGET", help="the reference app to calibrate against")
+    batch.add_argument("--sandbox", choices=["auto", "isolate", "limits", "off"],
+                       help="how submissions run (default: grading.toml's, else auto: the most this machine allows)")  # fmt: skip
 
     merge = commands.add_parser("merge", help="combine the outputs of shards into one")
     merge.add_argument("sources", nargs="+", help="the shards' OUT folders")
@@ -99,7 +111,8 @@ class ResultCatcher:
 
 def grade(target: str, *, exercises: list[str] | None = None, reference: str | None = None,
           seed: int | None = None, start_timeout: float | None = None,
-          reference_recording: str | None = None) -> tuple[GradeResult | None, str]:  # fmt: skip
+          reference_recording: str | None = None, sandbox: str = "off", limits: str | None = None,
+          isolation_problem: str = "") -> tuple[GradeResult | None, str]:  # fmt: skip
     """Run the checks against ``target``; return the result and pytest's own output."""
     arguments = [
         str(CHECKS_DIR), "-c", str(CHECKS_DIR / "pytest.ini"), "--rootdir", str(CHECKS_DIR),
@@ -115,11 +128,37 @@ def grade(target: str, *, exercises: list[str] | None = None, reference: str | N
         arguments += ["--streamgrade-start-timeout", str(start_timeout)]
     if reference_recording is not None:
         arguments += ["--streamgrade-reference-recording", reference_recording]
+    arguments += [
+        "--streamgrade-sandbox",
+        sandbox,
+        "--streamgrade-isolation-problem",
+        isolation_problem,
+    ]
+    if limits is not None:
+        arguments += ["--streamgrade-limits", limits]
     catcher = ResultCatcher()
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
         pytest.main(arguments, plugins=[catcher])
     return catcher.result, output.getvalue()
+
+
+@contextlib.contextmanager
+def sweeping(enabled: bool):
+    """In a process that only grades (a batch's child, Gradescope): adopt what escapes, kill it at the end.
+
+    Every app is stopped with its whole tree; this catches what an app
+    orphaned by killing its own launcher. Not for a learner's ``check``,
+    whose process may share its children with whatever started it.
+    """
+    if not enabled:
+        yield
+        return
+    reaper.become_subreaper()
+    try:
+        yield
+    finally:
+        reaper.reap(reaper.kill_trees(reaper.stray_children(())))
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -136,14 +175,12 @@ def run_check(args: argparse.Namespace) -> int:
         return 2
     # Absolute paths: the grading run resolves them from another folder.
     target = str(Path(args.target).resolve()) if ":" not in args.target else args.target
-    result, output = grade(
-        target,
-        exercises=args.exercise,
-        reference=args.reference,
-        seed=args.seed,
-        start_timeout=args.start_timeout,
-        reference_recording=args.reference_recording,
-    )
+    with sweeping(args.sandbox != "off"):
+        result, output = grade(
+            target, exercises=args.exercise, reference=args.reference, seed=args.seed,
+            start_timeout=args.start_timeout, reference_recording=args.reference_recording,
+            sandbox=args.sandbox, limits=args.limits, isolation_problem=args.isolation_problem,
+        )  # fmt: skip
     if result is None:
         print("streamgrade: the grader could not run. This is a bug in streamgrade, not in your app.", file=sys.stderr)
         print(output[-4000:], file=sys.stderr)
@@ -176,7 +213,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
     # Imported here: `streamgrade check`, the learner's everyday command, starts faster without them.
     from grader.batch.config import ConfigError, load_config
     from grader.batch.progress import Progress
-    from grader.batch.runner import BatchOptions, Interrupted, run_batch
+    from grader.batch.runner import BatchOptions, Interrupted, Sandbox, run_batch
+    from grader.sandbox import resolve as resolve_level
 
     submissions = Path(args.submissions)
     if not submissions.is_dir():
@@ -189,9 +227,15 @@ def run_batch_command(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError, TargetError) as error:
         print(f"streamgrade: {error}", file=sys.stderr)
         return 2
+    try:
+        level, problem = resolve_level(args.sandbox or config.sandbox)
+    except RuntimeError as error:
+        print(f"streamgrade: {error}", file=sys.stderr)
+        return 2
+    print(SANDBOX_SUMMARY[level] + (f" (not isolated: {problem})" if problem else ""))
     options = BatchOptions(
-        submissions=submissions, out=Path(args.out), reference=args.reference or str(REFERENCE_APP),
-        config=config, jobs=max(1, args.jobs), shard=shard, force=args.force,
+        submissions=submissions.resolve(), out=Path(args.out).resolve(), reference=args.reference or str(REFERENCE_APP),
+        config=config, jobs=max(1, args.jobs), shard=shard, force=args.force, sandbox=Sandbox(level, problem),
     )  # fmt: skip
     progress = Progress()
     try:
@@ -231,6 +275,7 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
     from grader.batch.runner import apply_config, unusable_result
     from grader.batch.submissions import Submission, SubmissionError, prepare
     from grader.render.gradescope import render_gradescope
+    from grader.sandbox import resolve as resolve_level
 
     try:
         config = load_config(Path(args.config) if args.config else None)
@@ -242,10 +287,16 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
         submission = Submission("submission", Path(args.submission))
         try:
             app_path = prepare(submission, Path(scratch) / "files")
-            result, _ = grade(str(app_path), exercises=list(config.exercises), start_timeout=config.start_timeout)
+            level, problem = resolve_level(config.sandbox)
+            with sweeping(level != "off"):
+                result, _ = grade(str(app_path), exercises=list(config.exercises), start_timeout=config.start_timeout,
+                                  sandbox=level, limits=config.limits.to_json(), isolation_problem=problem)  # fmt: skip
             note = "" if result else "the grader could not run"
         except SubmissionError as error:
             result, note = None, str(error)
+        except RuntimeError as error:  # isolation required by grading.toml, not available here
+            print(f"streamgrade: {error}", file=sys.stderr)
+            return 2
         if result is None:
             result = unusable_result(submission, f"This submission could not be graded: {note}.", config)
         apply_config(result, config)
@@ -257,7 +308,16 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("check", "batch", "merge", "gradescope", "sample-file", "-h", "--help", "--version"):
+    if not argv or argv[0] not in (
+        "check",
+        "batch",
+        "merge",
+        "gradescope",
+        "sample-file",
+        "-h",
+        "--help",
+        "--version",
+    ):
         argv.insert(0, "check")  # `streamgrade` alone, or with a target, means check
     args = parser.parse_args(argv)
     # A SIGTERM (a batch's time limit, a CI runner) unwinds like Ctrl-C, so the

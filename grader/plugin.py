@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import random
+import shutil
 import tempfile
 import time
 import traceback
@@ -27,6 +28,8 @@ from grader.probes.run import EXERCISES, record_apps
 from grader.recording import AppRecording, load_calibration
 from grader.render.json import render_json
 from grader.results import CheckResult, GradeResult, Status
+from grader.sandbox import Limits, Policy
+from grader.sandbox import resolve as resolve_level
 from grader.server import DEFAULT_START_TIMEOUT, AppTarget, TargetError, resolve_target
 
 CHECKS_DIR = Path(__file__).parent / "checks"
@@ -46,6 +49,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"seconds an app may take to start answering (default {DEFAULT_START_TIMEOUT:g})",
     )  # fmt: skip
     group.addoption("--streamgrade-json", metavar="PATH", help="write the results as JSON")
+    group.addoption(
+        "--streamgrade-sandbox", choices=["off", "limits", "isolate", "auto"], default="off",
+        help="run the app under resource limits, or also isolated (auto: the most this machine allows)",
+    )  # fmt: skip
+    group.addoption(
+        "--streamgrade-limits",
+        metavar="JSON",
+        help="the sandbox's limits (grader.sandbox.Limits)",
+    )
+    group.addoption(
+        "--streamgrade-isolation-problem",
+        default="",
+        help="why isolation was not used (for the report)",
+    )
     group.addoption(
         "--streamgrade-reference-recording", metavar="PATH",
         help="calibrate against this saved recording of the reference instead of probing it (batch grading)",
@@ -99,6 +116,7 @@ class GradingSession:
         if self.seed is None:
             self.seed = random.SystemRandom().randrange(2**32)
         self.start_timeout = float(config.getoption("streamgrade_start_timeout"))
+        self.policy = sandbox_policy(config)
         self.json_path = config.getoption("streamgrade_json")
         self.results: dict[str, CheckResult] = {}
         self.reference_status: dict[str, Status] = {}
@@ -112,9 +130,13 @@ class GradingSession:
     def recordings(self) -> tuple[AppRecording, AppRecording]:
         if self._recordings is None:
             with tempfile.TemporaryDirectory(prefix="streamgrade-") as workdir:
+                target = self.target_app
+                if self.policy.isolated:
+                    # The isolated app gets its folder for its own user: always a copy, never the original.
+                    target = scratch_copy(target, Path(workdir) / "app")
                 self._recordings = record_apps(
-                    self.target_app, self.saved_reference or self.reference_app, self.exercises,
-                    Path(workdir), self.seed, start_timeout=self.start_timeout,
+                    target, self.saved_reference or self.reference_app, self.exercises,
+                    Path(workdir), self.seed, start_timeout=self.start_timeout, policy=self.policy,
                 )  # fmt: skip
         return self._recordings
 
@@ -251,6 +273,8 @@ class GradingSession:
                 "Not counted because the reference solution failed them in this run (a busy or unusual machine): "
                 + ", ".join(inconclusive)
             )
+        if self._recordings:
+            notes += self._recordings[0].incidents
         if self._recordings and self._recordings[0].exits:
             notes.append(
                 "Your server stopped by itself during grading ("
@@ -267,6 +291,7 @@ class GradingSession:
             checks=list(self.results.values()),
             notes=notes,
             evidence=collect_evidence(*self._recordings) if self._recordings else {},
+            protections=self._recordings[0].protections if self._recordings else {},
         )
         if self.json_path:
             Path(self.json_path).write_text(render_json(self.result), encoding="utf-8")
@@ -276,6 +301,28 @@ class GradingSession:
             f"streamgrade: grading {self.target_app.label} against {self.reference_app.label}; "
             f"repeat with --streamgrade-seed={self.seed}"
         )
+
+
+def sandbox_policy(config: pytest.Config) -> Policy:
+    level = config.getoption("streamgrade_sandbox")
+    problem = config.getoption("streamgrade_isolation_problem")
+    try:
+        limits_json = config.getoption("streamgrade_limits")
+        limits = Limits.from_json(limits_json) if limits_json else Limits()
+        if level == "auto":
+            level, problem = resolve_level("auto")
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise pytest.UsageError(f"sandbox: {error}") from None
+    return Policy(level, limits, problem)
+
+
+# Left out of the isolated app's copy of its folder: big, and never what it serves.
+COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "node_modules", ".streamgrade")
+
+
+def scratch_copy(target: AppTarget, folder: Path) -> AppTarget:
+    shutil.copytree(target.app_dir, folder, symlinks=True, ignore=COPY_IGNORED)
+    return AppTarget(folder, target.import_string, target.label)
 
 
 class GraderError(RuntimeError):

@@ -165,6 +165,8 @@ class AppRecording:
     log: str = ""  # the server's output over the whole run (head and tail)
     probe_errors: dict[str, str] = field(default_factory=dict)  # exercise -> grader traceback
     exits: list[str] = field(default_factory=list)  # servers that stopped by themselves, and how
+    protections: dict = field(default_factory=dict)  # sandbox.Protections as a dict: what held for this app
+    incidents: list[str] = field(default_factory=list)  # what the sandbox saw (a limit hit, processes left)
 
 
 # -- saving a recording ------------------------------------------------------
@@ -218,7 +220,11 @@ class Calibration:
 
 
 def save_calibration(path: Path, calibration: Calibration) -> None:
-    data = {"seed": calibration.seed, "exercises": calibration.exercises, "recording": _encode(calibration.recording)}
+    data = {
+        "seed": calibration.seed,
+        "exercises": calibration.exercises,
+        "recording": _encode(calibration.recording),
+    }
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data), encoding="utf-8")
     partial.replace(path)

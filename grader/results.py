@@ -51,6 +51,8 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)
     # What both apps did, per exercise, for reports (see grader.evidence).
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Which protections held while the app ran: {"level", "in_force", "not_in_force"} (see grader.sandbox).
+    protections: dict[str, Any] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -59,7 +61,10 @@ class GradeResult:
     @property
     def max_score(self) -> float:
         """Points available without extra credit; bonus points come on top."""
-        return round(sum(check.max_score for check in self.checks if check.counted and not check.bonus), 2)
+        return round(
+            sum(check.max_score for check in self.checks if check.counted and not check.bonus),
+            2,
+        )
 
     def subtotals(self) -> dict[str, tuple[float, float]]:
         totals: dict[str, tuple[float, float]] = {}
@@ -67,7 +72,10 @@ class GradeResult:
             if not check.counted:
                 continue
             score, maximum = totals.get(check.exercise, (0.0, 0.0))
-            totals[check.exercise] = (score + check.score, maximum + (0 if check.bonus else check.max_score))
+            totals[check.exercise] = (
+                score + check.score,
+                maximum + (0 if check.bonus else check.max_score),
+            )
         return totals
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,6 +10,13 @@ expected and what was found, so a typo never silently grades a class wrong.
     [limits]
     start_timeout = 20                  # seconds an app may take to start
     submission_timeout = 180            # seconds for a whole submission, then it is stopped
+    [sandbox]
+    level = "auto"                      # "isolate" (needs root), "limits", "off"; auto: the most allowed
+    memory_mib = 1024                   # for each app and everything it starts
+    cpu_seconds = 60                    # per process
+    processes = 256                     # processes and threads at once
+    open_files = 512
+    file_size_mib = 64                  # largest file an app may write
 """
 
 from __future__ import annotations
@@ -22,11 +29,21 @@ from pathlib import Path
 
 from grader import checks as checks_package
 from grader.probes.run import EXERCISES
+from grader.sandbox import MIB, Limits
 from grader.server import DEFAULT_START_TIMEOUT
 
 DEFAULT_SUBMISSION_TIMEOUT = 180.0
-TOP_LEVEL_KEYS = {"exercises", "hidden", "points", "limits"}
+TOP_LEVEL_KEYS = {"exercises", "hidden", "points", "limits", "sandbox"}
 LIMIT_KEYS = {"start_timeout", "submission_timeout"}
+SANDBOX_LEVELS = ("auto", "isolate", "limits", "off")
+# [sandbox] key -> (Limits field, unit in bytes or 1, smallest, largest): bounds that keep a correct app working.
+SANDBOX_LIMITS = {
+    "memory_mib": ("memory", MIB, 256, 65536),
+    "cpu_seconds": ("cpu_seconds", 1, 10, 3600),
+    "processes": ("processes", 1, 64, 65536),
+    "open_files": ("open_files", 1, 64, 65536),
+    "file_size_mib": ("file_size", MIB, 1, 65536),
+}
 
 
 class ConfigError(ValueError):
@@ -40,6 +57,8 @@ class GradingConfig:
     points: dict[str, float] = field(default_factory=dict)
     start_timeout: float = DEFAULT_START_TIMEOUT
     submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT
+    sandbox: str = "auto"
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)
@@ -116,10 +135,32 @@ def load_config(path: Path | None) -> GradingConfig:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
             raise ConfigError(f"{where}: limits.{key}: expected seconds between 0 and 3600; got {value!r}")
 
+    level, sandbox_limits = read_sandbox(data.get("sandbox", {}), where)
     return GradingConfig(
+        sandbox=level,
+        limits=sandbox_limits,
         exercises=tuple(name for name in EXERCISES if name in exercises),
         hidden=frozenset(hidden),
         points={key: float(value) for key, value in points.items()},
         start_timeout=float(limits.get("start_timeout", DEFAULT_START_TIMEOUT)),
         submission_timeout=float(limits.get("submission_timeout", DEFAULT_SUBMISSION_TIMEOUT)),
     )
+
+
+def read_sandbox(table: object, where: str) -> tuple[str, Limits]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [sandbox] must be a table")
+    level = table.get("level", "auto")
+    if level not in SANDBOX_LEVELS:
+        raise ConfigError(f"{where}: sandbox.level: expected one of {list(SANDBOX_LEVELS)}; got {level!r}")
+    values = {}
+    for key, value in table.items():
+        if key == "level":
+            continue
+        if key not in SANDBOX_LIMITS:
+            raise ConfigError(f"{where}: sandbox.{key}: unknown; expected one of {['level', *SANDBOX_LIMITS]}")
+        name, unit, low, high = SANDBOX_LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"{where}: sandbox.{key}: expected a whole number from {low} to {high}; got {value!r}")
+        values[name] = value * unit
+    return level, Limits(**values)

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import __version__
+from grader import __version__, reaper
 from grader.batch.config import GradingConfig, known_checks
 from grader.batch.submissions import (
     Submission,
@@ -56,6 +56,14 @@ STOP_GRACE = 5.0
 
 
 @dataclass(frozen=True)
+class Sandbox:
+    """The sandbox level this machine gave the batch, and why not a stronger one."""
+
+    level: str
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class BatchOptions:
     submissions: Path
     out: Path
@@ -64,6 +72,7 @@ class BatchOptions:
     jobs: int = 1
     shard: tuple[int, int] | None = None  # (K, N): grade the K-th of N parts
     force: bool = False
+    sandbox: Sandbox = Sandbox("off")
 
 
 class Interrupted(Exception):
@@ -131,21 +140,24 @@ def apply_config(result: GradeResult, config: GradingConfig) -> GradeResult:
     return result
 
 
-def run_check(app_path: Path, calibration: Path, config: GradingConfig, workdir: Path,
+def run_check(app_path: Path, calibration: Path, options: BatchOptions, workdir: Path,
               stopping: Stopping) -> tuple[GradeResult | None, str]:  # fmt: skip
     """Grade one prepared app in a child process within the submission's time limit."""
+    config = options.config
     output = workdir / "results.json"
     command = [
         sys.executable, "-m", "grader", "check", str(app_path), "--json", str(output), "--no-html",
         "--reference-recording", str(calibration), "--start-timeout", str(config.start_timeout),
+        "--sandbox", options.sandbox.level, "--limits", config.limits.to_json(),
+        "--isolation-problem", options.sandbox.problem,
     ]  # fmt: skip
     for exercise in config.exercises:
         command += ["--exercise", exercise]
-    child = subprocess.Popen(
-        command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    with stopping.lock:
+    with stopping.lock:  # registered before another thread's sweep can take it for a stray
+        child = subprocess.Popen(
+            command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
         stopping.children.add(child)
     try:
         _, stderr = child.communicate(timeout=config.submission_timeout)
@@ -157,13 +169,24 @@ def run_check(app_path: Path, calibration: Path, config: GradingConfig, workdir:
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.communicate()
-        return None, f"stopped: grading took longer than the {config.submission_timeout:g} s limit"
+        return (
+            None,
+            f"stopped: grading took longer than the {config.submission_timeout:g} s limit",
+        )
     finally:
         with stopping.lock:
             stopping.children.discard(child)
+            # A grading process killed at its time limit leaves its app's
+            # launchers to this process (a subreaper): stop them now.
+            reaper.reap(reaper.kill_trees(reaper.stray_children(c.pid for c in stopping.children)))
     if stopping.event.is_set():
         raise Interrupted
     if not output.exists():
+        if child.returncode < 0:
+            # Nothing kills a grading process but the machine or a program
+            # with the rights to: outside isolation, the app it was grading.
+            return None, (f"the grading process was killed (signal {-child.returncode}) before it could save "
+                          "results; an app that kills processes it did not start causes this")  # fmt: skip
         tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] if stderr else []
         return None, "the grader could not grade it" + (f": {tail[0][:300]}" if tail else "")
     return GradeResult.from_dict(json.loads(output.read_text(encoding="utf-8"))), ""
@@ -179,7 +202,7 @@ def grade_submission(submission: Submission, options: BatchOptions, calibration:
         except SubmissionError as error:
             result, note = None, f"unusable submission: {error}"
         else:
-            result, note = run_check(app_path, calibration, options.config, scratch_path, stopping)
+            result, note = run_check(app_path, calibration, options, scratch_path, stopping)
     if result is None:
         result = unusable_result(submission, f"This submission could not be graded: {note}.", options.config)
     result.target = submission.source.name
@@ -251,6 +274,7 @@ def run_batch(options: BatchOptions, report: Callable[[Outcome, int, int], None]
         else:
             pending.append(submission)
     if pending:
+        reaper.become_subreaper()
         calibration = calibrate(options)
         stopping = Stopping()
         pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))

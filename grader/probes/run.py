@@ -17,11 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.contract import BIGFILE_SIZE
-from grader.probes.bigfile import DownloadClock, ServedFile, probe_bigfile_light, probe_full_download
+from grader.files import write_atomically
+from grader.probes.bigfile import (
+    DownloadClock,
+    ServedFile,
+    probe_bigfile_light,
+    probe_full_download,
+)
 from grader.probes.chat import probe_chat
 from grader.probes.events import probe_disconnect, probe_events
 from grader.recording import AppRecording, StartRecording
 from grader.samplefile import write_sample_file
+from grader.sandbox import Policy
 from grader.server import (
     DEFAULT_START_TIMEOUT,
     AppStartError,
@@ -49,6 +56,7 @@ class Side:
     target: AppTarget
     served: ServedFile
     recording: AppRecording
+    policy: Policy = field(default_factory=Policy)
     servers: dict[str, RunningApp] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
 
@@ -62,28 +70,44 @@ def cache_dir() -> Path:
     return Path(base) / "streamgrade"
 
 
-def sample_file(workdir: Path) -> tuple[Path, str]:
-    """The 256 MiB file with no newline byte, made once and kept in the cache."""
-    for folder in (cache_dir(), workdir):
-        path, digest_file = folder / BIGFILE_CACHE_NAME, folder / (BIGFILE_CACHE_NAME + ".sha256")
+def sample_folder(workdir: Path) -> Path:
+    """Where the sample file lives: the cache, or the work folder when the cache can't be written.
+
+    Chosen before the servers start: an isolated app sees this folder (read only) and no other.
+    """
+    for folder in (cache_dir(), workdir / "sample"):
         try:
-            if path.is_file() and path.stat().st_size == BIGFILE_SIZE and digest_file.is_file():
-                return path, digest_file.read_text().strip()
-            digest = write_sample_file(path, BIGFILE_SIZE)
-            digest_file.write_text(digest)
-            return path, digest
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
         except OSError:
-            continue  # an unwritable cache: make it in the work folder instead
-    raise OSError(f"could not write a {BIGFILE_SIZE // 2**20} MiB sample file in {workdir}")
+            continue
+    raise OSError(f"could not make a folder for the {BIGFILE_SIZE // 2**20} MiB sample file in {workdir}")
 
 
-async def start_servers(side: Side, exercises: list[str], start_timeout: float) -> None:
-    """Start one server per exercise; any failure is the app's start failure."""
+def sample_file(folder: Path) -> tuple[Path, str]:
+    """The 256 MiB file with no newline byte, made once and kept."""
+    path, digest_file = (
+        folder / BIGFILE_CACHE_NAME,
+        folder / (BIGFILE_CACHE_NAME + ".sha256"),
+    )
+    if path.is_file() and path.stat().st_size == BIGFILE_SIZE and digest_file.is_file():
+        return path, digest_file.read_text().strip()
+    digest = write_sample_file(path, BIGFILE_SIZE)
+    write_atomically(digest_file, digest)
+    return path, digest
+
+
+async def start_servers(side: Side, exercises: list[str], start_timeout: float, data: list[Path]) -> None:
+    """Start one server per exercise; any failure is the app's start failure.
+
+    ``data``: the folders the app reads the served file from (all an isolated app sees besides its own).
+    """
     env = {"BIGFILE_PATH": str(side.served.link)}
     clock = asyncio.get_running_loop().time
     started = clock()
     results = await asyncio.gather(
-        *(asyncio.to_thread(start_app, side.target, env, start_timeout) for _ in exercises),
+        *(asyncio.to_thread(start_app, side.target, env, start_timeout, side.policy, data) for _ in exercises),
         return_exceptions=True,
     )
     side.recording.start.seconds = max(side.recording.start.seconds, clock() - started)
@@ -92,6 +116,8 @@ async def start_servers(side: Side, exercises: list[str], start_timeout: float) 
             side.servers[name] = result
     failure = next((result for result in results if isinstance(result, BaseException)), None)
     if isinstance(failure, AppStartError):
+        if failure.protections is not None:
+            side.recording.protections = failure.protections.to_dict()
         side.recording.start = StartRecording(
             False, side.recording.start.seconds, str(failure), failure.log, failure.exit_code
         )
@@ -107,6 +133,8 @@ def stop_side(side: Side) -> None:
         if code is not None:
             side.recording.exits.append(f"the server for {name} exited with code {code} while it was being tested")
         server.stop()
+        side.recording.protections = server.protections.to_dict()
+        side.recording.incidents += [said for said in server.incidents if said not in side.recording.incidents]
         text = server.log.text()
         if text:
             side.logs.append(f"--- server for {name} ---\n{text}")
@@ -149,12 +177,15 @@ def keep_disconnect(side: Side) -> Callable[[object], None]:
 async def record_sides(
     targets: dict[str, AppTarget], exercises: list[str], workdir: Path, seed: int,
     start_timeout: float = DEFAULT_START_TIMEOUT, reference_seconds: float | None = None,
+    policy: Policy | None = None,
 ) -> dict[str, AppRecording]:  # fmt: skip
     """Record each app in ``targets`` (label -> target), all probed at the same time.
 
     The label "reference" marks the app whose download time sets when the
     others' downloads are given up on; ``reference_seconds`` gives that time
     when the reference was recorded earlier (a batch records it once).
+    ``policy`` is the sandbox for every app but the reference (trusted, and
+    calibrating in the conditions a learner's machine has).
     """
     rng = random.Random(seed)
     link_name = f"download-{rng.randrange(16**4):04x}{SERVED_SUFFIX}"
@@ -162,8 +193,22 @@ async def record_sides(
     for label, target in targets.items():
         (workdir / label).mkdir(parents=True, exist_ok=True)
         served = ServedFile(workdir / label / link_name, Path(), 0, "")
-        sides.append(Side(label, target, served, AppRecording(label, StartRecording(True, 0.0))))
-    making_file = asyncio.ensure_future(asyncio.to_thread(sample_file, workdir)) if "bigfile" in exercises else None
+        side_policy = Policy() if label == "reference" else (policy or Policy())
+        sides.append(
+            Side(
+                label,
+                target,
+                served,
+                AppRecording(label, StartRecording(True, 0.0)),
+                side_policy,
+            )
+        )
+    making_file, data = None, {side.label: [side.served.link.parent] for side in sides}
+    if "bigfile" in exercises:
+        folder = sample_folder(workdir)
+        making_file = asyncio.ensure_future(asyncio.to_thread(sample_file, folder))
+        for folders in data.values():
+            folders.append(folder)
 
     # Start-up is CPU-heavy (about 0.35 s of imports per server). The servers
     # for the light probes start first; the download servers start while the
@@ -172,11 +217,13 @@ async def record_sides(
     light = [name for name in exercises if name != "bigfile"]
     heavy = [name for name in exercises if name == "bigfile"]
     try:
-        await asyncio.gather(*(start_servers(side, light or heavy, start_timeout) for side in sides))
+        await asyncio.gather(*(start_servers(side, light or heavy, start_timeout, data[side.label]) for side in sides))
         later = heavy if light else []
         if not all(side.started for side in sides):
             later = []  # every check depends on both apps running: nothing to probe
-        starting = asyncio.ensure_future(asyncio.gather(*(start_servers(side, later, start_timeout) for side in sides)))
+        starting = asyncio.ensure_future(
+            asyncio.gather(*(start_servers(side, later, start_timeout, data[side.label]) for side in sides))
+        )
 
         async def file_ready() -> None:
             if making_file is not None:
@@ -229,7 +276,7 @@ async def record_sides(
 
 def record_apps(
     learner: AppTarget, reference: AppTarget | AppRecording, exercises: list[str], workdir: Path, seed: int,
-    start_timeout: float = DEFAULT_START_TIMEOUT,
+    start_timeout: float = DEFAULT_START_TIMEOUT, policy: Policy | None = None,
 ) -> tuple[AppRecording, AppRecording]:  # fmt: skip
     """Record the learner's app and the reference, or only the learner's beside a reference recorded before."""
     if isinstance(reference, AppRecording):
@@ -237,10 +284,18 @@ def record_apps(
             reference.bigfile.download.seconds if reference.bigfile and reference.bigfile.download else None
         )
         recordings = asyncio.run(record_sides(
-            {"learner": learner}, exercises, workdir, seed, start_timeout, reference_seconds=recorded_seconds))  # fmt: skip
+            {"learner": learner}, exercises, workdir, seed, start_timeout, reference_seconds=recorded_seconds,
+            policy=policy))  # fmt: skip
         return recordings["learner"], reference
     recordings = asyncio.run(
-        record_sides({"learner": learner, "reference": reference}, exercises, workdir, seed, start_timeout)
+        record_sides(
+            {"learner": learner, "reference": reference},
+            exercises,
+            workdir,
+            seed,
+            start_timeout,
+            policy=policy,
+        )
     )
     return recordings["learner"], recordings["reference"]
 

@@ -59,6 +59,14 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
             lines += render_check(check, marks)
         lines.append("")
     lines += [f"Note: {note}" for note in result.notes]
+    protections = result.protections
+    if protections and protections.get("level", "off") != "off":  # a learner's own run: nothing to say
+        lines.append(f"Sandbox ({protections['level']}):")
+        for text in protections.get("in_force", []):
+            lines += textwrap.wrap(text, WIDTH, initial_indent=f"  {marks['passed']} ", subsequent_indent="    ")
+        for text in protections.get("not_in_force", []):
+            lines += textwrap.wrap("not in force: " + text, WIDTH, initial_indent=f"  {marks['failed']} ",
+                                   subsequent_indent="    ")  # fmt: skip
     bonus_max = sum(check.max_score for check in result.checks if check.bonus and check.counted)
     bonus = sum(check.score for check in result.checks if check.bonus and check.counted)
     score = f"Score: {points(result.score - bonus)}/{points(result.max_score)}"
