@@ -43,7 +43,6 @@ def main(argv: list[str]) -> None:
         if spec.get("cgroup_procs"):
             cgroups.join(spec["cgroup_procs"])
         if spec["level"] == "isolate":
-            give_app_its_files(spec["app_dir"], spec["uid"])
             from grader import jail
 
             jail.unshare(jail.NAMESPACES)
@@ -62,13 +61,6 @@ def setup_failed() -> None:
         flush=True,
     )
     os._exit(SETUP_FAILED)
-
-
-def give_app_its_files(app_dir: str, uid: int) -> None:
-    """The app's folder is a scratch copy: hand it to the app's user, who may write in it."""
-    for folder, dirs, files in os.walk(app_dir):
-        for name in [folder, *(os.path.join(folder, entry) for entry in dirs + files)]:
-            os.lchown(name, uid, uid)
 
 
 def report(spec: dict, server_pid: int) -> None:
@@ -127,7 +119,7 @@ def run_init(spec: dict, status_pipe: int) -> None:
 
     try:
         reaper._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher killed: the whole namespace goes
-        jail.build_root(spec["root"], spec["readonly"], [spec["app_dir"]])
+        jail.build_root(spec["root"], spec["readonly"], spec["app_dir"], spec["uid"])
     except Exception:
         setup_failed()
     server = os.fork()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -35,6 +36,10 @@ MS_PRIVATE = 1 << 18
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 TMP_SIZE = "64m"  # the app's /tmp: enough for scratch files, not for filling the machine's memory
+# The app's own folder: a submission unpacks to at most 64 MiB (batch/submissions.py), plus room to write.
+APP_SIZE = "128m"
+# Left out of the app's copy of its folder: big, and never what it serves.
+COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "node_modules", ".streamgrade")
 
 _libc = ctypes.CDLL(None, use_errno=True)  # libc, already loaded; find_library would run ldconfig
 
@@ -98,7 +103,22 @@ def bind(root: str, path: str, writable: bool = False, device: bool = False) -> 
     mount(None, target, None, flags)
 
 
-def build_root(root: str, readonly: list[str], writable: list[str]) -> None:
+def copy_app(root: str, app_dir: str, uid: int) -> None:
+    """The app's folder, at its usual path, as a copy on a tmpfs of its own that its user owns.
+
+    A copy, not a bind: the app may write next to its files without touching
+    the original or the disk, and its writes are capped by the tmpfs's size.
+    """
+    target = root + app_dir
+    os.makedirs(target)
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=700,uid={uid},gid={uid},size={APP_SIZE}")
+    shutil.copytree(app_dir, target, symlinks=True, dirs_exist_ok=True, ignore=COPY_IGNORED)
+    for folder, dirs, files in os.walk(target):
+        for name in [folder, *(os.path.join(folder, entry) for entry in dirs + files)]:
+            os.lchown(name, uid, uid)
+
+
+def build_root(root: str, readonly: list[str], app_dir: str, uid: int) -> None:
     """Mount the app's view of the file system at ``root`` (an empty folder)."""
     os.umask(0o022)
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below leaks back to the machine
@@ -120,8 +140,7 @@ def build_root(root: str, readonly: list[str], writable: list[str]) -> None:
     for path in outermost([*python_paths(), *readonly]):
         if not any(path == system or path.startswith(system + "/") for system in SYSTEM_DIRS):
             bind(root, path)
-    for path in writable:
-        bind(root, path, writable=True)
+    copy_app(root, app_dir, uid)
 
     os.makedirs(root + "/proc")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import random
-import shutil
 import tempfile
 import time
 import traceback
@@ -130,12 +129,8 @@ class GradingSession:
     def recordings(self) -> tuple[AppRecording, AppRecording]:
         if self._recordings is None:
             with tempfile.TemporaryDirectory(prefix="streamgrade-") as workdir:
-                target = self.target_app
-                if self.policy.isolated:
-                    # The isolated app gets its folder for its own user: always a copy, never the original.
-                    target = scratch_copy(target, Path(workdir) / "app")
                 self._recordings = record_apps(
-                    target, self.saved_reference or self.reference_app, self.exercises,
+                    self.target_app, self.saved_reference or self.reference_app, self.exercises,
                     Path(workdir), self.seed, start_timeout=self.start_timeout, policy=self.policy,
                 )  # fmt: skip
         return self._recordings
@@ -314,15 +309,6 @@ def sandbox_policy(config: pytest.Config) -> Policy:
     except (ValueError, TypeError, RuntimeError) as error:
         raise pytest.UsageError(f"sandbox: {error}") from None
     return Policy(level, limits, problem)
-
-
-# Left out of the isolated app's copy of its folder: big, and never what it serves.
-COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "node_modules", ".streamgrade")
-
-
-def scratch_copy(target: AppTarget, folder: Path) -> AppTarget:
-    shutil.copytree(target.app_dir, folder, symlinks=True, ignore=COPY_IGNORED)
-    return AppTarget(folder, target.import_string, target.label)
 
 
 class GraderError(RuntimeError):
