@@ -1,0 +1,369 @@
+"""The sandbox an app runs in: process-tree kill, log cap, limits, isolation, and what the report says.
+
+Each test starts a small app that does one thing a careless or hostile
+submission does, then looks at what the grader saw and at the machine. Every
+process these apps start is a `sleep 120` with a marker in its environment,
+so a process the grader failed to stop is found, and ends by itself anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from grader import cgroups, reaper
+from grader.batch.config import ConfigError, load_config
+from grader.sandbox import MIB, Limits, Policy, describe, detect_isolation
+from grader.server import AppStartError, resolve_target, start_app
+
+SMALL = Limits(memory=256 * MIB, cpu_seconds=60, file_size=MIB, open_files=128, processes=64)
+
+
+def write_app(folder: Path, source: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "app.py").write_text(source)
+    return folder / "app.py"
+
+
+def marked(marker: str) -> set[int]:
+    """Processes with ``marker`` in their environment (the sleeps the test apps start)."""
+    found = set()
+    needle = marker.encode()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                    if needle in environ.read():
+                        found.add(int(entry.name))
+            except OSError:
+                continue
+    return reaper.living(found)
+
+
+SLEEPER = """
+import os
+def sleeper():
+    os.execvpe("sleep", ["sleep", "120"], {"STREAMGRADE_TEST": "%s", "PATH": "/usr/bin:/bin"})
+"""
+
+cgroups_available = pytest.mark.skipif(
+    cgroups.Cgroup.create(f"streamgrade-probe-{os.getpid()}", 64 * MIB, 64)[0] is None,
+    reason="no writable cgroup v1 memory and pids controllers here",
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _remove_probe_cgroup():
+    yield
+    group = cgroups.Cgroup({name: path / f"streamgrade-probe-{os.getpid()}" for name, path in
+                            cgroups.controller_dirs().items()}, 0, 0)  # fmt: skip
+    group.remove()
+
+
+isolation = pytest.mark.skipif(not detect_isolation()[0], reason=f"isolation not available: {detect_isolation()[1]}")
+
+
+# -- in every mode, a learner's check included ---------------------------------
+
+
+@pytest.mark.parametrize("level", ["off", "limits"])
+def test_a_daemon_the_app_leaves_behind_is_stopped_with_it(tmp_path, level):
+    marker = uuid.uuid4().hex
+    source = SLEEPER % marker + """
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        sleeper()
+    os._exit(0)
+from fastapi import FastAPI
+app = FastAPI()
+"""
+    app = start_app(resolve_target(str(write_app(tmp_path, source))), policy=Policy(level, SMALL))
+    assert marked(marker), "the daemon should be running while the app runs"
+    app.stop()
+    assert marked(marker) == set()
+    assert app.leftovers == 0
+    assert any("1 process your app started was still running" in said for said in app.incidents)
+
+
+def test_an_app_that_kills_its_launcher_still_has_its_tree_stopped(tmp_path):
+    marker = uuid.uuid4().hex
+    source = SLEEPER % marker + """
+import signal
+if os.fork() == 0:
+    sleeper()
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/kill-launcher")
+def kill_launcher():
+    os.kill(os.getppid(), signal.SIGKILL)
+    return "done"
+"""
+    reaper.become_subreaper()  # what `streamgrade check --sandbox` does: orphans come to the grader
+    app = start_app(resolve_target(str(write_app(tmp_path, source))), policy=Policy("limits", SMALL))
+    httpx.get(f"{app.base_url}/kill-launcher", timeout=10)
+    app.process.wait(timeout=10)
+    assert marked(marker)
+    app.stop()
+    assert marked(marker) == set()
+
+
+def test_a_log_flood_costs_at_most_the_head_and_the_tail(tmp_path):
+    source = """
+import sys
+line = b"x" * 1023 + b"\\n"
+for _ in range(50 * 1024):
+    sys.stderr.buffer.write(line)
+sys.stderr.flush()
+from fastapi import FastAPI
+app = FastAPI()
+"""
+    app = start_app(resolve_target(str(write_app(tmp_path, source))))
+    app.stop()
+    assert app.log.total_bytes == 50 * MIB
+    assert len(app.log.text()) < 70 * 1024
+    assert "bytes of output left out" in app.log.text()
+    assert any("printed 50.0 MiB of output" in said for said in app.incidents)
+
+
+# -- limits ----------------------------------------------------------------------
+
+
+def test_under_limits_the_app_sees_none_of_the_graders_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTRUCTOR_TOKEN", "secret-value")
+    source = """
+import os
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/env")
+def env():
+    return dict(os.environ)
+"""
+    target = resolve_target(str(write_app(tmp_path, source)))
+    app = start_app(target, policy=Policy("limits", SMALL))
+    try:
+        seen = httpx.get(f"{app.base_url}/env", timeout=10).json()
+    finally:
+        app.stop()
+    assert "INSTRUCTOR_TOKEN" not in seen
+    assert seen["PATH"] == os.environ["PATH"]
+
+
+def test_the_cpu_limit_stops_a_busy_app_and_says_so(tmp_path):
+    source = "while True:\n    pass\n"
+    target = resolve_target(str(write_app(tmp_path, source)))
+    with pytest.raises(AppStartError) as caught:
+        start_app(target, policy=Policy("limits", Limits(cpu_seconds=1)), start_timeout=30)
+    assert "stopped at the 1 s CPU-time limit" in str(caught.value)
+
+
+ALLOCATES = """
+blocks = [b"\\x01" * (64 * 2**20) for _ in range(48)]  # 3 GiB, every page touched
+from fastapi import FastAPI
+app = FastAPI()
+"""
+
+
+@cgroups_available
+def test_the_cgroup_memory_limit_stops_an_app_that_takes_gigabytes(tmp_path):
+    target = resolve_target(str(write_app(tmp_path, ALLOCATES)))
+    with pytest.raises(AppStartError) as caught:
+        start_app(target, policy=Policy("limits", SMALL))
+    assert str(caught.value).startswith("The kernel stopped your app at the 256 MiB memory limit")
+
+
+def test_without_a_cgroup_the_address_space_cap_stops_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("grader.server.Cgroup.create", lambda *args: (None, "none in this test"))
+    target = resolve_target(str(write_app(tmp_path, ALLOCATES)))
+    with pytest.raises(AppStartError) as caught:
+        start_app(target, policy=Policy("limits", SMALL))
+    assert "ran out of memory at the 256 MiB limit (MemoryError)" in str(caught.value)
+    assert "MemoryError" in caught.value.log
+
+
+@cgroups_available
+def test_the_process_limit_holds_for_root_too(tmp_path):
+    marker = uuid.uuid4().hex
+    source = SLEEPER % marker + """
+refused = 0
+for _ in range(200):
+    try:
+        if os.fork() == 0:
+            sleeper()
+    except OSError:
+        refused += 1
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/refused")
+async def count():  # async: no worker thread, the process limit is used up
+    return refused
+"""
+    app = start_app(resolve_target(str(write_app(tmp_path, source))), policy=Policy("limits", SMALL))
+    try:
+        refused = httpx.get(f"{app.base_url}/refused", timeout=10).json()
+        running = len(marked(marker))
+    finally:
+        app.stop()
+    assert refused > 0
+    assert running < SMALL.processes
+    assert marked(marker) == set()
+    assert any(f"more than {SMALL.processes} processes" in said for said in app.incidents)
+
+
+# -- isolation -------------------------------------------------------------------
+
+SEES = """
+import os, socket
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/sees")
+def sees(port: int, secret: str, results: str):
+    def reaches():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    def writes(path):
+        try:
+            with open(path, "a") as file:
+                file.write("tampered")
+            return True
+        except OSError:
+            return False
+    import grader
+    return {
+        "uid": os.getuid(),
+        "network": reaches(),
+        "secret_visible": os.path.exists(secret),
+        "results_writable": writes(results),
+        "grader_writable": writes(os.path.join(os.path.dirname(grader.__file__), "__init__.py")),
+        "pids": sorted(int(name) for name in os.listdir("/proc") if name.isdigit()),
+        "own_folder_writable": writes("scratch.txt"),
+    }
+"""
+
+
+@isolation
+def test_an_isolated_app_has_no_network_no_rights_and_sees_only_its_files(tmp_path):
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    results = tmp_path / "results.json"
+    results.write_text("{}")
+    results.chmod(0o666)  # writable by anyone: only isolation keeps the app away from it
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    connections = []
+
+    def accept() -> None:
+        while not stopped.is_set():
+            try:
+                connections.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    stopped = threading.Event()
+    watcher = threading.Thread(target=accept, daemon=True)
+    watcher.start()
+    grader_init = Path(__import__("grader").__file__).read_bytes()
+
+    app = start_app(resolve_target(str(write_app(tmp_path / "app", SEES))), policy=Policy("isolate", SMALL))
+    try:
+        params = {"port": listener.getsockname()[1], "secret": str(secret), "results": str(results)}
+        seen = httpx.get(f"{app.base_url}/sees", params=params, timeout=10).json()
+    finally:
+        app.stop()
+        stopped.set()
+        watcher.join()
+        listener.close()
+    assert seen["uid"] >= 2_000_000
+    assert seen["network"] is False and connections == []
+    assert seen["secret_visible"] is False
+    assert seen["results_writable"] is False and results.read_text() == "{}"
+    assert seen["grader_writable"] is False
+    assert Path(__import__("grader").__file__).read_bytes() == grader_init
+    assert seen["own_folder_writable"] is True  # in its copy: the original folder is untouched
+    assert not (tmp_path / "app" / "scratch.txt").exists()
+    assert (tmp_path / "app" / "app.py").stat().st_uid == os.getuid()
+    assert len(seen["pids"]) <= 3  # init, the server, and maybe nothing else
+    assert app.protections.level == "isolate"
+    assert app.protections.not_in_force == []
+
+
+@isolation
+def test_an_isolated_daemon_dies_with_its_namespace(tmp_path):
+    marker = uuid.uuid4().hex
+    source = SLEEPER % marker + """
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        sleeper()
+    os._exit(0)
+from fastapi import FastAPI
+app = FastAPI()
+"""
+    app = start_app(resolve_target(str(write_app(tmp_path, source))), policy=Policy("isolate", SMALL))
+    assert marked(marker)
+    app.stop()
+    assert marked(marker) == set()
+
+
+# -- what the report says ----------------------------------------------------------
+
+
+def test_the_report_says_which_protections_held():
+    off = describe(Policy("off"), isolated=False, cgroup=False, cgroup_problem="", isolation_problem="", uid=None)
+    assert off.level == "off"
+    assert any("stopped when grading ends" in text for text in off.in_force)
+    assert any("capped" in text for text in off.in_force)
+
+    limited = describe(Policy("limits", SMALL, "needs root"), isolated=False, cgroup=False,
+                       cgroup_problem="no cgroup v1 memory controller is mounted", isolation_problem="needs root",
+                       uid=None)  # fmt: skip
+    assert any("address space capped at 1280 MiB" in text for text in limited.in_force)
+    assert any("needs root" in text for text in limited.not_in_force)
+    assert any("no cgroup v1 memory controller" in text for text in limited.not_in_force)
+
+    isolated = describe(Policy("isolate", Limits()), isolated=True, cgroup=True, cgroup_problem="",
+                        isolation_problem="", uid=2_000_123)  # fmt: skip
+    assert isolated.not_in_force == []
+    assert any("1 GiB of memory and 256 processes" in text for text in isolated.in_force)
+    assert any("uid 2000123" in text for text in isolated.in_force)
+    assert json.loads(json.dumps(isolated.to_dict()))["level"] == "isolate"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[sandbox]\nlevel = "jail"\n', "sandbox.level: expected one of"),
+        ("[sandbox]\nmemory_mib = 16\n", "sandbox.memory_mib: expected a whole number from 256"),
+        ("[sandbox]\nprocesses = true\n", "sandbox.processes: expected a whole number"),
+        ("[sandbox]\nswap = 1\n", "sandbox.swap: unknown"),
+        ('sandbox = "isolate"\n', "[sandbox] must be a table"),
+    ],
+)
+def test_a_bad_sandbox_table_is_refused_whole(tmp_path, table, message):
+    path = tmp_path / "grading.toml"
+    path.write_text(table)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value)
+
+
+def test_the_sandbox_table_sets_the_limits(tmp_path):
+    path = tmp_path / "grading.toml"
+    path.write_text('[sandbox]\nlevel = "limits"\nmemory_mib = 2048\ncpu_seconds = 30\n')
+    config = load_config(path)
+    assert config.sandbox == "limits"
+    assert config.limits.memory == 2048 * MIB
+    assert config.limits.cpu_seconds == 30
+    assert config.limits.processes == Limits().processes
