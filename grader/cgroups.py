@@ -57,6 +57,8 @@ class Cgroup:
         missing = [name for name in CONTROLLERS if name not in parents]
         if missing:
             return None, f"no cgroup v1 {' or '.join(missing)} controller is mounted"
+        for parent in parents.values():
+            remove_stale(parent)
         dirs = {controller: parent / name for controller, parent in parents.items()}
         group = cls(dirs, memory_bytes, processes)
         try:
@@ -110,6 +112,17 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.01)  # the last task is still leaving the group
+
+
+def remove_stale(parent: Path) -> None:
+    """Groups left by a grader that was killed (``streamgrade-PID-...`` whose PID is gone): empty, so removable."""
+    for folder in parent.glob("streamgrade-*"):
+        owner = folder.name.split("-")[1]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            try:
+                folder.rmdir()
+            except OSError:
+                continue  # still holds a process, or not ours to remove
 
 
 def write(path: Path, value: int) -> None:
