@@ -18,6 +18,7 @@ Usage: python -P -m grader._launch SPEC_JSON | --trial
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -31,6 +32,7 @@ from grader import cgroups, reaper
 from grader.sandbox import SETUP_FAILED, Limits, apply_rlimits
 
 PR_SET_PDEATHSIG = 1
+M_ARENA_MAX = -8  # mallopt's parameter number
 FIND_SERVER_TIMEOUT = 10.0
 
 
@@ -47,7 +49,7 @@ def main(argv: list[str]) -> None:
 
             jail.unshare(jail.NAMESPACES)
     except Exception:
-        setup_failed()
+        setup_failed(spec)
     if spec["level"] == "isolate":
         launch_isolated(spec)
     launch(spec)
@@ -63,9 +65,14 @@ def setup_failed() -> None:
     os._exit(SETUP_FAILED)
 
 
-def report(spec: dict, server_pid: int) -> None:
-    with os.fdopen(spec["status_fd"], "w") as status:
-        status.write(json.dumps({"pid": server_pid}) + "\n")
+def report(spec: dict, **fields: int) -> None:
+    """A line on the status pipe: the server's pid when it starts, the exit status when it ends."""
+    os.write(spec["status_fd"], (json.dumps(fields) + "\n").encode())
+
+
+def close_status(spec: dict) -> None:
+    """The init and server processes don't hold the status pipe: its end means the launcher's end."""
+    os.close(spec["status_fd"])
 
 
 def launch(spec: dict) -> None:
@@ -73,13 +80,13 @@ def launch(spec: dict) -> None:
     server = os.fork()
     if server == 0:
         run_server(spec)
-    report(spec, server)
+    report(spec, pid=server)
     while True:
         pid, status = os.waitpid(-1, 0)
         if pid == server:
             break
     reaper.kill_descendants(os.getpid())
-    end_like(status)
+    end_like(spec, status)
 
 
 def launch_isolated(spec: dict) -> None:
@@ -93,11 +100,12 @@ def launch_isolated(spec: dict) -> None:
     server = find_child(init)
     if server is None:
         os.waitpid(init, 0)
+        report(spec, exit=SETUP_FAILED)
         os._exit(SETUP_FAILED)
-    report(spec, server)
+    report(spec, pid=server)
     _, init_status = os.waitpid(init, 0)
     server_status = os.read(read_end, 64)
-    end_like(int(server_status) if server_status else init_status)
+    end_like(spec, int(server_status) if server_status else init_status)
 
 
 def find_child(parent: int) -> int | None:
@@ -118,6 +126,7 @@ def run_init(spec: dict, status_pipe: int) -> None:
     from grader import jail
 
     try:
+        close_status(spec)
         reaper._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher killed: the whole namespace goes
         jail.build_root(spec["root"], spec["readonly"], spec["app_dir"], spec["uid"])
     except Exception:
@@ -135,8 +144,12 @@ def run_init(spec: dict, status_pipe: int) -> None:
 def run_server(spec: dict) -> None:
     """The server's process: limits, user, then uvicorn with the app. Never returns."""
     try:
+        if spec["level"] != "isolate":  # under isolate, init closed it already
+            close_status(spec)
         reaper._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if spec["level"] != "off":
+            # Few malloc arenas: each reserves 64 MiB of address space (see sandbox.ADDRESS_SPACE_HEADROOM).
+            ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
             uid = spec.get("uid") if spec["level"] == "isolate" else None
             apply_rlimits(Limits(**spec["limits"]), cgroup_memory=bool(spec.get("cgroup_procs")),
                           count_processes=uid is not None or os.getuid() != 0)  # fmt: skip
@@ -168,8 +181,9 @@ def run_server(spec: dict) -> None:
     os._exit(code)
 
 
-def end_like(status: int) -> None:
-    """Exit the way the server did (killed by a signal, or with its exit code)."""
+def end_like(spec: dict, status: int) -> None:
+    """Say how the server ended, then exit the same way (killed by a signal, or with its exit code)."""
+    report(spec, exit=os.waitstatus_to_exitcode(status))
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from grader import __version__
+from grader import __version__, forkserver
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.evidence import collect as collect_evidence
 from grader.probes.run import EXERCISES, record_apps
@@ -116,6 +116,8 @@ class GradingSession:
             self.seed = random.SystemRandom().randrange(2**32)
         self.start_timeout = float(config.getoption("streamgrade_start_timeout"))
         self.policy = sandbox_policy(config)
+        # Its imports (about 0.5 s of CPU) overlap pytest's collection instead of the first app's start.
+        forkserver.shared().start()
         self.json_path = config.getoption("streamgrade_json")
         self.results: dict[str, CheckResult] = {}
         self.reference_status: dict[str, Status] = {}

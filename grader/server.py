@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -34,8 +33,9 @@ from pathlib import Path
 
 import httpx
 
-from grader import reaper
+from grader import forkserver, reaper
 from grader.cgroups import Cgroup
+from grader.forkserver import Launched, StatusPipe
 from grader.sandbox import MIB, SETUP_FAILED, Policy, Protections, app_uid, describe, size_text
 
 # Import, build the app and answer one request: a few hundred ms for a normal
@@ -137,7 +137,7 @@ class AppStartError(RuntimeError):
 class RunningApp:
     """A started server: where to reach it, how to observe it, and what it was allowed to do."""
 
-    process: subprocess.Popen[bytes]  # the launcher (grader/_launch.py)
+    process: Launched | subprocess.Popen[bytes]  # the launcher (grader/_launch.py)
     base_url: str
     log: CapturedLog
     policy: Policy = field(default_factory=Policy)
@@ -147,6 +147,7 @@ class RunningApp:
     server_pid: int | None = None  # the uvicorn process, as the grader sees it
     incidents: list[str] = field(default_factory=list)  # what the sandbox saw, for the report
     leftovers: int = 0  # processes still there after the sweep (should stay 0)
+    status: StatusPipe | None = None
     _stopped: bool = False
 
     @property
@@ -173,6 +174,8 @@ class RunningApp:
             os.killpg(launcher, signal.SIGKILL)
         self.process.kill()
         self.process.wait()
+        if self.status is not None:
+            self.status.close()
         if self.cgroup is not None:
             killed |= reaper.kill_descendants(launcher, extra=self.cgroup.pids())
         reaper.reap(killed)
@@ -262,53 +265,55 @@ def start_app(
     uid = app_uid() if policy.isolated else None
     root = Path(tempfile.mkdtemp(prefix="streamgrade-root-")) if policy.isolated else None
     spec = {
-        "fd": listener.fileno(), "status_fd": status_write, "app_dir": str(target.app_dir),
+        "app_dir": str(target.app_dir),
         "import_string": target.import_string, "level": policy.level, "limits": asdict(policy.limits),
         "cgroup_procs": cgroup.join_command_value() if cgroup else [], "uid": uid,
         "root": str(root) if root else None, "readonly": [str(path) for path in readonly or []],
     }  # fmt: skip
+    status = StatusPipe(status_read)
     try:
-        process = subprocess.Popen(
-            launcher_command(spec),
-            cwd=target.app_dir,
-            env=app_environment(policy, env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=[listener.fileno(), status_write],
-            start_new_session=True,  # its own process group: one signal stops them all
-        )
+        process = launch(spec, app_environment(policy, env), target.app_dir, listener.fileno(), status_write, status)
     finally:
         listener.close()  # the child holds its own copy
         os.close(status_write)
     protections = describe(policy, isolated=policy.isolated, cgroup=cgroup is not None,
                            cgroup_problem=cgroup_problem, isolation_problem=policy.isolation_problem, uid=uid)  # fmt: skip
     app = RunningApp(process, f"http://127.0.0.1:{port}", CapturedLog(process.stdout), policy, protections,
-                     cgroup, root)  # fmt: skip
+                     cgroup, root, status=status)  # fmt: skip
     try:
-        app.server_pid = read_server_pid(status_read, start_timeout)
+        first = status.read_line(start_timeout)
+        app.server_pid = int(first["pid"]) if first and "pid" in first else None
         wait_until_serving(app, start_timeout)
     except AppStartError as error:
         app.stop()
         # What the sandbox saw comes first: it is usually why the app did not start.
-        raise AppStartError(" ".join([*app.incidents, str(error)]), app.log.text(), error.exit_code,
-                            app.protections) from None
+        raise AppStartError(
+            " ".join([*app.incidents, str(error)]), app.log.text(), error.exit_code, app.protections
+        ) from None
     except BaseException:
         app.stop()
         raise
-    finally:
-        os.close(status_read)
     return app
 
 
-def read_server_pid(status: int, timeout: float) -> int | None:
-    """The launcher's first word: the server's pid (None if it ended without one)."""
-    ready, _, _ = select.select([status], [], [], timeout)
-    line = os.read(status, 4096) if ready else b""
+def launch(spec: dict, env: dict[str, str], cwd: Path, listener: int, status_write: int,
+           status: StatusPipe) -> Launched | subprocess.Popen[bytes]:  # fmt: skip
+    """Fork the launcher from the fork server; start a new interpreter where that fails."""
+    log_read, log_write = os.pipe()
     try:
-        return int(json.loads(line)["pid"])
-    except (ValueError, KeyError, TypeError):
-        return None
+        pid = forkserver.shared().spawn(spec, env, str(cwd), listener, status_write, log_write)
+    except OSError:
+        os.close(log_read)
+    else:
+        return Launched(pid, open(log_read, "rb"), status)  # noqa: SIM115  (CapturedLog closes it)
+    finally:
+        os.close(log_write)
+    return subprocess.Popen(
+        launcher_command({**spec, "fd": listener, "status_fd": status_write}),
+        cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        pass_fds=[listener, status_write],
+        start_new_session=True,  # its own process group: one signal stops them all
+    )  # fmt: skip
 
 
 def wait_until_serving(app: RunningApp, timeout: float) -> None:

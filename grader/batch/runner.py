@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import __version__, reaper
+from grader import __version__, forkserver, reaper
 from grader.batch.config import GradingConfig, known_checks
 from grader.batch.submissions import (
     Submission,
@@ -178,7 +178,8 @@ def run_check(app_path: Path, calibration: Path, options: BatchOptions, workdir:
             stopping.children.discard(child)
             # A grading process killed at its time limit leaves its app's
             # launchers to this process (a subreaper): stop them now.
-            reaper.reap(reaper.kill_trees(reaper.stray_children(c.pid for c in stopping.children)))
+            known = [c.pid for c in stopping.children] + [forkserver.shared().pid or 0]
+            reaper.reap(reaper.kill_trees(reaper.stray_children(known)))
     if stopping.event.is_set():
         raise Interrupted
     if not output.exists():

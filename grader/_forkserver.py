@@ -1,0 +1,83 @@
+"""The fork server's process: imports the web stack once, then forks a launcher per app.
+
+A new interpreter that imports uvicorn and FastAPI costs about 0.5 s of CPU;
+a grading starts six servers, a batch three per submission. Forking a
+process that has them imported already costs a few milliseconds. The fork
+server is single-threaded (forking is safe) and never imports an app: each
+child becomes a launcher (``_launch.py``) in a session of its own, with the
+environment, folder and file descriptors the grader sent.
+
+Usage: python -P -u -m grader._forkserver FD   (FD: a SOCK_SEQPACKET Unix socket to the grader)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+# What every server imports, done once here. The app's own imports are left
+# to the server: they are the app's code and run in its sandbox.
+import anyio  # noqa: F401
+import fastapi  # noqa: F401
+import fastapi.responses  # noqa: F401
+import h11  # noqa: F401
+import starlette.responses  # noqa: F401
+import uvicorn  # noqa: F401
+import uvicorn.lifespan.on  # noqa: F401
+import uvicorn.loops.asyncio  # noqa: F401
+import uvicorn.protocols.http.h11_impl  # noqa: F401
+
+from grader import _launch, _serve  # noqa: F401
+
+MAX_REQUEST = 1 << 20
+
+
+def main(argv: list[str]) -> None:
+    channel = socket.socket(fileno=int(argv[0]))
+    # Launchers are watched through pidfds and report how they ended on their
+    # status pipe, so the kernel may reap them at once: no zombies here.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(channel, MAX_REQUEST, 3)
+        except OSError:
+            break
+        if not data:
+            break  # the grader has gone
+        request = json.loads(data)
+        pid = os.fork()
+        if pid == 0:
+            become_launcher(channel, request, fds)
+        for fd in fds:
+            os.close(fd)
+        channel.send(json.dumps({"pid": pid}).encode())
+
+
+def become_launcher(channel: socket.socket, request: dict, fds: list[int]) -> None:
+    """In the forked child: a process like one the grader would have started itself. Never returns."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the launcher waits for its children
+        channel.close()
+        os.setsid()  # its own session and process group, as start_new_session gives
+        listener, status, log = fds
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(devnull)
+        os.close(log)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        spec = {**request["spec"], "fd": listener, "status_fd": status}
+    except BaseException:  # noqa: BLE001  (a child must never return into the server's loop)
+        os._exit(_launch.SETUP_FAILED)
+    _launch.main([json.dumps(spec)])
+    os._exit(_launch.SETUP_FAILED)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

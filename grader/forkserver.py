@@ -1,0 +1,179 @@
+"""Start app launchers from a fork server instead of a new interpreter each.
+
+``_forkserver.py`` runs in a child of the grader with uvicorn and FastAPI
+imported; ``spawn`` sends it what a launcher needs (its spec, environment,
+folder, and the listening socket, status pipe and log pipe as file
+descriptors) and gets back the launcher's pid. The launcher is then the fork
+server's child, not the grader's, so ``Launched`` stands in for
+``subprocess.Popen``: it watches the process through a pidfd and takes its
+exit status from the last line the launcher writes on its status pipe (none
+means it was killed: SIGKILL).
+
+Where the fork server can't be used (it failed to start, or died), the
+caller falls back to starting the launcher with ``subprocess.Popen``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from typing import BinaryIO
+
+SPAWN_TIMEOUT = 30.0  # the first spawn waits for the server's imports (about 0.5 s)
+
+
+class StatusPipe:
+    """The launcher's status lines: the server's pid first, its exit status last."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = b""
+        self.closed = False
+
+    def read_line(self, timeout: float) -> dict | None:
+        """The next line as JSON, or None at the end of the pipe or after ``timeout`` seconds."""
+        while b"\n" not in self._buffer and not self.closed:
+            ready, _, _ = select.select([self.fd], [], [], timeout)
+            if not ready:
+                return None
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                self.closed = True
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            return json.loads(line) if line else None
+        except ValueError:
+            return None
+
+    def exit_code(self) -> int | None:
+        """The exit status the launcher reported, reading what is left without waiting."""
+        code = None
+        while (line := self.read_line(timeout=0)) is not None:
+            code = line.get("exit", code)
+        return code
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+class Launched:
+    """A launcher started by the fork server, with the part of Popen's interface the grader uses."""
+
+    def __init__(self, pid: int, stdout: BinaryIO, status: StatusPipe) -> None:
+        self.pid = pid
+        self.stdout = stdout
+        self.status = status
+        self.returncode: int | None = None
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._pidfd = None  # already gone
+
+    def _ended(self, timeout: float) -> bool:
+        if self._pidfd is None:
+            return True
+        ready, _, _ = select.select([self._pidfd], [], [], timeout)
+        return bool(ready)
+
+    def _finish(self) -> int:
+        if self.returncode is None:
+            code = self.status.exit_code()
+            self.returncode = code if code is not None else -signal.SIGKILL
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+        return self.returncode
+
+    def poll(self) -> int | None:
+        if self.returncode is not None:
+            return self.returncode
+        return self._finish() if self._ended(0) else None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and not self._ended(timeout if timeout is not None else 1e9):
+            raise subprocess.TimeoutExpired("launcher", timeout or 0)
+        return self._finish()
+
+    def kill(self) -> None:
+        if self._pidfd is not None:
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)  # no pid reuse can misdirect it
+
+
+class ForkServer:
+    """One per grading process, started on first use; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._channel: socket.socket | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        """Start the server now (its imports then overlap whatever the caller does next)."""
+        with self._lock:
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            return
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-P", "-u", "-m", "grader._forkserver", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, cwd="/", start_new_session=True,
+            )  # fmt: skip
+        finally:
+            theirs.close()
+        mine.settimeout(SPAWN_TIMEOUT)
+        self._channel = mine
+
+    def spawn(self, spec: dict, env: dict[str, str], cwd: str, listener: int, status: int, log: int) -> int:
+        """Fork a launcher; its pid. Raises OSError if the server can't do it."""
+        request = json.dumps({"spec": spec, "env": env, "cwd": cwd}).encode()
+        with self._lock:
+            self._start_locked()
+            assert self._channel is not None
+            try:
+                socket.send_fds(self._channel, [request], [listener, status, log])
+                reply = self._channel.recv(4096)
+            except (OSError, TimeoutError):
+                self._stop_locked()
+                raise
+            if not reply:
+                self._stop_locked()
+                raise OSError("the fork server ended")
+            return int(json.loads(reply)["pid"])
+
+    def _stop_locked(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_locked()
+
+
+_server = ForkServer()
+
+
+def shared() -> ForkServer:
+    return _server
