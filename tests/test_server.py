@@ -99,3 +99,28 @@ def test_a_captured_log_keeps_its_head_and_tail():
     assert text.endswith("line 099999")
     assert "bytes of output left out" in text
     assert len(text) < 70_000
+
+
+EXITS = """
+import os, signal
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/exit/{code}")
+def leave(code: int):
+    os._exit(code)
+@app.get("/killed")
+def killed():
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("through", ["fork server", "new interpreter"])
+@pytest.mark.parametrize(("path", "code"), [("/exit/3", 3), ("/killed", -9)])
+def test_the_grader_learns_how_the_server_ended(tmp_path, monkeypatch, through, path, code):
+    if through == "new interpreter":  # where the fork server can't be used
+        monkeypatch.setattr("grader.forkserver.ForkServer.spawn", lambda *args: (_ for _ in ()).throw(OSError("none")))
+    with running_app(resolve_target(str(write_app(tmp_path, EXITS)))) as app:
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{app.base_url}{path}", timeout=10)
+        assert app.process.wait(timeout=10) == code
+        assert not app.is_alive()
