@@ -9,11 +9,16 @@ so it can fork and change namespaces safely::
 
 The launcher tells the grader the server's pid (as the grader sees it) on
 the status pipe, then waits. When the server ends, the launcher kills what
-it left behind (in a PID namespace the kernel does it when init exits) and
-ends the same way the server did, so the grader sees the server's exit
-status. The grader sweeps the tree again when it stops the app.
+it left behind (in a PID namespace the kernel does it when init exits),
+reports how the server ended, and ends the same way. The grader sweeps the
+tree again when it stops the app.
 
-Usage: python -P -m grader._launch SPEC_JSON | --trial
+The server holds no file descriptor but its stdio, the listening socket and
+a "ready" pipe, which it writes to once its sandbox is in place and just
+before the app's code runs: an exit before that is the sandbox's failure,
+after it the app's, whatever the exit code (the app can't forge either).
+
+Usage: python -P -m grader._launch SPEC_JSON
 """
 
 from __future__ import annotations
@@ -24,29 +29,31 @@ import os
 import resource
 import signal
 import sys
-import tempfile
 import time
 import traceback
 
 from grader import cgroups, reaper
-from grader.sandbox import SETUP_FAILED, Limits, apply_rlimits
+from grader.sandbox import SETUP_FAILED, UID_BASE, Limits, apply_rlimits
 
 PR_SET_PDEATHSIG = 1
 M_ARENA_MAX = -8  # mallopt's parameter number
-FIND_SERVER_TIMEOUT = 10.0
+# Building the file-system view takes milliseconds; copying a large app folder, a few seconds.
+FIND_SERVER_TIMEOUT = 60.0
 
 
 def main(argv: list[str]) -> None:
-    if argv == ["--trial"]:
-        trial()
     spec = json.loads(argv[0])
     reaper.become_subreaper()
+    spec["ready_read"], spec["ready_write"] = os.pipe()
     try:
         if spec.get("cgroup_procs"):
             cgroups.join(spec["cgroup_procs"])
         if spec["level"] == "isolate":
             from grader import jail
 
+            # A user per server, unique among the launchers alive (their pids are):
+            # its process count and anything it leaves are its own.
+            spec["uid"] = UID_BASE + os.getpid()
             jail.unshare(jail.NAMESPACES)
     except Exception:
         setup_failed(spec)
@@ -55,24 +62,18 @@ def main(argv: list[str]) -> None:
     launch(spec)
 
 
-def setup_failed() -> None:
+def setup_failed(spec: dict | None = None) -> None:
+    """Say which step failed, on the app's log, and exit; in the launcher, also on the status pipe."""
     traceback.print_exc()
-    print(
-        "streamgrade: the app's sandbox could not be set up (see above)",
-        file=sys.stderr,
-        flush=True,
-    )
+    print("streamgrade: the app's sandbox could not be set up (see above)", file=sys.stderr, flush=True)
+    if spec is not None:
+        report(spec, exit=SETUP_FAILED, setup_failed=True)
     os._exit(SETUP_FAILED)
 
 
-def report(spec: dict, **fields: int) -> None:
-    """A line on the status pipe: the server's pid when it starts, the exit status when it ends."""
+def report(spec: dict, **fields: object) -> None:
+    """A line on the status pipe: the server's pid when it starts, how it ended when it ends."""
     os.write(spec["status_fd"], (json.dumps(fields) + "\n").encode())
-
-
-def close_status(spec: dict) -> None:
-    """The init and server processes don't hold the status pipe: its end means the launcher's end."""
-    os.close(spec["status_fd"])
 
 
 def launch(spec: dict) -> None:
@@ -80,6 +81,7 @@ def launch(spec: dict) -> None:
     server = os.fork()
     if server == 0:
         run_server(spec)
+    os.close(spec["ready_write"])
     report(spec, pid=server)
     while True:
         pid, status = os.waitpid(-1, 0)
@@ -97,28 +99,32 @@ def launch_isolated(spec: dict) -> None:
         os.close(read_end)
         run_init(spec, write_end)
     os.close(write_end)
-    server = find_child(init)
+    os.close(spec["ready_write"])
+    server, init_status = find_child(init)
     if server is None:
-        os.waitpid(init, 0)
-        report(spec, exit=SETUP_FAILED)
+        if init_status is None:  # still building after the timeout: give up on it
+            os.kill(init, signal.SIGKILL)
+            os.waitpid(init, 0)
+        report(spec, exit=SETUP_FAILED, setup_failed=True)
         os._exit(SETUP_FAILED)
-    report(spec, pid=server)
+    report(spec, pid=server, uid=spec["uid"])
     _, init_status = os.waitpid(init, 0)
     server_status = os.read(read_end, 64)
     end_like(spec, int(server_status) if server_status else init_status)
 
 
-def find_child(parent: int) -> int | None:
-    """The pid, as seen from here, of ``parent``'s first child; None if ``parent`` ended first."""
+def find_child(parent: int) -> tuple[int | None, int | None]:
+    """``parent``'s first child as seen from here, or (None, its wait status) if it ended first."""
     deadline = time.monotonic() + FIND_SERVER_TIMEOUT
     while time.monotonic() < deadline:
         for pid, ppid in reaper.parent_map().items():
             if ppid == parent:
-                return pid
-        if os.waitpid(parent, os.WNOHANG)[0] == parent:
-            return None
+                return pid, None
+        ended, status = os.waitpid(parent, os.WNOHANG)
+        if ended == parent:
+            return None, status
         time.sleep(0.002)
-    return None
+    return None, None
 
 
 def run_init(spec: dict, status_pipe: int) -> None:
@@ -126,14 +132,16 @@ def run_init(spec: dict, status_pipe: int) -> None:
     from grader import jail
 
     try:
-        close_status(spec)
+        os.close(spec["status_fd"])
         reaper._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher killed: the whole namespace goes
         jail.build_root(spec["root"], spec["readonly"], spec["app_dir"], spec["uid"])
     except Exception:
         setup_failed()
     server = os.fork()
     if server == 0:
+        os.close(status_pipe)
         run_server(spec)
+    os.close(spec["ready_write"])
     while True:  # as init, every orphan in the namespace is ours to reap
         pid, status = os.waitpid(-1, 0)
         if pid == server:
@@ -141,31 +149,38 @@ def run_init(spec: dict, status_pipe: int) -> None:
             os._exit(0)  # and the kernel kills everything left in the namespace
 
 
+def keep_only(fds: list[int]) -> None:
+    """Close every inherited descriptor but stdio and ``fds`` (the app must not reach the grader's pipes)."""
+    keep = sorted({0, 1, 2, *fds})
+    for low, high in zip(keep, [*keep[1:], os.sysconf("SC_OPEN_MAX")], strict=True):
+        os.closerange(low + 1, high)
+
+
 def run_server(spec: dict) -> None:
     """The server's process: limits, user, then uvicorn with the app. Never returns."""
     try:
-        if spec["level"] != "isolate":  # under isolate, init closed it already
-            close_status(spec)
+        keep_only([spec["fd"], spec["ready_write"]])
         reaper._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if spec["level"] != "off":
             # Few malloc arenas: each reserves 64 MiB of address space (see sandbox.ADDRESS_SPACE_HEADROOM).
             ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
-            uid = spec.get("uid") if spec["level"] == "isolate" else None
+            uid = spec["uid"] if spec["level"] == "isolate" else None
             apply_rlimits(Limits(**spec["limits"]), cgroup_memory=bool(spec.get("cgroup_procs")),
-                          count_processes=uid is not None or os.getuid() != 0)  # fmt: skip
+                          own_user=uid is not None)  # fmt: skip
             if uid is not None:
                 os.setgroups([])
                 os.setgid(uid)
                 os.setuid(uid)
             reaper.forbid_new_privileges()
+            if uid is not None:
+                from grader import seccomp
+
+                seccomp.install()
         os.chdir(spec["app_dir"])
+        os.write(spec["ready_write"], b"1")
+        os.close(spec["ready_write"])
     except Exception:
         setup_failed()
-    if spec.get("trial"):
-        import fastapi  # noqa: F401  (the app's imports work as its user, in its view of the files)
-        import uvicorn  # noqa: F401
-
-        os._exit(0)
     from grader._serve import main as serve
 
     code = 0
@@ -183,7 +198,8 @@ def run_server(spec: dict) -> None:
 
 def end_like(spec: dict, status: int) -> None:
     """Say how the server ended, then exit the same way (killed by a signal, or with its exit code)."""
-    report(spec, exit=os.waitstatus_to_exitcode(status))
+    reached_app = os.read(spec["ready_read"], 1) == b"1"
+    report(spec, exit=os.waitstatus_to_exitcode(status), setup_failed=not reached_app)
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -193,25 +209,6 @@ def end_like(spec: dict, status: int) -> None:
         os.kill(os.getpid(), number)
         os._exit(128 + number)  # a signal that doesn't end a process
     os._exit(os.waitstatus_to_exitcode(status))
-
-
-def trial() -> None:
-    """Isolate a do-nothing app: exit 0 if every step works here, else say which failed."""
-    with tempfile.TemporaryDirectory(prefix="streamgrade-trial-") as scratch:
-        app_dir, root = os.path.join(scratch, "app"), os.path.join(scratch, "root")
-        os.mkdir(app_dir)
-        os.mkdir(root)
-        read_end, write_end = os.pipe()
-        spec = {"level": "isolate", "trial": True, "app_dir": app_dir, "root": root, "readonly": [],
-                "uid": int(os.environ.get("STREAMGRADE_TRIAL_UID", "2000000")), "status_fd": write_end,
-                "limits": Limits().__dict__}  # fmt: skip
-        child = os.fork()
-        if child == 0:
-            os.close(read_end)
-            main([json.dumps(spec)])
-        os.close(write_end)
-        _, status = os.waitpid(child, 0)
-    sys.exit(0 if os.waitstatus_to_exitcode(status) == 0 else 1)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ class StatusPipe:
         self.fd = fd
         self._buffer = b""
         self.closed = False
+        self.exit: int | None = None
+        self.setup_failed = False  # the server ended before the app's code ran: the sandbox's failure
 
     def read_line(self, timeout: float) -> dict | None:
         """The next line as JSON, or None at the end of the pipe or after ``timeout`` seconds."""
@@ -55,10 +57,10 @@ class StatusPipe:
 
     def exit_code(self) -> int | None:
         """The exit status the launcher reported, reading what is left without waiting."""
-        code = None
         while (line := self.read_line(timeout=0)) is not None:
-            code = line.get("exit", code)
-        return code
+            if "exit" in line:
+                self.exit, self.setup_failed = line["exit"], bool(line.get("setup_failed"))
+        return self.exit
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
-import sys
+import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 MIB = 2**20
 SETUP_FAILED = 70  # the launcher's exit code when it could not set up the sandbox (EX_SOFTWARE)
@@ -75,12 +75,14 @@ def size_text(size: int) -> str:
     return f"{size // 1024 // MIB} GiB" if size % (1024 * MIB) == 0 else f"{size // MIB} MiB"
 
 
-def app_uid(grading_pid: int | None = None) -> int:
-    return UID_BASE + (grading_pid or os.getpid())
+def apply_rlimits(limits: Limits, *, cgroup_memory: bool, own_user: bool) -> None:
+    """Set the app process's limits (inherited by everything it starts).
 
-
-def apply_rlimits(limits: Limits, *, cgroup_memory: bool, count_processes: bool) -> None:
-    """Set the app process's limits (inherited by everything it starts)."""
+    ``own_user``: the app is about to get a user id of its own, so
+    ``RLIMIT_NPROC`` (counted per user over the whole machine) starts from
+    zero; for root it is not enforced at all, otherwise the user's other
+    processes count too.
+    """
 
     def cap(kind: int, value: int, hard: int | None = None) -> None:
         _, current_hard = resource.getrlimit(kind)
@@ -96,13 +98,10 @@ def apply_rlimits(limits: Limits, *, cgroup_memory: bool, count_processes: bool)
     cap(resource.RLIMIT_NOFILE, limits.open_files)
     if not cgroup_memory:
         cap(resource.RLIMIT_AS, limits.memory + ADDRESS_SPACE_HEADROOM)
-    if count_processes:
-        # Counted per user over the whole machine: an app with a user of its
-        # own starts from zero; otherwise its user's processes so far count.
-        cap(
-            resource.RLIMIT_NPROC,
-            limits.processes + (0 if os.getuid() >= UID_BASE else user_tasks(os.getuid())),
-        )
+    if own_user:
+        cap(resource.RLIMIT_NPROC, limits.processes)
+    elif os.getuid() != 0:
+        cap(resource.RLIMIT_NPROC, limits.processes + user_tasks(os.getuid()))
 
 
 def user_tasks(uid: int) -> int:
@@ -131,16 +130,18 @@ class Protections:
         return asdict(self)
 
 
-def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: str, isolation_problem: str,
-             uid: int | None) -> Protections:  # fmt: skip
+def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: str,
+             isolation_problem: str) -> Protections:  # fmt: skip
     limits = policy.limits
     held = Protections(policy.level)
     if isolated:
         held.in_force.append("own network, process and file-system namespaces: no network, "
                              "only its own files and the Python it runs on visible")  # fmt: skip
-        held.in_force.append(f"its own unprivileged user (uid {uid})")
+        held.in_force.append("a user of its own with no privileges, and no connect(), kernel keyrings or "
+                             "io_uring (a seccomp filter)")  # fmt: skip
     elif policy.isolated or policy.limited:
-        held.not_in_force.append(f"namespaces and an unprivileged user: {isolation_problem or 'not requested'}")
+        held.not_in_force.append(f"namespaces and an unprivileged user: {isolation_problem or 'not requested'}; "
+                                 "the app ran as the grader's user, with its network and files")  # fmt: skip
     if policy.limited:
         if cgroup:
             held.in_force.append(f"a cgroup: {size_text(limits.memory)} of memory and {limits.processes} "
@@ -149,7 +150,7 @@ def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: st
             held.not_in_force.append(f"a cgroup for memory and processes: {cgroup_problem}")
             held.in_force.append(f"address space capped at {size_text(limits.memory + ADDRESS_SPACE_HEADROOM)} "
                                  "per process (for the memory limit)")  # fmt: skip
-            if uid is None and os.getuid() == 0:
+            if not isolated and os.getuid() == 0:
                 held.not_in_force.append("a process-count limit (not enforced for root without a cgroup)")
         held.in_force.append(f"per process: {limits.cpu_seconds} s of CPU time, files up to "
                              f"{size_text(limits.file_size)}, {limits.open_files} open files")  # fmt: skip
@@ -171,19 +172,28 @@ def detect_isolation() -> tuple[bool, str]:
 
 
 def _try_isolation() -> tuple[bool, str]:
+    """Grade-like trial: start an empty app isolated, the way every app will be, and ask it for a page."""
     if os.getuid() != 0:
         return False, "needs root (the grader runs as an ordinary user)"
-    try:
-        trial = subprocess.run(
-            [sys.executable, "-P", "-m", "grader._launch", "--trial"],
-            capture_output=True, timeout=30, cwd="/",
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return False, f"the trial launch failed ({error})"
-    if trial.returncode == 0:
-        return True, ""
-    lines = trial.stderr.decode("utf-8", "replace").strip().splitlines()
-    return False, (lines[-1] if lines else f"the trial launch exited with code {trial.returncode}")[:300]
+    import httpx
+
+    from grader.server import AppStartError, AppTarget, start_app
+
+    with tempfile.TemporaryDirectory(prefix="streamgrade-trial-") as folder:
+        with open(os.path.join(folder, "app.py"), "w", encoding="utf-8") as source:
+            source.write("from fastapi import FastAPI\napp = FastAPI()\n")
+        try:
+            app = start_app(AppTarget(Path(folder), "app:app", "trial"), policy=Policy("isolate"), start_timeout=30)
+        except AppStartError as error:
+            lines = [line for line in error.log.splitlines() if line.strip()]
+            return False, (lines[-2] if len(lines) > 1 else str(error))[:300]
+        try:
+            httpx.get(f"{app.base_url}/openapi.json", timeout=10, trust_env=False).raise_for_status()
+        except httpx.HTTPError as error:
+            return False, f"an isolated app started but did not answer ({error})"
+        finally:
+            app.stop()
+    return True, ""
 
 
 def resolve(requested: str) -> tuple[str, str]:

@@ -36,7 +36,7 @@ import httpx
 from grader import forkserver, reaper
 from grader.cgroups import Cgroup
 from grader.forkserver import Launched, StatusPipe
-from grader.sandbox import MIB, SETUP_FAILED, Policy, Protections, app_uid, describe, size_text
+from grader.sandbox import MIB, Policy, Protections, describe, size_text
 
 # Import, build the app and answer one request: a few hundred ms for a normal
 # app; 20 s leaves room for a loaded machine and a slow import.
@@ -262,22 +262,28 @@ def start_app(
             policy.limits.memory,
             policy.limits.processes,
         )
-    uid = app_uid() if policy.isolated else None
-    root = Path(tempfile.mkdtemp(prefix="streamgrade-root-")) if policy.isolated else None
+    root = jail_root() if policy.isolated else None
     spec = {
         "app_dir": str(target.app_dir),
         "import_string": target.import_string, "level": policy.level, "limits": asdict(policy.limits),
-        "cgroup_procs": cgroup.join_command_value() if cgroup else [], "uid": uid,
+        "cgroup_procs": cgroup.join_command_value() if cgroup else [],
         "root": str(root) if root else None, "readonly": [str(path) for path in readonly or []],
     }  # fmt: skip
     status = StatusPipe(status_read)
     try:
         process = launch(spec, app_environment(policy, env), target.app_dir, listener.fileno(), status_write, status)
+    except BaseException:
+        status.close()
+        if cgroup is not None:
+            cgroup.remove()
+        if root is not None:
+            root.rmdir()
+        raise
     finally:
         listener.close()  # the child holds its own copy
         os.close(status_write)
     protections = describe(policy, isolated=policy.isolated, cgroup=cgroup is not None,
-                           cgroup_problem=cgroup_problem, isolation_problem=policy.isolation_problem, uid=uid)  # fmt: skip
+                           cgroup_problem=cgroup_problem, isolation_problem=policy.isolation_problem)  # fmt: skip
     app = RunningApp(process, f"http://127.0.0.1:{port}", CapturedLog(process.stdout), policy, protections,
                      cgroup, root, status=status)  # fmt: skip
     try:
@@ -294,6 +300,21 @@ def start_app(
         app.stop()
         raise
     return app
+
+
+def jail_root() -> Path:
+    """An empty folder to mount an isolated app's view on, named after this process.
+
+    The mounts live in the app's namespace only, so the folder stays empty
+    here; folders left by a grading process that was killed are removed.
+    """
+    temp = Path(tempfile.gettempdir())
+    for folder in temp.glob("streamgrade-root-*"):
+        owner = folder.name.split("-")[2]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    return Path(tempfile.mkdtemp(prefix=f"streamgrade-root-{os.getpid()}-"))
 
 
 def launch(spec: dict, env: dict[str, str], cwd: Path, listener: int, status_write: int,
@@ -324,7 +345,9 @@ def wait_until_serving(app: RunningApp, timeout: float) -> None:
     while True:
         if not app.is_alive():
             app.log.wait_closed(timeout=2.0)
-            if app.process.returncode == SETUP_FAILED:
+            if app.status is not None:
+                app.status.exit_code()  # reads how it ended, if the launcher said
+            if app.status is not None and app.status.setup_failed:
                 message = ("The grader could not set up the sandbox the app runs in: a problem with the "
                            "grader or this machine, not with the app (the log says which step failed).")  # fmt: skip
             else:
