@@ -12,10 +12,12 @@ and anything in root's home the app doesn't need are not there at all.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
+import re
 import shutil
 import sys
-from pathlib import Path
+import sysconfig
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -39,7 +41,8 @@ TMP_SIZE = "64m"  # the app's /tmp: enough for scratch files, not for filling th
 # The app's own folder: a submission unpacks to at most 64 MiB (batch/submissions.py), plus room to write.
 APP_SIZE = "128m"
 # Left out of the app's copy of its folder: big, and never what it serves.
-COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "node_modules", ".streamgrade")
+COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "node_modules", ".streamgrade",
+                                      ".cache")  # fmt: skip
 
 _libc = ctypes.CDLL(None, use_errno=True)  # libc, already loaded; find_library would run ldconfig
 
@@ -70,15 +73,31 @@ def mount(
     )
 
 
-def python_paths() -> list[str]:
-    """What the interpreter needs to start and import the grader's packages."""
-    import grader
+# What the server imports besides the standard library. Each is shown to the
+# app where it is installed, not through its sys.path entry: an entry can be
+# a whole project folder (an editable install, a .pth file, PYTHONPATH), with
+# the reference solution and results in it.
+SERVER_PACKAGES = ("grader", "fastapi", "starlette", "uvicorn", "pydantic", "pydantic_core", "anyio", "sniffio",
+                   "h11", "idna", "typing_extensions", "annotated_types", "typing_inspection", "click")  # fmt: skip
 
-    paths = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)),
-             str(Path(grader.__file__).parent)}  # fmt: skip
-    # The launcher runs with -P, so sys.path holds no working folder, only the installation's.
-    paths |= {entry for entry in sys.path if entry and os.path.isabs(entry) and os.path.exists(entry)}
-    return sorted(paths)
+
+def python_paths() -> list[str]:
+    """The Python installation (prefixes, standard library, site-packages) and the packages the server imports."""
+    paths = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    installed = sysconfig.get_paths()
+    paths |= {installed[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    for name in SERVER_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:  # a package: its folder(s)
+            paths |= set(spec.submodule_search_locations)
+        elif spec.origin and os.path.isabs(spec.origin):  # a module: its file
+            paths.add(spec.origin)
+    return sorted(path for path in paths if os.path.isabs(path) and os.path.exists(path) and path != "/")
 
 
 def outermost(paths: list[str]) -> list[str]:
@@ -100,7 +119,20 @@ def bind(root: str, path: str, writable: bool = False, device: bool = False) -> 
         open(target, "ab").close()
     mount(path, target, None, MS_BIND | MS_REC)
     flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (0 if device else MS_NODEV) | (0 if writable else MS_RDONLY)
-    mount(None, target, None, flags)
+    # The remount applies to one mount: the folders mounted below ``target`` get it one by one.
+    for point in [target, *mounts_below(target)]:
+        mount(None, point, None, flags)
+
+
+def mounts_below(target: str) -> list[str]:
+    """Mount points inside ``target``, from /proc/self/mountinfo (which escapes spaces as \\040)."""
+    below = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as lines:
+        for line in lines:
+            point = re.sub(r"\\([0-7]{3})", lambda octal: chr(int(octal.group(1), 8)), line.split()[4])
+            if point.startswith(target.rstrip("/") + "/"):
+                below.append(point)
+    return below
 
 
 def copy_app(root: str, app_dir: str, uid: int) -> None:
@@ -132,15 +164,21 @@ def build_root(root: str, readonly: list[str], app_dir: str, uid: int) -> None:
         MS_NOSUID | MS_NODEV,
         f"mode=1777,size={TMP_SIZE}",
     )
+    # The app's copy first: a bind that lands inside its folder (a venv in the
+    # project, say) then goes on top of the copy instead of under it.
+    copy_app(root, app_dir, uid)
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
             os.symlink(os.readlink(path), root + path)
         elif os.path.isdir(path):
             bind(root, path)
     for path in outermost([*python_paths(), *readonly]):
-        if not any(path == system or path.startswith(system + "/") for system in SYSTEM_DIRS):
-            bind(root, path)
-    copy_app(root, app_dir, uid)
+        if any(path == system or path.startswith(system + "/") for system in SYSTEM_DIRS):
+            continue
+        if app_dir == path or app_dir.startswith(path.rstrip("/") + "/"):
+            raise OSError(f"the app's folder {app_dir} is inside {path}, which the app may only read: "
+                          "grade a copy of the app kept somewhere else")  # fmt: skip
+        bind(root, path)
 
     os.makedirs(root + "/proc")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
