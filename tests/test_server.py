@@ -124,3 +124,12 @@ def test_the_grader_learns_how_the_server_ended(tmp_path, monkeypatch, through, 
             httpx.get(f"{app.base_url}{path}", timeout=10)
         assert app.process.wait(timeout=10) == code
         assert not app.is_alive()
+
+
+def test_an_app_that_exits_with_the_setup_failure_code_is_still_blamed_for_it(tmp_path):
+    # Exit code 70 is what the launcher uses when the sandbox can't be set up; the app can't borrow it.
+    target = resolve_target(str(write_app(tmp_path, "import os\nos._exit(70)\n")))
+    with pytest.raises(AppStartError) as caught:
+        running_app(target).__enter__()
+    assert "exited with code 70" in str(caught.value)
+    assert "sandbox" not in str(caught.value)
