@@ -9,8 +9,11 @@ server's child, not the grader's, so ``Launched`` stands in for
 exit status from the last line the launcher writes on its status pipe (none
 means it was killed: SIGKILL).
 
-Where the fork server can't be used (it failed to start, or died), the
-caller falls back to starting the launcher with ``subprocess.Popen``.
+A batch starts one server and shares it with its grading processes (they
+connect to the path in ``STREAMGRADE_FORKSERVER``), so the imports are paid
+once per batch. Where the fork server can't be used (it failed to start, or
+died), the caller falls back to starting the launcher with
+``subprocess.Popen``.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 from typing import BinaryIO
+
+from grader import reaper
 
 SPAWN_TIMEOUT = 30.0  # the first spawn waits for the server's imports (about 0.5 s)
 
@@ -111,35 +117,66 @@ class Launched:
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)  # no pid reuse can misdirect it
 
 
+ADDRESS_VARIABLE = "STREAMGRADE_FORKSERVER"  # a shared server's socket path, for a batch's grading processes
+
+
 class ForkServer:
-    """One per grading process, started on first use; thread-safe."""
+    """One per grading process, started on first use (or a batch's, shared); thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._channel: socket.socket | None = None
+        self._shared_folder: str | None = None
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def start(self) -> None:
-        """Start the server now (its imports then overlap whatever the caller does next)."""
-        with self._lock:
-            self._start_locked()
+    def start(self, share: bool = False) -> None:
+        """Start the server now (its imports then overlap whatever the caller does next).
 
-    def _start_locked(self) -> None:
-        if self._process is not None and self._process.poll() is None:
+        ``share``: also let other processes connect (``address()`` says where).
+        """
+        with self._lock:
+            self._start_locked(share)
+
+    def address(self) -> str | None:
+        return os.path.join(self._shared_folder, "forkserver") if self._shared_folder else None
+
+    def _start_locked(self, share: bool = False) -> None:
+        alive = self._channel is not None and (self._process is None or self._process.poll() is None)
+        if alive and (not share or self._shared_folder):
             return
+        self._close_locked()
+        address = os.environ.get(ADDRESS_VARIABLE)
+        if address and not share:
+            try:  # a batch's grading process: use the batch's server
+                channel = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                channel.settimeout(SPAWN_TIMEOUT)
+                channel.connect(address)
+                self._channel = channel
+                return
+            except OSError:
+                channel.close()  # gone: start one of our own
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        passed = [theirs]
+        if share:
+            reaper.remove_stale_folders("forkserver", remove=shutil.rmtree)
+            self._shared_folder = str(reaper.private_folder("forkserver"))  # mode 700: ours only
+            listening = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            listening.bind(os.path.join(self._shared_folder, "forkserver"))
+            listening.listen(64)
+            passed.append(listening)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-P", "-u", "-m", "grader._forkserver", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                [sys.executable, "-P", "-u", "-m", "grader._forkserver", *(str(end.fileno()) for end in passed)],
+                pass_fds=[end.fileno() for end in passed], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, cwd="/", start_new_session=True,
             )  # fmt: skip
         finally:
-            theirs.close()
+            for end in passed:
+                end.close()
         mine.settimeout(SPAWN_TIMEOUT)
         self._channel = mine
 
@@ -153,14 +190,14 @@ class ForkServer:
                 socket.send_fds(self._channel, [request], [listener, status, log])
                 reply = self._channel.recv(4096)
             except (OSError, TimeoutError):
-                self._stop_locked()
+                self._close_locked()
                 raise
             if not reply:
-                self._stop_locked()
+                self._close_locked()
                 raise OSError("the fork server ended")
             return int(json.loads(reply)["pid"])
 
-    def _stop_locked(self) -> None:
+    def _close_locked(self) -> None:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
@@ -168,10 +205,13 @@ class ForkServer:
             self._process.kill()
             self._process.wait()
             self._process = None
+        if self._shared_folder is not None:
+            shutil.rmtree(self._shared_folder, ignore_errors=True)
+            self._shared_folder = None
 
     def stop(self) -> None:
         with self._lock:
-            self._stop_locked()
+            self._close_locked()
 
 
 _server = ForkServer()

@@ -15,7 +15,9 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -131,6 +133,25 @@ def reap(pids: Iterable[int]) -> None:
             os.waitpid(pid, os.WNOHANG)
         except (ChildProcessError, OSError):
             pass
+
+
+def remove_stale_folders(kind: str, remove: Callable[[str], object] = os.rmdir) -> None:
+    """Remove ``streamgrade-KIND-PID-*`` folders in the temp folder whose process PID is gone.
+
+    They are left when a grading or a batch is killed before it can clean up.
+    """
+    for folder in Path(tempfile.gettempdir()).glob(f"streamgrade-{kind}-*"):
+        owner = folder.name.split("-")[2]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            try:
+                remove(str(folder))
+            except OSError:
+                continue
+
+
+def private_folder(kind: str) -> Path:
+    """A new mode-700 folder in the temp folder, named so that remove_stale_folders can tell when it is stale."""
+    return Path(tempfile.mkdtemp(prefix=f"streamgrade-{kind}-{os.getpid()}-"))
 
 
 def process_state(pid: int) -> str | None:

@@ -22,7 +22,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -303,18 +302,9 @@ def start_app(
 
 
 def jail_root() -> Path:
-    """An empty folder to mount an isolated app's view on, named after this process.
-
-    The mounts live in the app's namespace only, so the folder stays empty
-    here; folders left by a grading process that was killed are removed.
-    """
-    temp = Path(tempfile.gettempdir())
-    for folder in temp.glob("streamgrade-root-*"):
-        owner = folder.name.split("-")[2]
-        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-    return Path(tempfile.mkdtemp(prefix=f"streamgrade-root-{os.getpid()}-"))
+    """An empty folder to mount an isolated app's view on (the mounts live in the app's namespace only)."""
+    reaper.remove_stale_folders("root")
+    return reaper.private_folder("root")
 
 
 def launch(spec: dict, env: dict[str, str], cwd: Path, listener: int, status_write: int,

@@ -153,10 +153,14 @@ def run_check(app_path: Path, calibration: Path, options: BatchOptions, workdir:
     ]  # fmt: skip
     for exercise in config.exercises:
         command += ["--exercise", exercise]
+    env = dict(os.environ)
+    address = forkserver.shared().address()
+    if address:  # the batch's fork server: its imports are paid once, not per submission
+        env[forkserver.ADDRESS_VARIABLE] = address
     with stopping.lock:  # registered before another thread's sweep can take it for a stray
         child = subprocess.Popen(
             command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True,
+            start_new_session=True, env=env,
         )  # fmt: skip
         stopping.children.add(child)
     try:
@@ -264,7 +268,6 @@ def write_class_outputs(
 def run_batch(options: BatchOptions, report: Callable[[Outcome, int, int], None]) -> list[Outcome]:
     submissions = [sub for sub in discover(options.submissions) if in_shard(sub, options.shard)]
     options.out.mkdir(parents=True, exist_ok=True)
-    calibration: Path | None = None
     outcomes: list[Outcome] = []
     pending = []
     for submission in submissions:
@@ -276,23 +279,33 @@ def run_batch(options: BatchOptions, report: Callable[[Outcome, int, int], None]
             pending.append(submission)
     if pending:
         reaper.become_subreaper()
-        calibration = calibrate(options)
-        stopping = Stopping()
-        pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
-        futures = [pool.submit(grade_submission, sub, options, calibration, stopping) for sub in pending]
+        forkserver.shared().start(share=True)
         try:
-            for future in as_completed(futures):
-                outcomes.append(future.result())
-                report(outcomes[-1], len(outcomes), len(submissions))
-        except (KeyboardInterrupt, Interrupted):
-            # Stop the gradings under way without writing anything for them;
-            # everything finished is already saved.
-            stopping.stop()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise Interrupted from None
-        pool.shutdown()
+            grade_pending(pending, options, outcomes, len(submissions), report)
+        finally:
+            forkserver.shared().stop()
     write_class_outputs(options.out, options.config)
     return outcomes
+
+
+def grade_pending(pending: list[Submission], options: BatchOptions, outcomes: list[Outcome], total: int,
+                  report: Callable[[Outcome, int, int], None]) -> None:  # fmt: skip
+    """Record the reference, then grade ``pending`` in parallel, adding each outcome as it comes."""
+    calibration = calibrate(options)
+    stopping = Stopping()
+    pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    futures = [pool.submit(grade_submission, sub, options, calibration, stopping) for sub in pending]
+    try:
+        for future in as_completed(futures):
+            outcomes.append(future.result())
+            report(outcomes[-1], len(outcomes), total)
+    except (KeyboardInterrupt, Interrupted):
+        # Stop the gradings under way without writing anything for them;
+        # everything finished is already saved.
+        stopping.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise Interrupted from None
+    pool.shutdown()
 
 
 def reuse(submission: Submission, options: BatchOptions) -> Outcome | None:
