@@ -94,6 +94,17 @@ def test_a_faulty_app_fails_exactly_what_it_breaks(name, tmp_path):
             assert check["message"] and check["hint"], f"{check['id']} fails without a message and a hint"
 
 
+@pytest.mark.parametrize("name", ["bigfile_line_iteration", "bigfile_read_all", "correct_sync_generators"])
+def test_the_sandbox_changes_no_verdict_even_for_memory_hungry_apps(name, tmp_path):
+    # Batches run apps under a memory limit: the hungriest faulty apps must
+    # fail what they break, not be killed (which would fail everything else).
+    results = grade(BANK / f"{name}.py", tmp_path, "bigfile", options=("--sandbox", "auto"))
+    expected = {**NO_BONUS, **FAULTY.get(name, {})}
+    got = statuses(results)
+    assert {check: status for check, status in got.items() if status != "passed"} == expected, results["notes"]
+    assert results["protections"]["level"] in ("limits", "isolate")
+
+
 @pytest.mark.parametrize(
     ("name", "exercises", "bonus_missing"),
     [

@@ -177,7 +177,7 @@ def test_the_listener_gets_no_connection_under_isolation(graded):
 
 def test_each_hostile_result_says_what_happened(graded):
     results = graded["results"]
-    assert "at the 1 GiB memory limit" in says(results["hostile_allocates"]) or "ran out of memory" in says(
+    assert "at the 2 GiB memory limit" in says(results["hostile_allocates"]) or "ran out of memory" in says(
         results["hostile_allocates"]
     )
     assert statuses(results["hostile_allocates"])["app.starts"] == "failed"

@@ -394,7 +394,7 @@ def test_the_report_says_which_protections_held():
     isolated = describe(Policy("isolate", Limits()), isolated=True, cgroup=True, cgroup_problem="",
                         isolation_problem="")  # fmt: skip
     assert isolated.not_in_force == []
-    assert any("1 GiB of memory and 256 processes" in text for text in isolated.in_force)
+    assert any("2 GiB of memory and 256 processes" in text for text in isolated.in_force)
     assert any("a user of its own" in text and "seccomp" in text for text in isolated.in_force)
     assert json.loads(json.dumps(isolated.to_dict()))["level"] == "isolate"
 

@@ -12,7 +12,7 @@ expected and what was found, so a typo never silently grades a class wrong.
     submission_timeout = 180            # seconds for a whole submission, then it is stopped
     [sandbox]
     level = "auto"                      # "isolate" (needs root), "limits", "off"; auto: the most allowed
-    memory_mib = 1024                   # for each app and everything it starts
+    memory_mib = 2048                   # for each app and everything it starts
     cpu_seconds = 60                    # per process
     processes = 256                     # processes and threads at once
     open_files = 512
