@@ -125,6 +125,9 @@ class BigfileRecording:
     head: Exchange
     # The full-speed download, recorded after the rest (see probes/run.py).
     download: Download | None = None
+    # Why the range requests were not sent (an app that does not offer
+    # ranges), or "" when they were.
+    ranges_skipped: str = ""
 
 
 @dataclass

@@ -215,3 +215,15 @@ def test_a_download_ten_times_slower_than_the_reference_fails():
     slow.seconds = 12.0
     with pytest.raises(CheckFailed, match="times slower"):
         bigfile_checks.test_bigfile_throughput(bigfile_app(slow), bigfile_app(a_download()))
+
+
+def test_ranges_never_pass_on_requests_that_were_not_made():
+    # The full download offers ranges, but the first GET did not, so the
+    # probe sent no range request: the check must not pass on an empty list.
+    app = bigfile_app(a_download(accept_ranges="bytes"))
+    app.bigfile.ranges_skipped = "GET /bigfile answered without Accept-Ranges: bytes (got (none))"
+    with pytest.raises(CheckFailed, match="range requests were not tried"):
+        bigfile_checks.test_bigfile_range(app)
+    app.bigfile.ranges_skipped = ""
+    with pytest.raises(CheckFailed, match="range requests were not tried"):
+        bigfile_checks.test_bigfile_range(app)

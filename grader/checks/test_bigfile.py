@@ -218,6 +218,13 @@ def test_bigfile_range(app):
     accept = (full_download(app).header("accept-ranges") or "").lower()
     if accept != "bytes":
         raise CheckFailed(f"Expected Accept-Ranges: bytes on the full download, got {accept or '(none)'}.")
+    if not bigfile.ranges:
+        # The full download offered ranges but the first GET did not, so no
+        # range request was sent: never pass on requests that were not made.
+        raise CheckFailed(
+            f"{bigfile.ranges_skipped or 'No range request was made'}, so the range requests were not tried. "
+            "Send Accept-Ranges: bytes on every GET /bigfile."
+        )
     size = bigfile.file_size
     for probe in bigfile.ranges:
         exchange = probe.exchange
