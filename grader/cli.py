@@ -223,7 +223,10 @@ def run_batch_command(args: argparse.Namespace) -> int:
     try:
         config = load_config(Path(args.config) if args.config else None)
         shard = parse_shard(args.shard) if args.shard else None
-        resolve_target(args.reference or str(REFERENCE_APP))
+        reference = args.reference or str(REFERENCE_APP)
+        resolve_target(reference)
+        if Path(reference).exists():  # gradings run in their own folders: name it from anywhere
+            reference = str(Path(reference).resolve())
     except (ConfigError, ValueError, TargetError) as error:
         print(f"streamgrade: {error}", file=sys.stderr)
         return 2
@@ -234,7 +237,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
         return 2
     print(SANDBOX_SUMMARY[level] + (f" (not isolated: {problem})" if problem else ""))
     options = BatchOptions(
-        submissions=submissions.resolve(), out=Path(args.out).resolve(), reference=args.reference or str(REFERENCE_APP),
+        submissions=submissions.resolve(), out=Path(args.out).resolve(), reference=reference,
         config=config, jobs=max(1, args.jobs), shard=shard, force=args.force, sandbox=Sandbox(level, problem),
     )  # fmt: skip
     progress = Progress()

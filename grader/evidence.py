@@ -51,7 +51,9 @@ def transcript(body: bytes, problem_offset: int | None) -> dict[str, Any]:
         end = offset + len(raw)
         ending = ""
         if terminated:
-            ending = "\\r\\n" if shown[end : end + 2] == b"\r\n" else ("\\n" if shown[end : end + 1] == b"\n" else "\\r")
+            ending = (
+                "\\r\\n" if shown[end : end + 2] == b"\r\n" else ("\\n" if shown[end : end + 1] == b"\n" else "\\r")
+            )
         lines.append({
             "offset": offset,
             "text": capped(raw.decode("utf-8", "replace"), TEXT_CAP),
@@ -90,6 +92,14 @@ def bigfile_evidence(app: AppRecording) -> dict[str, Any] | None:
     }
 
 
+def reference_again_evidence(app: AppRecording) -> dict[str, Any] | None:
+    """The reference downloaded again beside a slow download (a batch's reference is recorded earlier)."""
+    again = app.bigfile.reference_again if app.bigfile else None
+    if again is None or again.seconds <= 0:
+        return None
+    return {"seconds": round(again.seconds, 3), "rate": again.received / again.seconds}
+
+
 def events_evidence(app: AppRecording) -> dict[str, Any] | None:
     if app.events is None:
         return None
@@ -116,6 +126,7 @@ def collect(app: AppRecording, reference: AppRecording) -> dict[str, Any]:
         evidence["bigfile"] = {
             "bound": MEMORY_BOUND, "size": bigfile.file_size, "slow_read_pause": bigfile.slow_read_pause,
             "learner": bigfile_evidence(app), "reference": bigfile_evidence(reference),
+            "reference_again": reference_again_evidence(app),
         }  # fmt: skip
     if app.events is not None or reference.events is not None:
         events = app.events or reference.events

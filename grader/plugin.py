@@ -134,6 +134,7 @@ class GradingSession:
                 self._recordings = record_apps(
                     self.target_app, self.saved_reference or self.reference_app, self.exercises,
                     Path(workdir), self.seed, start_timeout=self.start_timeout, policy=self.policy,
+                    reference_target=self.reference_app,
                 )  # fmt: skip
         return self._recordings
 

@@ -227,3 +227,19 @@ def test_ranges_never_pass_on_requests_that_were_not_made():
     app.bigfile.ranges_skipped = ""
     with pytest.raises(CheckFailed, match="range requests were not tried"):
         bigfile_checks.test_bigfile_range(app)
+
+
+def test_throughput_is_judged_against_the_slower_of_the_two_reference_downloads():
+    reference = bigfile_app(a_download())  # 1.0 s
+    learner = a_download()
+    learner.seconds = 12.0
+    app = bigfile_app(learner)
+    app.bigfile.reference_again = a_download()
+    app.bigfile.reference_again.seconds = 2.0  # the machine got busier: 6 times slower passes
+    bigfile_checks.test_bigfile_throughput(app, reference)
+    app.bigfile.reference_again.seconds = 0.5  # faster than recorded: the recorded time judges
+    with pytest.raises(CheckFailed, match="on the same machine"):
+        bigfile_checks.test_bigfile_throughput(app, reference)
+    app.bigfile.reference_again.seconds, app.bigfile.reference_again.received = 2.0, 1000  # cut short: not a measure
+    with pytest.raises(CheckFailed, match="times slower"):
+        bigfile_checks.test_bigfile_throughput(app, reference)

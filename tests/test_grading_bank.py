@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import REFERENCE_APP, ROOT, STARTER_APP
 
+from grader.probes.run import record_reference
+from grader.recording import Calibration, save_calibration
+from grader.server import resolve_target
+
 BANK = Path(__file__).parent / "bank"
 
 FAULTY = {
@@ -182,3 +186,42 @@ def test_an_app_that_kills_its_own_server_fails_without_grader_errors(tmp_path):
     assert got["chat.status"] == got["bigfile.status"] == got["events.headers"] == "failed"
     assert results["score"] == 0
     assert any("stopped by itself" in note for note in results["notes"])
+
+
+@pytest.fixture(scope="module")
+def saved_references(tmp_path_factory) -> dict[str, Path]:
+    """A batch's saved reference (download exercise), as recorded, and as if on a 40 times quieter machine."""
+    workdir = tmp_path_factory.mktemp("reference")
+    recording = record_reference(resolve_target(str(REFERENCE_APP)), ["bigfile"], workdir, seed=7)
+    paths = {"as recorded": workdir / "recorded.json", "quieter": workdir / "quieter.json"}
+    save_calibration(paths["as recorded"], Calibration(7, ["bigfile"], recording))
+    recording.bigfile.download.seconds /= 40
+    save_calibration(paths["quieter"], Calibration(7, ["bigfile"], recording))
+    return paths
+
+
+def grade_against(saved: Path, name: str, tmp_path: Path) -> dict:
+    target = REFERENCE_APP if name == "reference" else BANK / f"{name}.py"
+    options = ("--reference-recording", str(saved), "--reference", str(REFERENCE_APP))
+    return grade(target, tmp_path, "bigfile", options=options)
+
+
+def test_a_download_slowed_by_the_machine_is_judged_against_the_reference_measured_now(saved_references, tmp_path):
+    # Against the saved time the reference itself is 40 times too slow; the
+    # reference downloaded again beside it, under today's load, judges it.
+    results = grade_against(saved_references["quieter"], "reference", tmp_path)
+    assert statuses(results)["bigfile.throughput"] == "passed"
+    assert results["evidence"]["bigfile"]["reference_again"]["rate"] > 0
+
+
+def test_a_tiny_chunk_download_still_fails_against_the_reference_measured_now(saved_references, tmp_path):
+    results = grade_against(saved_references["quieter"], "bigfile_tiny_chunks", tmp_path)
+    throughput = next(check for check in results["checks"] if check["id"] == "bigfile.throughput")
+    assert throughput["status"] == "failed"
+    assert "downloaded at the same time" in throughput["message"]
+
+
+def test_a_download_as_fast_as_the_saved_reference_costs_no_second_download(saved_references, tmp_path):
+    results = grade_against(saved_references["as recorded"], "reference", tmp_path)
+    assert statuses(results)["bigfile.throughput"] == "passed"
+    assert results["evidence"]["bigfile"]["reference_again"] is None

@@ -147,7 +147,8 @@ def run_check(app_path: Path, calibration: Path, options: BatchOptions, workdir:
     output = workdir / "results.json"
     command = [
         sys.executable, "-m", "grader", "check", str(app_path), "--json", str(output), "--no-html",
-        "--reference-recording", str(calibration), "--start-timeout", str(config.start_timeout),
+        "--reference-recording", str(calibration), "--reference", options.reference,
+        "--start-timeout", str(config.start_timeout),
         "--sandbox", options.sandbox.level, "--limits", config.limits.to_json(),
         "--isolation-problem", options.sandbox.problem,
     ]  # fmt: skip

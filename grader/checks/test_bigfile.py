@@ -162,18 +162,23 @@ def test_bigfile_backpressure(app):
 def test_bigfile_throughput(app, reference):
     """The download is not much slower than the reference's"""
     download, reference_download = full_download(app), full_download(reference)
+    where = "on the same machine"
+    again = app.bigfile.reference_again
+    if again is not None and again.received == app.bigfile.file_size and again.seconds > reference_download.seconds:
+        # Recorded earlier on a quieter machine: judge by the reference downloaded beside this one.
+        reference_download, where = again, "downloaded at the same time"
     reference_rate = reference_download.received / max(reference_download.seconds, 1e-6)
     if download.stopped_early:
         raise CheckFailed(
             f"The download was too slow to wait for: the grader {download.stopped_early} "
-            f"(the reference took {seconds(reference_download.seconds)} for the whole file)."
+            f"(the reference took {seconds(reference_download.seconds)} for the whole file, {where})."
         )
     rate = download.received / max(download.seconds, 1e-6)
     if rate * THROUGHPUT_FACTOR >= reference_rate:
         return
     raise CheckFailed(
         f"The download ran at {rate / 2**20:.1f} MiB/s, more than {THROUGHPUT_FACTOR} times slower than "
-        f"the reference's {reference_rate / 2**20:.1f} MiB/s on the same machine.",
+        f"the reference's {reference_rate / 2**20:.1f} MiB/s, {where}.",
         evidence={"rate": rate, "reference_rate": reference_rate},
     )
 

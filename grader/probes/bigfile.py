@@ -26,6 +26,12 @@ SLOW_READ_PAUSE = 0.5
 GIVE_UP_FACTOR = 10
 GIVE_UP_MARGIN = 2.0
 HARD_LIMIT = 60.0
+# A reference recorded earlier (a batch records it once, on a quiet machine)
+# can't judge a download slowed by the batch's own load: at -j 4 on 2 cores
+# sound apps ran up to 6.5 times slower than it, at -j 6 up to 12 times. A
+# learner's download still running at half the give-up factor gets the
+# reference downloaded again beside it, under the same load, to judge by.
+REMEASURE_FACTOR = GIVE_UP_FACTOR / 2
 
 
 @dataclass
@@ -50,9 +56,10 @@ class DownloadClock:
 
     def __init__(self) -> None:
         self.reference_seconds: float | None = None
+        self.remeasuring = False  # the reference is being downloaded again: don't give up meanwhile
 
     def give_up_after(self) -> float:
-        if self.reference_seconds is None:
+        if self.reference_seconds is None or self.remeasuring:
             return HARD_LIMIT
         return min(HARD_LIMIT, self.reference_seconds * GIVE_UP_FACTOR + GIVE_UP_MARGIN)
 
@@ -205,6 +212,17 @@ async def probe_bigfile_light(base_url: str, pid: int, served: ServedFile) -> Bi
         head=head,
         ranges_skipped=ranges_skipped,
     )
+
+
+async def probe_reference_again(base_url: str, pid: int, clock: DownloadClock) -> Download:
+    """Download from the reference again while a learner's download runs, and move the clock to it."""
+    async with local_client(base_url, HARD_LIMIT) as client:
+        again = await download(client, pid, give_up_after=lambda: HARD_LIMIT)
+    if again.received and again.error is None and again.stopped_early is None:
+        # Slower than the recorded time means the machine is busier now: the
+        # learner's download is judged against that. Faster changes nothing.
+        clock.reference_seconds = max(clock.reference_seconds or 0.0, again.seconds)
+    return again
 
 
 async def probe_full_download(base_url: str, pid: int, clock: DownloadClock, is_reference: bool) -> Download:

@@ -19,14 +19,16 @@ from pathlib import Path
 from grader.contract import BIGFILE_SIZE
 from grader.files import write_atomically
 from grader.probes.bigfile import (
+    REMEASURE_FACTOR,
     DownloadClock,
     ServedFile,
     probe_bigfile_light,
     probe_full_download,
+    probe_reference_again,
 )
 from grader.probes.chat import probe_chat
 from grader.probes.events import probe_disconnect, probe_events
-from grader.recording import AppRecording, StartRecording
+from grader.recording import AppRecording, Download, StartRecording
 from grader.samplefile import write_sample_file
 from grader.sandbox import Policy
 from grader.server import (
@@ -174,16 +176,50 @@ def keep_disconnect(side: Side) -> Callable[[object], None]:
     return keep
 
 
+async def reference_again(target: AppTarget, side: Side, clock: DownloadClock, start_timeout: float,
+                          data: list[Path]) -> Download | None:  # fmt: skip
+    """Start the reference's download server again and download from it, beside ``side``'s download."""
+    clock.remeasuring = True
+    server = None
+    try:
+        env = {"BIGFILE_PATH": str(side.served.link)}
+        # Trusted, like the reference's first recording: no sandbox.
+        server = await asyncio.to_thread(start_app, target, env, start_timeout, Policy(), data)
+        return await probe_reference_again(server.base_url, server.pid, clock)
+    except AppStartError:
+        return None  # the recorded time stands
+    finally:
+        clock.remeasuring = False
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+
+
+async def download_judged_now(side: Side, server: RunningApp, clock: DownloadClock, again: AppTarget | None,
+                              start_timeout: float, data: list[Path]) -> Download:  # fmt: skip
+    """The learner's full download; when slow against a reference recorded earlier, the reference again beside it."""
+    learner = asyncio.ensure_future(probe_full_download(server.base_url, server.pid, clock, is_reference=False))
+    try:
+        if again is not None and clock.reference_seconds is not None and side.recording.bigfile is not None:
+            done, _ = await asyncio.wait({learner}, timeout=clock.reference_seconds * REMEASURE_FACTOR)
+            if not done:
+                side.recording.bigfile.reference_again = await reference_again(again, side, clock, start_timeout, data)
+        return await learner
+    finally:
+        learner.cancel()  # only if something above failed: the download is done otherwise
+
+
 async def record_sides(
     targets: dict[str, AppTarget], exercises: list[str], workdir: Path, seed: int,
     start_timeout: float = DEFAULT_START_TIMEOUT, reference_seconds: float | None = None,
-    policy: Policy | None = None,
+    policy: Policy | None = None, reference_target: AppTarget | None = None,
 ) -> dict[str, AppRecording]:  # fmt: skip
     """Record each app in ``targets`` (label -> target), all probed at the same time.
 
     The label "reference" marks the app whose download time sets when the
     others' downloads are given up on; ``reference_seconds`` gives that time
-    when the reference was recorded earlier (a batch records it once).
+    when the reference was recorded earlier (a batch records it once), and
+    ``reference_target`` the reference app to download from again when a
+    download runs slow against it (see bigfile.REMEASURE_FACTOR).
     ``policy`` is the sandbox for every app but the reference (trusted, and
     calibrating in the conditions a learner's machine has).
     """
@@ -210,7 +246,8 @@ async def record_sides(
         for folders in data.values():
             folders.append(folder)
 
-    # Start-up is CPU-heavy (about 0.35 s of imports per server). The servers
+    # Start-up costs CPU (each server imports the app; without the fork server,
+    # uvicorn and FastAPI too: about 0.5 s each). The servers
     # for the light probes start first; the download servers start while the
     # light probes run, whose verdicts are all relative to the reference
     # measured at the same moment.
@@ -259,10 +296,15 @@ async def record_sides(
         if all(side.started for side in sides):
             clock = DownloadClock()
             clock.reference_seconds = reference_seconds
+            again = reference_target if reference_seconds is not None else None
+
+            def full_download(side: Side) -> Callable[[RunningApp], Awaitable[Download]]:
+                if side.label == "reference":
+                    return lambda server: probe_full_download(server.base_url, server.pid, clock, is_reference=True)
+                return lambda server: download_judged_now(side, server, clock, again, start_timeout, data[side.label])
+
             await asyncio.gather(
-                *(guarded(side, "bigfile", lambda server, s=side: probe_full_download(
-                    server.base_url, server.pid, clock, is_reference=s.label == "reference"),
-                    keep_download(side)) for side in sides),
+                *(guarded(side, "bigfile", full_download(side), keep_download(side)) for side in sides),
                 *(guarded(side, "events", lambda server: probe_disconnect(server.base_url, server.pid),
                           keep_disconnect(side)) for side in sides),
             )  # fmt: skip
@@ -277,15 +319,20 @@ async def record_sides(
 def record_apps(
     learner: AppTarget, reference: AppTarget | AppRecording, exercises: list[str], workdir: Path, seed: int,
     start_timeout: float = DEFAULT_START_TIMEOUT, policy: Policy | None = None,
+    reference_target: AppTarget | None = None,
 ) -> tuple[AppRecording, AppRecording]:  # fmt: skip
-    """Record the learner's app and the reference, or only the learner's beside a reference recorded before."""
+    """Record the learner's app and the reference, or only the learner's beside a reference recorded before.
+
+    With a recording, ``reference_target`` is the app it was recorded from: a
+    slow download is judged against it downloaded again at the same time.
+    """
     if isinstance(reference, AppRecording):
         recorded_seconds = (
             reference.bigfile.download.seconds if reference.bigfile and reference.bigfile.download else None
         )
         recordings = asyncio.run(record_sides(
             {"learner": learner}, exercises, workdir, seed, start_timeout, reference_seconds=recorded_seconds,
-            policy=policy))  # fmt: skip
+            policy=policy, reference_target=reference_target))  # fmt: skip
         return recordings["learner"], reference
     recordings = asyncio.run(
         record_sides(
