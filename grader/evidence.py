@@ -95,9 +95,10 @@ def bigfile_evidence(app: AppRecording) -> dict[str, Any] | None:
 def reference_again_evidence(app: AppRecording) -> dict[str, Any] | None:
     """The reference downloaded again beside a slow download (a batch's reference is recorded earlier)."""
     again = app.bigfile.reference_again if app.bigfile else None
-    if again is None or again.seconds <= 0:
+    if again is None or again.seconds <= 0 or not again.received:
         return None
-    return {"seconds": round(again.seconds, 3), "rate": again.received / again.seconds}
+    rate = again.received / again.seconds
+    return {"received": again.received, "rate": rate, "whole_file_seconds": round(app.bigfile.file_size / rate, 3)}
 
 
 def events_evidence(app: AppRecording) -> dict[str, Any] | None:

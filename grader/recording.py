@@ -125,8 +125,9 @@ class BigfileRecording:
     head: Exchange
     # The full-speed download, recorded after the rest (see probes/run.py).
     download: Download | None = None
-    # The reference downloaded again beside a slow full download, when the
-    # reference was recorded earlier (see probes/bigfile.py REMEASURE_FACTOR).
+    # The start of the reference's download (REMEASURE_BYTES), timed again
+    # beside a slow full download when the reference was recorded earlier
+    # (see probes/bigfile.py REMEASURE_FACTOR).
     reference_again: Download | None = None
     # Why the range requests were not sent (an app that does not offer
     # ranges), or "" when they were.

@@ -31,7 +31,10 @@ HARD_LIMIT = 60.0
 # sound apps ran up to 6.5 times slower than it, at -j 6 up to 12 times. A
 # learner's download still running at half the give-up factor gets the
 # reference downloaded again beside it, under the same load, to judge by.
+# A quarter of the file gives its speed, for a quarter of the CPU (which the
+# other gradings of a batch share).
 REMEASURE_FACTOR = GIVE_UP_FACTOR / 2
+REMEASURE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -214,14 +217,15 @@ async def probe_bigfile_light(base_url: str, pid: int, served: ServedFile) -> Bi
     )
 
 
-async def probe_reference_again(base_url: str, pid: int, clock: DownloadClock) -> Download:
-    """Download from the reference again while a learner's download runs, and move the clock to it."""
+async def probe_reference_again(base_url: str, pid: int, clock: DownloadClock, file_size: int) -> Download:
+    """Time the start of a download from the reference while a learner's download runs; move the clock to it."""
     async with local_client(base_url, HARD_LIMIT) as client:
-        again = await download(client, pid, give_up_after=lambda: HARD_LIMIT)
-    if again.received and again.error is None and again.stopped_early is None:
+        again = await download(client, pid, give_up_after=lambda: HARD_LIMIT, pause_after=REMEASURE_BYTES)
+    if again.received >= min(REMEASURE_BYTES, file_size) and again.error is None and again.stopped_early is None:
         # Slower than the recorded time means the machine is busier now: the
         # learner's download is judged against that. Faster changes nothing.
-        clock.reference_seconds = max(clock.reference_seconds or 0.0, again.seconds)
+        whole_file = again.seconds * file_size / again.received
+        clock.reference_seconds = max(clock.reference_seconds or 0.0, whole_file)
     return again
 
 

@@ -185,7 +185,7 @@ async def reference_again(target: AppTarget, side: Side, clock: DownloadClock, s
         env = {"BIGFILE_PATH": str(side.served.link)}
         # Trusted, like the reference's first recording: no sandbox.
         server = await asyncio.to_thread(start_app, target, env, start_timeout, Policy(), data)
-        return await probe_reference_again(server.base_url, server.pid, clock)
+        return await probe_reference_again(server.base_url, server.pid, clock, side.served.size)
     except AppStartError:
         return None  # the recorded time stands
     finally:
