@@ -39,6 +39,7 @@ from grader import sse  # noqa: E402
 from grader.probes import bigfile as bigfile_probe  # noqa: E402
 from grader.probes import chat as chat_probe  # noqa: E402
 from grader.probes import events as events_probe  # noqa: E402
+from grader.cli import DEFAULT_JOBS  # noqa: E402
 from grader.probes.http import local_client  # noqa: E402
 from grader.server import resolve_target, running_app  # noqa: E402
 from grader.timing import arrival_at_offsets, bursts  # noqa: E402
@@ -117,7 +118,7 @@ def measure_batch(size: int, job_counts: list[int], work: Path) -> dict:
                         for name, checks in baseline.items() for check, status in checks.items())  # fmt: skip
         rows.append({"jobs": jobs, "seconds": round(seconds, 1), "per_minute": round(size / seconds * 60, 1),
                      "verdicts_differing_from_j1": differing})  # fmt: skip
-    return {"submissions": size, "runs": rows}
+    return {"submissions": size, "default_jobs": DEFAULT_JOBS, "runs": rows}
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -210,8 +211,9 @@ def print_table(report: dict) -> None:
               f"{row['ratio_to_floor']:.2f}x floor")  # fmt: skip
     print(f"Batch ({report['batch']['submissions']} submissions)")
     for row in report["batch"]["runs"]:
+        default = " (the default)" if row["jobs"] == report["batch"].get("default_jobs") else ""
         print(f"  -j {row['jobs']}: {row['seconds']:>6.1f} s  {row['per_minute']:>5.1f}/min  "
-              f"verdicts differing from -j 1: {row['verdicts_differing_from_j1']}")  # fmt: skip
+              f"verdicts differing from -j 1: {row['verdicts_differing_from_j1']}{default}")  # fmt: skip
     print("Timing precision (grader's arrival minus the app's hand-off)")
     for kind, row in report["precision"].items():
         print(f"  {kind:<12} n={row.get('count', 0)}  p50 {row.get('p50_ms')} ms  p95 {row.get('p95_ms')} ms  "
@@ -243,7 +245,7 @@ def main() -> None:
         else:
             report = {
                 "latency": measure_latency(5, LATENCY_APPS, work),
-                "batch": measure_batch(40, [1, 2, 4], work),
+                "batch": measure_batch(40, sorted({1, 2, 4, DEFAULT_JOBS}), work),
                 "precision": measure_precision(5, work),
                 "stability": measure_stability(10, STABILITY_APPS, work),
                 "memory": measure_memory([32, 64, 128]),
