@@ -36,11 +36,13 @@ SANDBOX_SUMMARY = {
 # Submissions graded at once: two per core, at most 8. A grading mostly
 # waits (the contract's delays and intervals), so one per core leaves the
 # cores idle. Measured with bench/run.py on the 2-core machine, 40 apps of
-# the test bank: -j 4 gave 42.6 a minute, -j 2 30.2, with every check's
+# the test bank: -j 4 gave 43.8 a minute, -j 2 28.4, with every check's
 # status equal to -j 1's (also at -j 6). Timing verdicts are relative to the
 # reference, and a slow download to the reference timed again beside it,
 # which is why they hold under the batch's own load (docs/PERFORMANCE.md).
-DEFAULT_JOBS = max(1, min(2 * (os.cpu_count() or 1), 8))
+# The cores this process may use (a container's or a taskset's), not the host's.
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+DEFAULT_JOBS = max(1, min(2 * CORES, 8))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run the app under resource limits, or also isolated (needs root); "
                             "auto: the most this machine allows (default off: your app runs as it would for you)")  # fmt: skip
     check.add_argument("--reference-recording", metavar="PATH", help=argparse.SUPPRESS)  # batch use
+    check.add_argument("--reference-dir", metavar="DIR", help=argparse.SUPPRESS)  # batch use: where --reference is named from
     check.add_argument("--limits", metavar="JSON", help=argparse.SUPPRESS)  # batch use: the sandbox's limits
     check.add_argument("--isolation-problem", default="", help=argparse.SUPPRESS)  # batch use: for the report
 
@@ -114,7 +117,7 @@ class ResultCatcher:
 def grade(target: str, *, exercises: list[str] | None = None, reference: str | None = None,
           seed: int | None = None, start_timeout: float | None = None,
           reference_recording: str | None = None, sandbox: str = "off", limits: str | None = None,
-          isolation_problem: str = "") -> tuple[GradeResult | None, str]:  # fmt: skip
+          isolation_problem: str = "", reference_dir: str | None = None) -> tuple[GradeResult | None, str]:  # fmt: skip
     """Run the checks against ``target``; return the result and pytest's own output."""
     arguments = [
         str(CHECKS_DIR), "-c", str(CHECKS_DIR / "pytest.ini"), "--rootdir", str(CHECKS_DIR),
@@ -130,6 +133,8 @@ def grade(target: str, *, exercises: list[str] | None = None, reference: str | N
         arguments += ["--streamgrade-start-timeout", str(start_timeout)]
     if reference_recording is not None:
         arguments += ["--streamgrade-reference-recording", reference_recording]
+    if reference_dir is not None:
+        arguments += ["--streamgrade-reference-dir", reference_dir]
     arguments += [
         "--streamgrade-sandbox",
         sandbox,
@@ -182,6 +187,7 @@ def run_check(args: argparse.Namespace) -> int:
             target, exercises=args.exercise, reference=args.reference, seed=args.seed,
             start_timeout=args.start_timeout, reference_recording=args.reference_recording,
             sandbox=args.sandbox, limits=args.limits, isolation_problem=args.isolation_problem,
+            reference_dir=args.reference_dir,
         )  # fmt: skip
     if result is None:
         print("streamgrade: the grader could not run. This is a bug in streamgrade, not in your app.", file=sys.stderr)
@@ -227,8 +233,6 @@ def run_batch_command(args: argparse.Namespace) -> int:
         shard = parse_shard(args.shard) if args.shard else None
         reference = args.reference or str(REFERENCE_APP)
         resolve_target(reference)
-        if Path(reference).exists():  # gradings run in their own folders: name it from anywhere
-            reference = str(Path(reference).resolve())
     except (ConfigError, ValueError, TargetError) as error:
         print(f"streamgrade: {error}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader import sse
-from grader.contract import MEMORY_BOUND
+from grader.contract import MEMORY_BOUND, REMEASURE_BYTES
 from grader.recording import AppRecording, Exchange, MemoryTrace
 from grader.timing import arrival_at_offsets
 
@@ -95,8 +95,8 @@ def bigfile_evidence(app: AppRecording) -> dict[str, Any] | None:
 def reference_again_evidence(app: AppRecording) -> dict[str, Any] | None:
     """The reference downloaded again beside a slow download (a batch's reference is recorded earlier)."""
     again = app.bigfile.reference_again if app.bigfile else None
-    if again is None or again.seconds <= 0 or not again.received:
-        return None
+    if again is None or not again.timed(min(REMEASURE_BYTES, app.bigfile.file_size)) or again.seconds <= 0:
+        return None  # no second timing, or none the check could use
     rate = again.received / again.seconds
     return {"received": again.received, "rate": rate, "whole_file_seconds": round(app.bigfile.file_size / rate, 3)}
 

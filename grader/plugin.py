@@ -63,6 +63,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="why isolation was not used (for the report)",
     )
     group.addoption(
+        "--streamgrade-reference-dir", metavar="DIR",
+        help="the folder --streamgrade-reference is named from (default: the current one)",
+    )  # fmt: skip
+    group.addoption(
         "--streamgrade-reference-recording", metavar="PATH",
         help="calibrate against this saved recording of the reference instead of probing it (batch grading)",
     )  # fmt: skip
@@ -98,7 +102,8 @@ class GradingSession:
         try:
             self.target_app: AppTarget = resolve_target(target)
             reference = config.getoption("streamgrade_reference") or str(REFERENCE_APP)
-            self.reference_app: AppTarget = resolve_target(reference)
+            reference_dir = config.getoption("streamgrade_reference_dir")
+            self.reference_app: AppTarget = resolve_target(reference, Path(reference_dir) if reference_dir else None)
         except TargetError as error:
             raise pytest.UsageError(str(error)) from None
         self.exercises = list(config.getoption("streamgrade_exercise") or EXERCISES)

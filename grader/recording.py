@@ -104,6 +104,10 @@ class Download:
     def header(self, name: str) -> str | None:
         return Exchange("GET", "", headers=self.headers).header(name)
 
+    def timed(self, wanted: int) -> bool:
+        """Whether this download is a usable timing: a 200 that delivered ``wanted`` bytes unbroken."""
+        return self.status == 200 and self.received >= wanted and self.error is None and self.stopped_early is None
+
 
 @dataclass
 class RangeProbe:

@@ -200,16 +200,40 @@ def saved_references(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def grade_against(saved: Path, name: str, tmp_path: Path) -> dict:
+def grade_against(saved: Path, name: str, tmp_path: Path, reference: Path = REFERENCE_APP) -> dict:
     target = REFERENCE_APP if name == "reference" else BANK / f"{name}.py"
-    options = ("--reference-recording", str(saved), "--reference", str(REFERENCE_APP))
+    options = ("--reference-recording", str(saved), "--reference", str(reference), "--html", str(tmp_path / "r.html"))
     return grade(target, tmp_path, "bigfile", options=options)
 
 
 def test_a_download_slowed_by_the_machine_is_judged_against_the_reference_measured_now(saved_references, tmp_path):
     # Against the saved time the reference itself is 40 times too slow; the
-    # reference downloaded again beside it, under today's load, judges it.
+    # reference timed again beside it, under today's load, judges it.
     results = grade_against(saved_references["quieter"], "reference", tmp_path)
+    assert statuses(results)["bigfile.throughput"] == "passed"
+    assert results["evidence"]["bigfile"]["reference_again"]["rate"] > 0
+    assert "timed again beside yours" in (tmp_path / "r.html").read_text()
+
+
+def test_a_reference_that_cannot_be_timed_again_leaves_the_recorded_time_and_no_grader_error(
+    saved_references, tmp_path
+):
+    results = grade_against(saved_references["quieter"], "reference", tmp_path, BANK / "broken_syntax_error.py")
+    got = statuses(results)
+    assert got["bigfile.throughput"] == "failed"  # 40 times slower than the saved time, and nothing else to go by
+    assert {status for check, status in got.items() if check != "bigfile.throughput"} == {"passed"}
+    assert results["evidence"]["bigfile"]["reference_again"] is None
+
+
+def test_a_batch_names_its_module_reference_from_where_it_was_started(saved_references, tmp_path):
+    # Gradings run in folders of their own: --reference-dir says where "reference.app:app" is found.
+    output = tmp_path / "results.json"
+    command = [sys.executable, "-m", "grader", "check", str(REFERENCE_APP), "--exercise", "bigfile",
+               "--json", str(output), "--reference-recording", str(saved_references["quieter"]),
+               "--reference", "reference.app:app", "--reference-dir", str(ROOT)]  # fmt: skip
+    finished = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    results = json.loads(output.read_text())
     assert statuses(results)["bigfile.throughput"] == "passed"
     assert results["evidence"]["bigfile"]["reference_again"]["rate"] > 0
 

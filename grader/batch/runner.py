@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import __version__, forkserver, reaper
@@ -73,6 +73,8 @@ class BatchOptions:
     shard: tuple[int, int] | None = None  # (K, N): grade the K-th of N parts
     force: bool = False
     sandbox: Sandbox = Sandbox("off")
+    # Where ``reference`` is named from: gradings run in folders of their own.
+    reference_dir: Path = field(default_factory=Path.cwd)
 
 
 class Interrupted(Exception):
@@ -148,6 +150,7 @@ def run_check(app_path: Path, calibration: Path, options: BatchOptions, workdir:
     command = [
         sys.executable, "-m", "grader", "check", str(app_path), "--json", str(output), "--no-html",
         "--reference-recording", str(calibration), "--reference", options.reference,
+        "--reference-dir", str(options.reference_dir),
         "--start-timeout", str(config.start_timeout),
         "--sandbox", options.sandbox.level, "--limits", config.limits.to_json(),
         "--isolation-problem", options.sandbox.problem,

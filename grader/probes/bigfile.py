@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from grader.contract import REMEASURE_BYTES
 from grader.probes.http import local_client, now, record_exchange
 from grader.procmem import read_memory, reset_peak_memory
 from grader.recording import BigfileRecording, Download, MemoryTrace, RangeProbe
@@ -34,7 +35,6 @@ HARD_LIMIT = 60.0
 # A quarter of the file gives its speed, for a quarter of the CPU (which the
 # other gradings of a batch share).
 REMEASURE_FACTOR = GIVE_UP_FACTOR / 2
-REMEASURE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -87,6 +87,9 @@ class MemorySampler:
             except OSError:
                 return  # the server is gone
 
+    def stop(self) -> None:
+        self._task.cancel()
+
     async def finish(self) -> MemoryTrace:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
@@ -135,12 +138,19 @@ async def download(
         sampler = None  # the server is gone already: the download will say so
     started = now()
     reader = asyncio.ensure_future(read())
-    while not reader.done():
-        await asyncio.wait({reader}, timeout=0.1)
-        elapsed = now() - started
-        if not reader.done() and elapsed > give_up_after():
-            reader.cancel()
-            seen.stopped_early = f"stopped after {elapsed:.1f} s with {seen.received:,} bytes received"
+    try:
+        while not reader.done():
+            await asyncio.wait({reader}, timeout=0.1)
+            elapsed = now() - started
+            if not reader.done() and elapsed > give_up_after():
+                reader.cancel()
+                seen.stopped_early = f"stopped after {elapsed:.1f} s with {seen.received:,} bytes received"
+    except asyncio.CancelledError:
+        # This download was cancelled, not given up: stop reading and sampling too.
+        reader.cancel()
+        if sampler is not None:
+            sampler.stop()
+        raise
     try:
         await reader
     except asyncio.CancelledError:
@@ -185,7 +195,7 @@ async def probe_bigfile_light(base_url: str, pid: int, served: ServedFile) -> Bi
         ranges: list[RangeProbe] = []
         offered = (slow.header("accept-ranges") or "").lower()
         ranges_skipped = ""
-        if slow.status is not None and offered != "bytes":
+        if slow.status == 200 and offered != "bytes":
             ranges_skipped = f"GET /bigfile answered without Accept-Ranges: bytes (got {offered or '(none)'})"
         for header, expected in [] if ranges_skipped else range_probes(served):
             # Read one byte past what was asked: an app that ignores Range and
@@ -221,7 +231,7 @@ async def probe_reference_again(base_url: str, pid: int, clock: DownloadClock, f
     """Time the start of a download from the reference while a learner's download runs; move the clock to it."""
     async with local_client(base_url, HARD_LIMIT) as client:
         again = await download(client, pid, give_up_after=lambda: HARD_LIMIT, pause_after=REMEASURE_BYTES)
-    if again.received >= min(REMEASURE_BYTES, file_size) and again.error is None and again.stopped_early is None:
+    if again.timed(min(REMEASURE_BYTES, file_size)):
         # Slower than the recorded time means the machine is busier now: the
         # learner's download is judged against that. Faster changes nothing.
         whole_file = again.seconds * file_size / again.received

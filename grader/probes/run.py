@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ async def start_servers(side: Side, exercises: list[str], start_timeout: float, 
     clock = asyncio.get_running_loop().time
     started = clock()
     results = await asyncio.gather(
-        *(asyncio.to_thread(start_app, side.target, env, start_timeout, side.policy, data) for _ in exercises),
+        *(start_app_in_thread(side.target, env, start_timeout, side.policy, data) for _ in exercises),
         return_exceptions=True,
     )
     side.recording.start.seconds = max(side.recording.start.seconds, clock() - started)
@@ -176,18 +177,44 @@ def keep_disconnect(side: Side) -> Callable[[object], None]:
     return keep
 
 
+async def start_app_in_thread(target: AppTarget, env: dict[str, str], start_timeout: float, policy: Policy,
+                              data: list[Path]) -> RunningApp:  # fmt: skip
+    """``start_app`` in a worker thread; a server that comes up after this was cancelled is stopped, not leaked."""
+    lock = threading.Lock()
+    state: dict[str, object] = {"cancelled": False, "app": None}
+
+    def start() -> RunningApp:
+        app = start_app(target, env, start_timeout, policy, data)
+        with lock:
+            abandoned = state["cancelled"]
+            state["app"] = app
+        if abandoned:
+            app.stop()
+        return app
+
+    try:
+        return await asyncio.to_thread(start)
+    except asyncio.CancelledError:
+        with lock:
+            state["cancelled"] = True
+            app = state["app"]
+        if isinstance(app, RunningApp):
+            app.stop()
+        raise
+
+
 async def reference_again(target: AppTarget, side: Side, clock: DownloadClock, start_timeout: float,
-                          data: list[Path]) -> Download | None:  # fmt: skip
-    """Start the reference's download server again and download from it, beside ``side``'s download."""
+                          data: list[Path]) -> Download:  # fmt: skip
+    """Start the reference's download server again and time a download from it, beside ``side``'s download."""
     clock.remeasuring = True
     server = None
     try:
         env = {"BIGFILE_PATH": str(side.served.link)}
         # Trusted, like the reference's first recording: no sandbox.
-        server = await asyncio.to_thread(start_app, target, env, start_timeout, Policy(), data)
+        server = await start_app_in_thread(target, env, start_timeout, Policy(), data)
         return await probe_reference_again(server.base_url, server.pid, clock, side.served.size)
-    except AppStartError:
-        return None  # the recorded time stands
+    except Exception as failure:  # a second opinion only: without it the recorded time stands
+        return Download(None, [], 0, "", 0.0, 0, 0, None, error=f"the reference could not be timed again: {failure}")
     finally:
         clock.remeasuring = False
         if server is not None:
@@ -205,7 +232,9 @@ async def download_judged_now(side: Side, server: RunningApp, clock: DownloadClo
                 side.recording.bigfile.reference_again = await reference_again(again, side, clock, start_timeout, data)
         return await learner
     finally:
-        learner.cancel()  # only if something above failed: the download is done otherwise
+        if not learner.done():  # cancelled from outside: stop the download with it
+            learner.cancel()
+            await asyncio.gather(learner, return_exceptions=True)
 
 
 async def record_sides(
