@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader import sse
-from grader.contract import MEMORY_BOUND, REMEASURE_BYTES
+from grader.contract import MEMORY_BOUND
 from grader.recording import AppRecording, Exchange, MemoryTrace
 from grader.timing import arrival_at_offsets
 
@@ -51,9 +51,7 @@ def transcript(body: bytes, problem_offset: int | None) -> dict[str, Any]:
         end = offset + len(raw)
         ending = ""
         if terminated:
-            ending = (
-                "\\r\\n" if shown[end : end + 2] == b"\r\n" else ("\\n" if shown[end : end + 1] == b"\n" else "\\r")
-            )
+            ending = "\\r\\n" if shown[end : end + 2] == b"\r\n" else ("\\n" if shown[end : end + 1] == b"\n" else "\\r")
         lines.append({
             "offset": offset,
             "text": capped(raw.decode("utf-8", "replace"), TEXT_CAP),
@@ -84,7 +82,7 @@ def bigfile_evidence(app: AppRecording) -> dict[str, Any] | None:
     return {
         "seconds": round(download.seconds, 3),
         "received": download.received,
-        "rate": download.received / max(download.seconds, 1e-6),
+        "rate": download.rate,
         "largest_chunk": download.largest_chunk,
         "stopped_early": download.stopped_early,
         "memory": memory_curve(download.memory),
@@ -94,11 +92,11 @@ def bigfile_evidence(app: AppRecording) -> dict[str, Any] | None:
 
 def reference_again_evidence(app: AppRecording) -> dict[str, Any] | None:
     """The reference downloaded again beside a slow download (a batch's reference is recorded earlier)."""
-    again = app.bigfile.reference_again if app.bigfile else None
-    if again is None or not again.timed(min(REMEASURE_BYTES, app.bigfile.file_size)) or again.seconds <= 0:
+    again = app.bigfile.reference_timed_again() if app.bigfile else None
+    if again is None:
         return None  # no second timing, or none the check could use
-    rate = again.received / again.seconds
-    return {"received": again.received, "rate": rate, "whole_file_seconds": round(app.bigfile.file_size / rate, 3)}
+    return {"received": again.received, "rate": again.rate,
+            "whole_file_seconds": round(app.bigfile.file_size / again.rate, 3)}  # fmt: skip
 
 
 def events_evidence(app: AppRecording) -> dict[str, Any] | None:

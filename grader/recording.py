@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.contract import REMEASURE_BYTES
+
 # Bodies the checks read (chat replies, event streams) are small; keep at
 # most this much of any of them, so an app that streams without end can't
 # fill the grader's memory.
@@ -104,6 +106,11 @@ class Download:
     def header(self, name: str) -> str | None:
         return Exchange("GET", "", headers=self.headers).header(name)
 
+    @property
+    def rate(self) -> float:
+        """Bytes a second over the download."""
+        return self.received / max(self.seconds, 1e-6)
+
     def timed(self, wanted: int) -> bool:
         """Whether this download is a usable timing: a 200 that delivered ``wanted`` bytes unbroken."""
         return self.status == 200 and self.received >= wanted and self.error is None and self.stopped_early is None
@@ -136,6 +143,11 @@ class BigfileRecording:
     # Why the range requests were not sent (an app that does not offer
     # ranges), or "" when they were.
     ranges_skipped: str = ""
+
+    def reference_timed_again(self) -> Download | None:
+        """The second timing of the reference, if it is one a verdict can rest on."""
+        again = self.reference_again
+        return again if again is not None and again.timed(min(REMEASURE_BYTES, self.file_size)) else None
 
 
 @dataclass

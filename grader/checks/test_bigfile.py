@@ -8,7 +8,7 @@ import re
 
 from grader.checkapi import CheckFailed, NotApplicable, check, mebibytes, seconds
 from grader.checks._common import excerpt, require_answer, require_status
-from grader.contract import MEMORY_BOUND, REMEASURE_BYTES
+from grader.contract import MEMORY_BOUND
 from grader.recording import Download, Exchange
 
 # Slower than the reference by more than this factor, on the same machine at
@@ -162,19 +162,16 @@ def test_bigfile_backpressure(app):
 def test_bigfile_throughput(app, reference):
     """The download is not much slower than the reference's"""
     download, reference_download = full_download(app), full_download(reference)
-    reference_rate = reference_download.received / max(reference_download.seconds, 1e-6)
-    took = f"the reference took {seconds(reference_download.seconds)} for the whole file on the same machine"
-    where = "on the same machine"
-    again = app.bigfile.reference_again
-    if again is not None and again.timed(min(REMEASURE_BYTES, app.bigfile.file_size)):
-        again_rate = again.received / max(again.seconds, 1e-6)
-        if again_rate < reference_rate:
-            # Recorded earlier on a quieter machine: judge by the reference measured beside this download.
-            reference_rate, where = again_rate, "measured at the same time"
-            took = f"the reference ran at {again_rate / 2**20:.1f} MiB/s, {where}"
+    reference_rate, where = reference_download.rate, "on the same machine"
+    took = f"the reference took {seconds(reference_download.seconds)} for the whole file {where}"
+    again = app.bigfile.reference_timed_again()
+    if again is not None and again.rate < reference_rate:
+        # Recorded earlier on a quieter machine: judge by the reference measured beside this download.
+        reference_rate, where = again.rate, "measured at the same time"
+        took = f"the reference ran at {again.rate / 2**20:.1f} MiB/s, {where}"
     if download.stopped_early:
         raise CheckFailed(f"The download was too slow to wait for: the grader {download.stopped_early} ({took}).")
-    rate = download.received / max(download.seconds, 1e-6)
+    rate = download.rate
     if rate * THROUGHPUT_FACTOR >= reference_rate:
         return
     raise CheckFailed(

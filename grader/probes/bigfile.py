@@ -31,9 +31,8 @@ HARD_LIMIT = 60.0
 # can't judge a download slowed by the batch's own load: at -j 4 on 2 cores
 # sound apps ran up to 6.5 times slower than it, at -j 6 up to 12 times. A
 # learner's download still running at half the give-up factor gets the
-# reference downloaded again beside it, under the same load, to judge by.
-# A quarter of the file gives its speed, for a quarter of the CPU (which the
-# other gradings of a batch share).
+# reference downloaded again beside it, under the same load, to judge by
+# (contract.REMEASURE_BYTES of it).
 REMEASURE_FACTOR = GIVE_UP_FACTOR / 2
 
 
@@ -91,7 +90,7 @@ class MemorySampler:
         self._task.cancel()
 
     async def finish(self) -> MemoryTrace:
-        self._task.cancel()
+        self.stop()
         await asyncio.gather(self._task, return_exceptions=True)
         peak = max(rss for _, rss in self.samples)
         if self.reset_ok:
