@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from grader import __version__, forkserver
+from grader import __version__, fixtures, forkserver
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.evidence import collect as collect_evidence
 from grader.probes.run import EXERCISES, record_apps
@@ -78,7 +78,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hint(text): what a learner should try when a check fails")
     target = config.getoption("streamgrade_target", None)
     if target:
-        config.pluginmanager.register(GradingSession(config, target), "streamgrade-session")
+        config.pluginmanager.register(GradingSession(config, target), fixtures.SESSION_PLUGIN)
+        config.pluginmanager.register(fixtures, "streamgrade-fixtures")
 
 
 def check_marker(item: pytest.Item) -> pytest.Mark | None:
@@ -142,14 +143,6 @@ class GradingSession:
                     reference_target=self.reference_app,
                 )  # fmt: skip
         return self._recordings
-
-    @pytest.fixture(scope="session")
-    def app(self) -> AppRecording:
-        return self.recordings()[0]
-
-    @pytest.fixture(scope="session")
-    def reference(self) -> AppRecording:
-        return self.recordings()[1]
 
     # -- selection and order --------------------------------------------------
 

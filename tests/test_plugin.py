@@ -88,3 +88,32 @@ def test_the_plugin_is_inert_without_a_target(pytester: pytest.Pytester):
     pytester.makepyfile("def test_plain():\n    assert True\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_the_plugin_lends_no_app_fixture_to_other_test_suites(pytester: pytest.Pytester):
+    pytester.makepyfile("def test_uses_app(app):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'app' not found*"])
+
+
+def test_a_custom_check_runs_under_filterwarnings_error(tmp_path):
+    """Projects run their tests with warnings as errors; the grader's fixtures must not warn (pytest 10)."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\nfilterwarnings =\n    error\n")
+    (tmp_path / "test_strict.py").write_text(
+        "from grader.checkapi import check\n\n\n"
+        "@check('chat.answers', points=1, depends=('app.starts',))\n"
+        "def test_answers(app, reference):\n"
+        "    '''Both apps answered the chat probe'''\n"
+        "    assert app.chat is not None and reference.chat is not None\n"
+    )
+    output = tmp_path / "results.json"
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", "test_strict.py", "-p", "no:cacheprovider",
+         f"--streamgrade-target={REFERENCE_APP}", "--streamgrade-exercise=chat", f"--streamgrade-json={output}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "Warning" not in finished.stdout, finished.stdout
+    checks = {check["id"]: check["status"] for check in json.loads(output.read_text())["checks"]}
+    assert checks == {"chat.answers": "passed"}
