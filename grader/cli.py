@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import io
 import os
 import signal
@@ -28,6 +29,7 @@ DEFAULT_SAMPLE_PATH = "sample-data/bigfile.bin"
 DEFAULT_SAMPLE_SIZE = "64M"
 
 DEFAULT_TARGET = "starter/app.py"
+TARGET_HELP = "app.py, a folder holding app.py (or the kit's folder), or module:attribute (default: starter/app.py)"
 SANDBOX_SUMMARY = {
     "isolate": "Submissions run isolated: no network, their own user and file-system view, resource limits.",
     "limits": "Submissions run under resource limits.",
@@ -44,20 +46,27 @@ SANDBOX_SUMMARY = {
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 DEFAULT_JOBS = max(1, min(2 * CORES, 8))
 
+COMMANDS = ("check", "batch", "merge", "gradescope", "sample-file")
+EXIT_CODES = """exit codes:
+  0    graded (whatever the score)
+  1    the score is below --fail-under; a batch that could not go on
+  2    bad usage: an unknown command or option, no app where one was named
+  3    the grader itself could not run (a bug in streamgrade, not in your app)
+  130  interrupted (Ctrl-C)"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="streamgrade", description="Streaming exercises for FastAPI.")
+    parser = argparse.ArgumentParser(
+        prog="streamgrade", description="Streaming exercises for FastAPI.", epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"streamgrade {__version__}")
     commands = parser.add_subparsers(dest="command")
-    check = commands.add_parser("check", help="grade an app (the default command)")
-    check.add_argument(
-        "target",
-        nargs="?",
-        default=DEFAULT_TARGET,
-        help="app.py, a folder holding app.py, or module:attribute (default: starter/app.py)",
-    )
+    check = commands.add_parser("check", help="grade an app (the default command)", epilog=EXIT_CODES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    check.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
     check.add_argument("--exercise", action="append", choices=EXERCISES, help="grade only this exercise")
-    check.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    check.add_argument("--json", metavar="PATH", help="also write the results as JSON (-: to standard output only)")
     check.add_argument(
         "--html", metavar="PATH", default="report.html", help="where to write the report (default report.html)"
     )
@@ -168,7 +177,17 @@ def sweeping(enabled: bool):
         reaper.reap(reaper.kill_trees(reaper.stray_children(())))
 
 
+def kit_target(spec: str) -> str:
+    """The learner's app when ``spec`` is the kit's folder (it has ``starter/app.py``, not ``app.py``)."""
+    folder = Path(spec)
+    if ":" not in spec and folder.is_dir() and not (folder / "app.py").is_file():
+        if (folder / DEFAULT_TARGET).is_file():
+            return str(folder / DEFAULT_TARGET)
+    return spec
+
+
 def run_check(args: argparse.Namespace) -> int:
+    args.target = kit_target(args.target)
     try:
         resolve_target(args.target)
         if args.reference:
@@ -193,16 +212,21 @@ def run_check(args: argparse.Namespace) -> int:
         print("streamgrade: the grader could not run. This is a bug in streamgrade, not in your app.", file=sys.stderr)
         print(output[-4000:], file=sys.stderr)
         return 3
-    unicode = (sys.stdout.encoding or "").lower().replace("-", "") in ("utf8", "utf16")
-    print(render_terminal(result, unicode=unicode), end="")
+    # With --json -, standard output carries the JSON alone (for a pipe); what a person reads goes to stderr.
+    text_out = sys.stderr if args.json == "-" else sys.stdout
+    unicode = (text_out.encoding or "").lower().replace("-", "") in ("utf8", "utf16")
+    print(render_terminal(result, unicode=unicode), end="", file=text_out)
     if not args.no_html:
         try:
             write_atomically(Path(args.html), render_html(result))
-            print(f"Report: {Path(args.html).resolve()}")
+            print(f"Report: {Path(args.html).resolve()}", file=text_out)
         except Exception as error:  # a report bug must not cost the learner their results
             print(f"streamgrade: the HTML report could not be written ({type(error).__name__}: {error}); "
                   "this is a bug in streamgrade. The results above are complete.", file=sys.stderr)  # fmt: skip
-    if args.json:
+    if args.json == "-":
+        sys.stdout.write(render_json(result))
+        sys.stdout.flush()
+    elif args.json:
         write_atomically(Path(args.json), render_json(result))
         print(f"Results written to {args.json}")
     if args.fail_under is not None and result.score < args.fail_under:
@@ -314,19 +338,26 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def mistyped_command(word: str) -> str | None:
+    """The command ``word`` was likely meant to be, when it is neither a command nor a target.
+
+    A target is a path, a ``.py`` file or ``module:attribute``: a word that
+    names an existing file or folder, or has a dot, slash or colon, is one.
+    """
+    if word in COMMANDS or word.startswith("-") or any(mark in word for mark in "./:\\") or Path(word).exists():
+        return None
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in (
-        "check",
-        "batch",
-        "merge",
-        "gradescope",
-        "sample-file",
-        "-h",
-        "--help",
-        "--version",
-    ):
+    if argv and (suggestion := mistyped_command(argv[0])):
+        print(f"streamgrade: there is no command {argv[0]!r}; did you mean {suggestion}?\n"
+              f"  streamgrade {' '.join([suggestion, *argv[1:]])}", file=sys.stderr)  # fmt: skip
+        return 2
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         argv.insert(0, "check")  # `streamgrade` alone, or with a target, means check
     args = parser.parse_args(argv)
     # A SIGTERM (a batch's time limit, a CI runner) unwinds like Ctrl-C, so the

@@ -1,0 +1,50 @@
+"""The command's manners: typos, the kit's folder as a target, JSON on standard output, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def streamgrade(*arguments: str, cwd=ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grader", *arguments], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)  # fmt: skip
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("chek", "check"), ("bach", "batch"), ("sample-fiel", "sample-file")])
+def test_a_mistyped_command_suggests_the_right_one(typed: str, meant: str):
+    done = streamgrade(typed)
+    assert done.returncode == 2
+    assert f"did you mean {meant}?" in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_target_that_looks_like_a_word_is_still_a_target(tmp_path):
+    # A folder named like a command's typo is the learner's target, not a typo.
+    (tmp_path / "chek").mkdir()
+    (tmp_path / "chek" / "app.py").write_text("this is not python(\n")
+    done = streamgrade("chek", "--exercise", "chat", "--no-html", cwd=tmp_path)
+    assert "did you mean" not in done.stderr
+    assert "app.starts" in done.stdout
+
+
+def test_help_lists_the_exit_codes():
+    for arguments in (["--help"], ["check", "--help"]):
+        done = streamgrade(*arguments)
+        assert done.returncode == 0
+        assert "exit codes:" in done.stdout
+        for code in ("0 ", "1 ", "2 ", "3 ", "130"):
+            assert f"\n  {code}" in done.stdout
+
+
+def test_the_kits_folder_is_graded_as_its_starter_and_json_dash_goes_to_standard_output():
+    done = streamgrade("check", ".", "--exercise", "chat", "--no-html", "--json", "-")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # nothing but the JSON on standard output
+    assert result["target"].endswith("starter/app.py")
+    assert "Score:" in done.stderr  # what a person reads still shows, on the other stream
