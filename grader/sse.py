@@ -11,6 +11,8 @@ misspelt field, a missing blank line), and the offset points at the first one.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 BOM = b"\xef\xbb\xbf"
@@ -54,25 +56,24 @@ class ParsedStream:
         return self.problems[0] if self.problems else None
 
 
-def iter_lines(body: bytes, start: int) -> list[tuple[int, bytes, bool]]:
+# CRLF first: a CR followed by LF is one line ending, not two.
+LINE_ENDING = re.compile(rb"\r\n|\r|\n")
+
+
+def iter_lines(body: bytes, start: int) -> Iterator[tuple[int, bytes, bool]]:
     """Split on CRLF, LF or CR: (offset, line, terminated) for each line.
 
     The last line is ``terminated=False`` when the body ends in mid-line.
+    One pass of one regular expression: searching for the next LF and the
+    next CR separately from each line rescans the rest of the body when one
+    of them is absent, which made a body of bare CRs quadratic.
     """
-    lines = []
     position = start
-    length = len(body)
-    while position < length:
-        next_lf = body.find(b"\n", position)
-        next_cr = body.find(b"\r", position)
-        ends = [index for index in (next_lf, next_cr) if index != -1]
-        if not ends:
-            lines.append((position, body[position:], False))
-            break
-        end = min(ends)
-        lines.append((position, body[position:end], True))
-        position = end + 2 if body[end : end + 2] == b"\r\n" else end + 1
-    return lines
+    for ending in LINE_ENDING.finditer(body, start):
+        yield position, body[position : ending.start()], True
+        position = ending.end()
+    if position < len(body):
+        yield position, body[position:], False
 
 
 def parse(body: bytes) -> ParsedStream:
@@ -89,8 +90,7 @@ def parse(body: bytes) -> ParsedStream:
     def note(offset: int, raw: bytes, message: str) -> None:
         result.problems.append(Problem(offset, raw.decode("utf-8", "replace"), message))
 
-    lines = iter_lines(body, start)
-    for offset, raw, terminated in lines:
+    for offset, raw, terminated in iter_lines(body, start):
         if not terminated:
             result.unfinished = Problem(
                 offset, raw.decode("utf-8", "replace"),

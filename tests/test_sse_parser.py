@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from grader import sse
@@ -128,3 +130,49 @@ def test_event_offsets_cover_the_event():
     body = b": hi\n\nid: 1\ndata: a\n\n"
     event = sse.parse(body).events[0]
     assert body[event.start : event.end] == b"id: 1\ndata: a\n\n"
+
+
+# A recorded body is capped at 1 MiB (recording.BODY_CAP); twice that leaves margin.
+PATHOLOGICAL_SIZE = 2 * 1024 * 1024
+# Linear time: a body of bare line endings may cost a constant factor more
+# than the same size of ordinary events (it has more lines), and four times
+# the bytes about four times the time. A quadratic splitter takes sixteen.
+AGAINST_NORMAL = 3.0
+FOUR_TIMES_THE_BYTES = 8.0
+
+
+def parse_cpu_seconds(body: bytes) -> float:
+    """The CPU time of parsing ``body``, best of two: CPU, not wall time, so other processes' load counts less."""
+    times = []
+    for _ in range(2):
+        started = time.process_time()
+        sse.parse(body)
+        times.append(time.process_time() - started)
+    return min(times)
+
+
+def repeated(pattern: bytes, size: int) -> bytes:
+    return (pattern * (size // len(pattern) + 1))[:size]
+
+
+@pytest.fixture(scope="module")
+def normal_parse_seconds() -> float:
+    """Ordinary short events (the most lines an honest stream has per byte), measured once."""
+    return parse_cpu_seconds(repeated(b"data: x\n\n", PATHOLOGICAL_SIZE))
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        pytest.param(b"\r", id="bare-CR"),
+        pytest.param(b"\n", id="bare-LF"),
+        pytest.param(b"\r\r\n", id="CR-then-CRLF"),
+        pytest.param(b"x", id="one-endless-line"),
+    ],
+)
+def test_the_line_splitter_takes_linear_time_on_pathological_bodies(pattern, normal_parse_seconds):
+    normal = normal_parse_seconds
+    whole = parse_cpu_seconds(repeated(pattern, PATHOLOGICAL_SIZE))
+    quarter = parse_cpu_seconds(repeated(pattern, PATHOLOGICAL_SIZE // 4))
+    assert whole <= AGAINST_NORMAL * normal, f"{whole:.2f} s against {normal:.2f} s for ordinary events"
+    assert whole <= FOUR_TIMES_THE_BYTES * max(quarter, 0.01), f"{whole:.2f} s against {quarter:.2f} s for a quarter"
