@@ -212,6 +212,7 @@ class GradingSession:
             self.record(item, "skipped", message=str(report.longrepr[2]).removeprefix("Skipped: "))
         elif call.when == "call":
             self.record_call(item, call)
+            self.results[check_id(item)].duration = round(call.duration, 6)  # JUnit's testcase time
 
     def record_call(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
         if call.excinfo is None:

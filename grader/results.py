@@ -32,6 +32,7 @@ class CheckResult:
     reference_status: Status | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     traceback: str = ""
+    duration: float = 0.0  # seconds the check itself ran (the recordings are made before)
     hidden: bool = False  # an instructor's hidden check: graded, shown to students after release
 
     @property
@@ -53,6 +54,8 @@ class GradeResult:
     evidence: dict[str, Any] = field(default_factory=dict)
     # Which protections held while the app ran: {"level", "in_force", "not_in_force"} (see grader.sandbox).
     protections: dict[str, Any] = field(default_factory=dict)
+    # A batch's submission name, exactly as the class folder has it (grades.csv's identity column).
+    name: str = ""
 
     @property
     def score(self) -> float:
@@ -87,7 +90,8 @@ class GradeResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GradeResult:
-        fields = {name: data[name] for name in cls.__dataclass_fields__ if name != "checks"}
+        # Fields added later have defaults: results saved by an earlier version still load.
+        fields = {name: data[name] for name in cls.__dataclass_fields__ if name != "checks" and name in data}
         known = CheckResult.__dataclass_fields__
         checks = [CheckResult(**{k: v for k, v in check.items() if k in known}) for check in data["checks"]]
         return cls(checks=checks, **fields)

@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 
 import jsonschema
 import pytest
+import xmlschema
 
 from conftest import REFERENCE_APP, ROOT
 
@@ -169,6 +170,9 @@ def test_grades_csv_opens_cleanly_as_a_spreadsheet(graded):
     by_id = {row["id"]: row for row in rows}
     assert by_id["bob"]["score"] == "16" and by_id["alice"]["chat.incremental"] == "0"
     assert all(float(row["score"]) <= float(row["max_score"]) for row in rows)
+    # The identity column an LMS matches on keeps the entry's name; the id is the report's folder.
+    assert by_id["zoe_late"]["name"] == "zoë (late)" and by_id["erin"]["name"] == "erin"
+    assert json.loads((graded["out"] / "zoe_late" / "results.json").read_text())["name"] == "zoë (late)"
 
 
 def test_gradescope_files_follow_the_documented_format(graded):
@@ -185,6 +189,14 @@ def test_junit_xml_counts_the_failures(graded):
     assert suite.tag == "testsuite" and int(suite.get("failures")) >= 1
     failed = [case.get("name") for case in suite if case.find("failure") is not None]
     assert "chat.incremental" in failed
+
+
+def test_every_junit_file_follows_the_common_schema(graded):
+    schema = xmlschema.XMLSchema(Path(__file__).parent / "junit.xsd")
+    for student in EXPECTED_IDS:
+        schema.validate(str(graded["out"] / student / "junit.xml"))
+    cases = list(ElementTree.parse(graded["out"] / "alice" / "junit.xml").getroot().iter("testcase"))
+    assert cases and all(float(case.get("time")) >= 0 for case in cases)
 
 
 def test_the_class_summary_links_every_report_and_shows_pass_rates(graded):

@@ -215,6 +215,7 @@ def grade_submission(submission: Submission, options: BatchOptions, calibration:
     if result is None:
         result = unusable_result(submission, f"This submission could not be graded: {note}.", options.config)
     result.target = submission.source.name
+    result.name = submission.name
     apply_config(result, options.config)
 
     write_atomically(folder / "results.json", render_json(result))

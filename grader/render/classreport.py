@@ -44,7 +44,7 @@ def render_index(results: dict[str, GradeResult], notes: dict[str, str], exercis
         result = results[student]
         subtotals = result.subtotals()
         students.append({
-            "id": student, "score": result.score, "max": result.max_score,
+            "id": student, "name": result.name or student, "score": result.score, "max": result.max_score,
             "exercises": [subtotals.get(name) for name in exercises], "note": notes.get(student, ""),
         })  # fmt: skip
     maximum = max((result.max_score for result in results.values()), default=0.0)

@@ -8,24 +8,33 @@ import io
 from grader.results import GradeResult
 
 EXERCISES = ("chat", "bigfile", "events")
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def spreadsheet_safe(text: str) -> str:
-    """Keep a cell from being read as a formula (=, +, -, @ start one in spreadsheets)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """OWASP's neutralisation: a leading ' on a cell that a spreadsheet would run; every other cell exact."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def render_csv(results: dict[str, GradeResult], check_ids: list[str], notes: dict[str, str] | None = None) -> str:
-    """Rows sorted by student id; a check a student was not graded on is left empty."""
+    """Rows sorted by student id; a check a student was not graded on is left empty.
+
+    ``name`` is the identity column an LMS matches on: the submission's name
+    exactly (an e-mail address, 李雷, zoë). ``id`` is the folder the
+    student's report is in.
+    """
     notes = notes or {}
     output = io.StringIO()
     writer = csv.writer(output, lineterminator="\r\n")
-    writer.writerow(["id", "score", "max_score", *(f"{name}_score" for name in EXERCISES), *check_ids, "note"])
+    header = ["name", "id", "score", "max_score", *(f"{name}_score" for name in EXERCISES), *check_ids, "note"]
+    writer.writerow(header)
     for student in sorted(results):
         result = results[student]
         subtotals = result.subtotals()
         by_id = {check.id: check for check in result.checks}
         writer.writerow([
+            spreadsheet_safe(result.name or student),
             spreadsheet_safe(student),
             f"{result.score:g}",
             f"{result.max_score:g}",

@@ -1,7 +1,13 @@
-"""JUnit XML, one testsuite per submission, for CI systems."""
+"""JUnit XML, one testsuite per submission, for CI systems.
+
+The common Ant/Jenkins form (``tests/junit.xsd`` checks it): every testcase
+has a classname, a name and a time; failure and error carry a message and
+the text; skipped carries a message.
+"""
 
 from __future__ import annotations
 
+import datetime
 from xml.etree import ElementTree
 
 from grader.results import GradeResult
@@ -16,10 +22,20 @@ def render_junit(result: GradeResult, name: str) -> str:
         "failures": str(counts["failed"]),
         "errors": str(counts["error"]),
         "skipped": str(counts["skipped"] + counts["inconclusive"]),
-        "time": f"{result.duration:g}",
+        "time": f"{result.duration:.3f}",
     })  # fmt: skip
+    try:  # Ant's form has no zone: the time is UTC
+        started = datetime.datetime.fromisoformat(result.started_at).astimezone(datetime.timezone.utc)
+        suite.set("timestamp", started.strftime("%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        pass  # no usable start time: the attribute is optional
+    if result.name:
+        properties = ElementTree.SubElement(suite, "properties")
+        ElementTree.SubElement(properties, "property", {"name": "submission", "value": result.name})
     for check in result.checks:
-        case = ElementTree.SubElement(suite, "testcase", {"classname": check.exercise, "name": check.id})
+        case = ElementTree.SubElement(suite, "testcase", {
+            "classname": check.exercise, "name": check.id, "time": f"{check.duration:.3f}",
+        })  # fmt: skip
         text = "\n".join(part for part in (check.message, check.hint and f"Hint: {check.hint}") if part)
         if check.status == "failed":
             ElementTree.SubElement(case, "failure", {"message": check.title}).text = text
