@@ -127,6 +127,7 @@ class GradingSession:
         self.json_path = config.getoption("streamgrade_json")
         self.results: dict[str, CheckResult] = {}
         self.reference_status: dict[str, Status] = {}
+        self.unjudged: set[str] = set()  # skipped under a parent that was not judged
         self.started = time.perf_counter()
         self.started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         self._recordings: tuple[AppRecording, AppRecording] | None = None
@@ -167,6 +168,10 @@ class GradingSession:
             result = self.results.get(parent)
             if result is None:
                 continue  # not selected in this run
+            if not result.counted:
+                # Nothing was judged above this check: it can't cost points either.
+                self.unjudged.add(check_id(item))
+                pytest.skip(f"Not checked and not counted, because {parent} could not be judged in this run.")
             if result.status != "passed":
                 pytest.skip(f"Not checked, because {parent} did not pass.")
 
@@ -260,6 +265,7 @@ class GradingSession:
             reference_status=self.reference_status.get(identifier),
             evidence=evidence or {},
             traceback=traceback,
+            parent_unjudged=status == "skipped" and identifier in self.unjudged,
         )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -34,10 +34,24 @@ class CheckResult:
     traceback: str = ""
     duration: float = 0.0  # seconds the check itself ran (the recordings are made before)
     hidden: bool = False  # an instructor's hidden check: graded, shown to students after release
+    # Skipped because a parent was not judged (inconclusive, a grader error,
+    # or itself skipped under one): no verdict on the app, so no points lost.
+    parent_unjudged: bool = False
 
     @property
     def counted(self) -> bool:
-        return self.status not in UNCOUNTED
+        return self.status not in UNCOUNTED and not self.parent_unjudged
+
+    @property
+    def why_not_counted(self) -> str:
+        """For reports: why this check is worth nothing either way in this run ("" when it counts)."""
+        if self.status == "inconclusive":
+            return "the reference solution could not be judged by it in this run"
+        if self.status == "error":
+            return "the grader itself failed on it"
+        if self.parent_unjudged:
+            return "a check it depends on could not be judged in this run"
+        return ""
 
 
 @dataclass

@@ -159,7 +159,7 @@ def test_the_config_sets_points_and_hidden_checks(graded):
     by_id = {check["id"]: check for check in bob["checks"]}
     assert by_id["chat.nonblocking"]["max_score"] == 5 and by_id["chat.nonblocking"]["score"] == 5
     assert by_id["chat.validation"]["hidden"] is True
-    assert bob["score"] == bob["max_score"] == 16  # 14 + 3 more for nonblocking, bigfile and events not counted
+    assert bob["score"] == bob["max_score"] == 17  # 15 + 3 more for nonblocking, bigfile and events not counted
 
 
 def test_grades_csv_opens_cleanly_as_a_spreadsheet(graded):
@@ -168,7 +168,7 @@ def test_grades_csv_opens_cleanly_as_a_spreadsheet(graded):
     assert [row["id"] for row in rows] == EXPECTED_IDS
     assert {"id", "score", "max_score", "chat_score", "app.starts", "chat.incremental"} <= set(rows[0])
     by_id = {row["id"]: row for row in rows}
-    assert by_id["bob"]["score"] == "16" and by_id["alice"]["chat.incremental"] == "0"
+    assert by_id["bob"]["score"] == "17" and by_id["alice"]["chat.incremental"] == "0"
     assert all(float(row["score"]) <= float(row["max_score"]) for row in rows)
     # The identity column an LMS matches on keeps the entry's name; the id is the report's folder.
     assert by_id["zoe_late"]["name"] == "zoë (late)" and by_id["erin"]["name"] == "erin"

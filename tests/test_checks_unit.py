@@ -97,13 +97,14 @@ def test_slow_probes_while_streaming_mean_a_blocked_loop():
     ("content_type", "passes"),
     [("text/plain; charset=utf-8", True), ("text/plain", True), ("application/json", False), ("text/plain; charset=latin-1", False)],
 )
-def test_chat_status_wants_text_plain_in_utf8(content_type, passes):
+def test_chat_media_type_wants_text_plain_in_utf8(content_type, passes):
     app = chat_app(stream(paced_tokens(), content_type=content_type))
+    chat_checks.test_chat_status(app)  # the status alone: any media type
     if passes:
-        chat_checks.test_chat_status(app)
+        chat_checks.test_chat_media_type(app)
     else:
         with pytest.raises(CheckFailed):
-            chat_checks.test_chat_status(app)
+            chat_checks.test_chat_media_type(app)
 
 
 def events_app(solo: Exchange, disconnect: DisconnectRecording | None = None) -> AppRecording:

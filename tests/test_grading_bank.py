@@ -30,10 +30,8 @@ FAULTY = {
     "chat_sleep_first": {"chat.first-token": "failed"},
     "chat_split_spaces": {"chat.content": "failed"},
     "chat_time_sleep_async": {"chat.nonblocking": "failed"},
-    "chat_wrong_media_type": {
-        "chat.status": "failed", **dict.fromkeys(
-            ["chat.content", "chat.incremental", "chat.first-token", "chat.pacing", "chat.nonblocking"], "skipped"),
-    },
+    # The bytes and their timing are right: only the label is wrong.
+    "chat_wrong_media_type": {"chat.media-type": "failed"},
     "bigfile_inline": {"bigfile.headers": "failed"},
     "bigfile_line_iteration": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "bigfile_missing_500": {"bigfile.missing": "failed"},
@@ -53,7 +51,8 @@ FAULTY = {
         "events.incremental": "failed", "events.pacing": "skipped", "events.live-timestamps": "skipped",
         "events.resume": "failed",
     },
-    "events_no_cache_header": {"events.headers": "failed"},
+    # Caching is judged on its own: the stream itself earns its points.
+    "events_no_cache_header": {"events.cache": "failed"},
     "events_time_once": {"events.live-timestamps": "failed"},
     "events_time_sleep_async": {"events.nonblocking": "failed", "events.disconnect": "failed"},
     "events_wrong_media_type": {"events.headers": "failed"},
@@ -156,18 +155,29 @@ def test_the_starter_gets_zero_without_errors(tmp_path):
     assert "inconclusive" not in statuses(results).values()
 
 
+def test_checks_under_an_inconclusive_parent_cost_no_points(tmp_path):
+    # Calibrated against a buffered reply, chat.incremental can't be judged:
+    # neither can the checks that depend on it, and none of them costs points.
+    results = grade(REFERENCE_APP, tmp_path, "chat", options=("--reference", str(BANK / "chat_buffered.py")))
+    by_id = {check["id"]: check for check in results["checks"]}
+    assert by_id["chat.incremental"]["status"] == "inconclusive"
+    for child in ("chat.first-token", "chat.pacing"):
+        assert by_id[child]["status"] == "skipped" and by_id[child]["parent_unjudged"], child
+    assert results["score"] == results["max_score"] == 15 - 3 - 2 - 2
+
+
 def test_fail_under_makes_a_low_score_exit_1(tmp_path):
     command = [sys.executable, "-m", "grader", "check", str(STARTER_APP), "--exercise", "chat", "--fail-under", "1"]
     finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert finished.returncode == 1
-    assert "Score: 0/14" in finished.stdout
+    assert "Score: 0/15" in finished.stdout
 
 
 def test_a_module_attribute_target_is_graded(tmp_path):
     command = [sys.executable, "-m", "grader", "check", "reference.app:app", "--exercise", "chat"]
     finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert finished.returncode == 0, finished.stderr
-    assert "Score: 14/14" in finished.stdout
+    assert "Score: 15/15" in finished.stdout
 
 
 def test_an_unknown_target_is_a_one_line_usage_error(tmp_path):

@@ -43,23 +43,40 @@ def event_arrivals(exchange: Exchange) -> list[float]:
     return arrival_at_offsets(exchange.chunks, [event.end for event in events])
 
 
-@check("events.headers", points=1, reproduce="curl -i -N 'http://127.0.0.1:8000/events?count=1'")
+# The gate of every check that reads the stream: a browser's EventSource
+# parses nothing but text/event-stream. Caching is judged on its own (events.cache).
+@check(
+    "events.headers",
+    points=1,
+    hint='`StreamingResponse(..., media_type="text/event-stream")`.',
+    reproduce="curl -i -N 'http://127.0.0.1:8000/events?count=1'",
+)
 def test_events_headers(app):
-    """GET /events answers 200 as text/event-stream, not cached"""
+    """GET /events answers 200 as text/event-stream"""
     exchange = app.events.solo
     require_status(exchange, 200, "GET /events")
     if exchange.media_type != "text/event-stream":
         raise CheckFailed(
             f"Expected Content-Type text/event-stream, got {exchange.header('content-type') or '(none)'}. "
-            "A browser's EventSource refuses any other type.",
-            hint='`StreamingResponse(..., media_type="text/event-stream")`.',
+            "A browser's EventSource refuses any other type."
         )
+
+
+@check(
+    "events.cache",
+    points=1,
+    hint='Pass `headers={"Cache-Control": "no-cache"}` to the response.',
+    reproduce="curl -i -N 'http://127.0.0.1:8000/events?count=1'",
+)
+def test_events_cache(app):
+    """The stream is marked not to be cached (Cache-Control: no-cache)"""
+    exchange = app.events.solo
+    require_status(exchange, 200, "GET /events")
     cache_control = (exchange.header("cache-control") or "").lower()
     if "no-cache" not in cache_control and "no-store" not in cache_control:
         raise CheckFailed(
             f"Expected a Cache-Control header with no-cache (or no-store), got {cache_control or '(none)'}. "
-            "Without it a proxy or the browser may cache the stream and replay stale events.",
-            hint='Pass `headers={"Cache-Control": "no-cache"}` to the response.',
+            "Without it a proxy or the browser may cache the stream and replay stale events."
         )
 
 

@@ -16,13 +16,12 @@ HIDDEN_VISIBILITY = "after_published"
 
 
 def test_output(check) -> str:
-    parts = [check.message] if check.message else []
+    parts = [f"Not counted: {check.why_not_counted}."] if not check.counted else []
+    parts += [check.message] if check.message else []
     if check.status == "failed" and check.hint:
         parts.append(f"Hint: {check.hint}")
     if check.status == "failed" and check.reproduce:
         parts.append(f"Try it: {check.reproduce}")
-    if check.status in ("error", "inconclusive"):
-        parts.append("Not counted.")
     return "\n\n".join(parts)
 
 

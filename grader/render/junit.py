@@ -42,7 +42,8 @@ def render_junit(result: GradeResult, name: str) -> str:
         elif check.status == "error":
             ElementTree.SubElement(case, "error", {"message": check.title}).text = check.traceback or text
         elif check.status in ("skipped", "inconclusive"):
-            ElementTree.SubElement(case, "skipped", {"message": check.message[:200]})
+            said = f"not counted: {check.why_not_counted}. {check.message}" if not check.counted else check.message
+            ElementTree.SubElement(case, "skipped", {"message": said[:200]})
     # XML 1.0 can't hold most control characters: drop them rather than write a broken file.
     xml = ElementTree.tostring(suite, encoding="unicode")
     cleaned = "".join(char for char in xml if char in "\t\n\r" or ord(char) >= 0x20)

@@ -22,7 +22,10 @@ def points(value: float) -> str:
 
 
 def render_check(check: CheckResult, marks: dict[str, str]) -> list[str]:
-    score = f"{points(check.score)}/{points(check.max_score)}" + (" bonus" if check.bonus else "")
+    if check.counted:
+        score = f"{points(check.score)}/{points(check.max_score)}" + (" bonus" if check.bonus else "")
+    else:
+        score = "not counted"
     lines = [f"  {marks[check.status]} {check.title}  [{check.id}, {score}, {check.status}]"]
     indent = " " * 6
     if check.status in ("failed", "error", "inconclusive", "skipped") and check.message:
