@@ -36,12 +36,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import sse  # noqa: E402
+from grader.cli import DEFAULT_JOBS  # noqa: E402
+from grader.launch.server import resolve_target, running_app  # noqa: E402
 from grader.probes import bigfile as bigfile_probe  # noqa: E402
 from grader.probes import chat as chat_probe  # noqa: E402
 from grader.probes import events as events_probe  # noqa: E402
-from grader.cli import DEFAULT_JOBS  # noqa: E402
 from grader.probes.http import local_client  # noqa: E402
-from grader.server import resolve_target, running_app  # noqa: E402
 from grader.timing import arrival_at_offsets, bursts  # noqa: E402
 
 BANK = ROOT / "tests" / "bank"

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import __version__, reaper
+from grader import __version__, launch
 from grader.files import write_atomically
+from grader.launch import TargetError, resolve_target
 from grader.plugin import CHECKS_DIR, REFERENCE_APP
 from grader.probes.run import EXERCISES
 from grader.render.html import render_html
@@ -23,7 +24,6 @@ from grader.render.json import render_json
 from grader.render.terminal import render_terminal
 from grader.results import GradeResult
 from grader.samplefile import parse_size, write_sample_file
-from grader.server import TargetError, resolve_target
 
 DEFAULT_SAMPLE_PATH = "sample-data/bigfile.bin"
 DEFAULT_SAMPLE_SIZE = "64M"
@@ -170,11 +170,11 @@ def sweeping(enabled: bool):
     if not enabled:
         yield
         return
-    reaper.become_subreaper()
+    launch.adopt_orphans()
     try:
         yield
     finally:
-        reaper.reap(reaper.kill_trees(reaper.stray_children(())))
+        launch.stop_orphans()
 
 
 def kit_target(spec: str) -> str:
@@ -246,7 +246,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
     from grader.batch.config import ConfigError, load_config
     from grader.batch.progress import Progress
     from grader.batch.runner import BatchOptions, Interrupted, Sandbox, run_batch
-    from grader.sandbox import resolve as resolve_level
+    from grader.launch import resolve_level
 
     submissions = Path(args.submissions)
     if not submissions.is_dir():
@@ -307,8 +307,8 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
     from grader.batch.config import ConfigError, load_config
     from grader.batch.runner import apply_config, unusable_result
     from grader.batch.submissions import Submission, SubmissionError, prepare
+    from grader.launch import resolve_level
     from grader.render.gradescope import render_gradescope
-    from grader.sandbox import resolve as resolve_level
 
     try:
         config = load_config(Path(args.config) if args.config else None)

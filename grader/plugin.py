@@ -20,16 +20,14 @@ from typing import Any
 
 import pytest
 
-from grader import __version__, fixtures, forkserver
+from grader import __version__, fixtures, launch
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.evidence import collect as collect_evidence
+from grader.launch import DEFAULT_START_TIMEOUT, AppTarget, Limits, Policy, TargetError, resolve_level, resolve_target
 from grader.probes.run import EXERCISES, record_apps
 from grader.recording import AppRecording, load_calibration
 from grader.render.json import render_json
 from grader.results import CheckResult, GradeResult, Status
-from grader.sandbox import Limits, Policy
-from grader.sandbox import resolve as resolve_level
-from grader.server import DEFAULT_START_TIMEOUT, AppTarget, TargetError, resolve_target
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 REFERENCE_APP = Path(__file__).resolve().parent.parent / "reference" / "app.py"
@@ -55,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--streamgrade-limits",
         metavar="JSON",
-        help="the sandbox's limits (grader.sandbox.Limits)",
+        help="the sandbox's limits (grader.launch.Limits)",
     )
     group.addoption(
         "--streamgrade-isolation-problem",
@@ -123,7 +121,7 @@ class GradingSession:
         self.start_timeout = float(config.getoption("streamgrade_start_timeout"))
         self.policy = sandbox_policy(config)
         # Its imports (about 0.5 s of CPU) overlap pytest's collection instead of the first app's start.
-        forkserver.shared().start()
+        launch.prepare()
         self.json_path = config.getoption("streamgrade_json")
         self.results: dict[str, CheckResult] = {}
         self.reference_status: dict[str, Status] = {}

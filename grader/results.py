@@ -66,7 +66,7 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)
     # What both apps did, per exercise, for reports (see grader.evidence).
     evidence: dict[str, Any] = field(default_factory=dict)
-    # Which protections held while the app ran: {"level", "in_force", "not_in_force"} (see grader.sandbox).
+    # Which protections held while the app ran: {"level", "in_force", "not_in_force"} (see grader.launch.sandbox).
     protections: dict[str, Any] = field(default_factory=dict)
     # A batch's submission name, exactly as the class folder has it (grades.csv's identity column).
     name: str = ""

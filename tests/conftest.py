@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from grader.launch.server import RunningApp, resolve_target, running_app
 from grader.samplefile import write_sample_file
-from grader.server import RunningApp, resolve_target, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_APP = ROOT / "reference" / "app.py"

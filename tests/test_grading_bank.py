@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import REFERENCE_APP, ROOT, STARTER_APP
 
+from grader.launch.server import resolve_target
 from grader.probes.run import record_reference
 from grader.recording import Calibration, save_calibration
-from grader.server import resolve_target
 
 BANK = Path(__file__).parent / "bank"
 

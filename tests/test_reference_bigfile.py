@@ -8,7 +8,7 @@ import httpx
 import pytest
 from conftest import sha256
 
-from grader.procmem import read_memory, reset_peak_memory
+from grader.launch.linux.procmem import read_memory, reset_peak_memory
 
 MEMORY_BOUND = 32 * 1024 * 1024  # the contract's bound for a 256 MiB file
 

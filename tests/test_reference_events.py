@@ -13,7 +13,7 @@ import pytest
 from conftest import Recording, record
 
 from grader import sse
-from grader.procmem import cpu_seconds
+from grader.launch.linux.procmem import cpu_seconds
 
 INTERVAL = 0.1
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from grader import cgroups, reaper
 from grader.batch.config import ConfigError, load_config
-from grader.sandbox import MIB, Limits, Policy, describe, detect_isolation
-from grader.server import AppStartError, resolve_target, start_app
+from grader.launch.linux import cgroups, reaper
+from grader.launch.sandbox import MIB, Limits, Policy, describe, detect_isolation
+from grader.launch.server import AppStartError, resolve_target, start_app
 
 SMALL = Limits(memory=256 * MIB, cpu_seconds=60, file_size=MIB, open_files=128, processes=64)
 
@@ -206,7 +206,7 @@ def test_the_cgroup_memory_limit_stops_an_app_that_takes_gigabytes(tmp_path):
 
 
 def test_without_a_cgroup_the_address_space_cap_stops_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("grader.server.Cgroup.create", lambda *args: (None, "none in this test"))
+    monkeypatch.setattr("grader.launch.server.Cgroup.create", lambda *args: (None, "none in this test"))
     target = resolve_target(str(write_app(tmp_path, ALLOCATES)))
     with pytest.raises(AppStartError) as caught:
         start_app(target, policy=Policy("limits", SMALL))

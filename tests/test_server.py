@@ -10,7 +10,7 @@ import httpx
 import pytest
 from conftest import REFERENCE_APP, ROOT
 
-from grader.server import (
+from grader.launch.server import (
     AppStartError,
     CapturedLog,
     TargetError,
@@ -118,7 +118,7 @@ def killed():
 @pytest.mark.parametrize(("path", "code"), [("/exit/3", 3), ("/killed", -9)])
 def test_the_grader_learns_how_the_server_ended(tmp_path, monkeypatch, through, path, code):
     if through == "new interpreter":  # where the fork server can't be used
-        monkeypatch.setattr("grader.forkserver.ForkServer.spawn", lambda *args: (_ for _ in ()).throw(OSError("none")))
+        monkeypatch.setattr("grader.launch.linux.forkserver.ForkServer.spawn", lambda *args: (_ for _ in ()).throw(OSError("none")))
     with running_app(resolve_target(str(write_app(tmp_path, EXITS)))) as app:
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"{app.base_url}{path}", timeout=10)

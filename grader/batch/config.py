@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import checks as checks_package
+from grader.launch import DEFAULT_START_TIMEOUT, MIB, Limits
 from grader.probes.run import EXERCISES
-from grader.sandbox import MIB, Limits
-from grader.server import DEFAULT_START_TIMEOUT
 
 DEFAULT_SUBMISSION_TIMEOUT = 180.0
 TOP_LEVEL_KEYS = {"exercises", "hidden", "points", "limits", "sandbox"}

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import __version__, forkserver, reaper
+from grader import __version__, launch
 from grader.batch.config import GradingConfig, known_checks
 from grader.batch.submissions import (
     Submission,
@@ -37,6 +37,7 @@ from grader.batch.submissions import (
     prepare,
 )
 from grader.files import write_atomically
+from grader.launch import resolve_target
 from grader.probes.run import record_reference
 from grader.recording import Calibration, save_calibration
 from grader.render.classreport import render_index
@@ -46,7 +47,6 @@ from grader.render.html import render_html
 from grader.render.json import render_json
 from grader.render.junit import render_junit
 from grader.results import CheckResult, GradeResult
-from grader.server import resolve_target
 
 STATE_DIR = ".streamgrade"
 HASH_FILE = ".submission-hash"
@@ -158,9 +158,7 @@ def run_check(app_path: Path, calibration: Path, options: BatchOptions, workdir:
     for exercise in config.exercises:
         command += ["--exercise", exercise]
     env = dict(os.environ)
-    address = forkserver.shared().address()
-    if address:  # the batch's fork server: its imports are paid once, not per submission
-        env[forkserver.ADDRESS_VARIABLE] = address
+    env.update(launch.child_environment())  # the batch's fork server: its imports are paid once
     with stopping.lock:  # registered before another thread's sweep can take it for a stray
         child = subprocess.Popen(
             command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -186,8 +184,7 @@ def run_check(app_path: Path, calibration: Path, options: BatchOptions, workdir:
             stopping.children.discard(child)
             # A grading process killed at its time limit leaves its app's
             # launchers to this process (a subreaper): stop them now.
-            known = [c.pid for c in stopping.children] + [forkserver.shared().pid or 0]
-            reaper.reap(reaper.kill_trees(reaper.stray_children(known)))
+            launch.stop_orphans([c.pid for c in stopping.children] + launch.own_helpers())
     if stopping.event.is_set():
         raise Interrupted
     if not output.exists():
@@ -283,12 +280,12 @@ def run_batch(options: BatchOptions, report: Callable[[Outcome, int, int], None]
         else:
             pending.append(submission)
     if pending:
-        reaper.become_subreaper()
-        forkserver.shared().start(share=True)
+        launch.adopt_orphans()
+        launch.prepare(share=True)
         try:
             grade_pending(pending, options, outcomes, len(submissions), report)
         finally:
-            forkserver.shared().stop()
+            launch.shutdown()
     write_class_outputs(options.out, options.config)
     return outcomes
 

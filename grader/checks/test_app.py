@@ -31,7 +31,7 @@ def test_app_starts(app):
 
 # Frames of Python's import machinery and of installed packages say nothing
 # about the learner's mistake; the frames in their own file do.
-MACHINERY = ("<frozen ", "site-packages", "/lib/python3", "grader/_serve.py")
+MACHINERY = ("<frozen ", "site-packages", "/lib/python3", "grader/launch/_serve.py")
 
 
 def learner_traceback(log: str) -> list[str]:

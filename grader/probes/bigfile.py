@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 
 from grader.contract import REMEASURE_BYTES
+from grader.launch import read_memory, reset_peak_memory
 from grader.probes.http import local_client, now, record_exchange
-from grader.procmem import read_memory, reset_peak_memory
 from grader.recording import BigfileRecording, Download, MemoryTrace, RangeProbe
 
 MEMORY_SAMPLE_EVERY = 0.02

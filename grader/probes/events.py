@@ -7,8 +7,8 @@ import random
 
 import httpx
 
+from grader.launch import cpu_seconds
 from grader.probes.http import local_client, probe_latencies, record_exchange
-from grader.procmem import cpu_seconds
 from grader.recording import DisconnectRecording, EventsRecording
 
 # Four events 0.2 s apart: 0.6 s, with gaps well clear of timing noise.

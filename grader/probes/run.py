@@ -19,6 +19,14 @@ from pathlib import Path
 
 from grader.contract import BIGFILE_SIZE
 from grader.files import write_atomically
+from grader.launch import (
+    DEFAULT_START_TIMEOUT,
+    AppStartError,
+    AppTarget,
+    Policy,
+    RunningApp,
+    start_app,
+)
 from grader.probes.bigfile import (
     REMEASURE_FACTOR,
     DownloadClock,
@@ -31,14 +39,6 @@ from grader.probes.chat import probe_chat
 from grader.probes.events import probe_disconnect, probe_events
 from grader.recording import AppRecording, Download, StartRecording
 from grader.samplefile import write_sample_file
-from grader.sandbox import Policy
-from grader.server import (
-    DEFAULT_START_TIMEOUT,
-    AppStartError,
-    AppTarget,
-    RunningApp,
-    start_app,
-)
 
 EXERCISES = ("chat", "bigfile", "events")
 BIGFILE_CACHE_NAME = f"bigfile-{BIGFILE_SIZE // 2**20}MiB-no-newlines.bin"

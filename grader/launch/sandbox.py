@@ -182,7 +182,7 @@ def _try_isolation() -> tuple[bool, str]:
         return False, "needs root (the grader runs as an ordinary user)"
     import httpx
 
-    from grader.server import AppStartError, AppTarget, start_app
+    from grader.launch.server import AppStartError, AppTarget, start_app
 
     with tempfile.TemporaryDirectory(prefix="streamgrade-trial-") as folder:
         with open(os.path.join(folder, "app.py"), "w", encoding="utf-8") as source:

@@ -7,7 +7,7 @@ server is single-threaded (forking is safe) and never imports an app: each
 child becomes a launcher (``_launch.py``) in a session of its own, with the
 environment, folder and file descriptors the grader sent.
 
-Usage: python -P -u -m grader._forkserver FD [LISTENING_FD]
+Usage: python -P -u -m grader.launch.linux._forkserver FD [LISTENING_FD]
 (FD: a SOCK_SEQPACKET Unix socket to the grader; LISTENING_FD: one others may connect to)
 """
 
@@ -32,7 +32,8 @@ import uvicorn.lifespan.on  # noqa: F401
 import uvicorn.loops.asyncio  # noqa: F401
 import uvicorn.protocols.http.h11_impl  # noqa: F401
 
-from grader import _launch, _serve  # noqa: F401
+from grader.launch import _serve  # noqa: F401
+from grader.launch.linux import _launch  # noqa: F401
 
 MAX_REQUEST = 1 << 20
 

@@ -30,7 +30,7 @@ import sys
 import threading
 from typing import BinaryIO
 
-from grader import reaper
+from grader.launch.linux import reaper
 
 SPAWN_TIMEOUT = 30.0  # the first spawn waits for the server's imports (about 0.5 s)
 
@@ -170,7 +170,8 @@ class ForkServer:
             passed.append(listening)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-P", "-u", "-m", "grader._forkserver", *(str(end.fileno()) for end in passed)],
+                [sys.executable, "-P", "-u", "-m", "grader.launch.linux._forkserver",
+                 *(str(end.fileno()) for end in passed)],
                 pass_fds=[end.fileno() for end in passed], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, cwd="/", start_new_session=True,
             )  # fmt: skip

@@ -5,7 +5,7 @@ so it can fork and change namespaces safely::
 
     launcher (child subreaper; in the app's cgroup)
       └─ [isolate] init: PID 1 of a new PID namespace, builds the file-system view
-           └─ server: limits set, its own user, runs grader._serve (uvicorn + the app)
+           └─ server: limits set, its own user, runs grader.launch._serve (uvicorn + the app)
 
 The launcher tells the grader the server's pid (as the grader sees it) on
 the status pipe, then waits. When the server ends, the launcher kills what
@@ -18,7 +18,7 @@ a "ready" pipe, which it writes to once its sandbox is in place and just
 before the app's code runs: an exit before that is the sandbox's failure,
 after it the app's, whatever the exit code (the app can't forge either).
 
-Usage: python -P -m grader._launch SPEC_JSON
+Usage: python -P -m grader.launch.linux._launch SPEC_JSON
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import sys
 import time
 import traceback
 
-from grader import cgroups, reaper
-from grader.sandbox import SETUP_FAILED, UID_BASE, Limits, apply_rlimits
+from grader.launch.linux import cgroups, reaper
+from grader.launch.sandbox import SETUP_FAILED, UID_BASE, Limits, apply_rlimits
 
 PR_SET_PDEATHSIG = 1
 M_ARENA_MAX = -8  # mallopt's parameter number
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> None:
         if spec.get("cgroup_procs"):
             cgroups.join(spec["cgroup_procs"])
         if spec["level"] == "isolate":
-            from grader import jail
+            from grader.launch.linux import jail
 
             # A user per server, unique among the launchers alive (their pids are):
             # its process count and anything it leaves are its own.
@@ -129,7 +129,7 @@ def find_child(parent: int) -> tuple[int | None, int | None]:
 
 def run_init(spec: dict, status_pipe: int) -> None:
     """PID 1: build the app's view of the files, start the server, reap, and report how it ended."""
-    from grader import jail
+    from grader.launch.linux import jail
 
     try:
         os.close(spec["status_fd"])
@@ -173,7 +173,7 @@ def run_server(spec: dict) -> None:
                 os.setuid(uid)
             reaper.forbid_new_privileges()
             if uid is not None:
-                from grader import seccomp
+                from grader.launch.linux import seccomp
 
                 seccomp.install()
         os.chdir(spec["app_dir"])
@@ -181,7 +181,7 @@ def run_server(spec: dict) -> None:
         os.close(spec["ready_write"])
     except Exception:
         setup_failed()
-    from grader._serve import main as serve
+    from grader.launch._serve import main as serve
 
     code = 0
     try:

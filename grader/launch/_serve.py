@@ -6,7 +6,7 @@ the connections and Nagle's algorithm holds small writes back for up to
 40 ms: noise in every timing the grader measures. Here the socket keeps its
 real family.
 
-Usage: python -m grader._serve FD APP_DIR MODULE:ATTRIBUTE
+Usage: python -m grader.launch._serve FD APP_DIR MODULE:ATTRIBUTE
 """
 
 from __future__ import annotations

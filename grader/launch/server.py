@@ -32,10 +32,10 @@ from pathlib import Path
 
 import httpx
 
-from grader import forkserver, reaper
-from grader.cgroups import Cgroup
-from grader.forkserver import Launched, StatusPipe
-from grader.sandbox import MIB, Policy, Protections, describe, size_text
+from grader.launch.linux import forkserver, reaper
+from grader.launch.linux.cgroups import Cgroup
+from grader.launch.linux.forkserver import Launched, StatusPipe
+from grader.launch.sandbox import MIB, Policy, Protections, describe, size_text
 
 # Import, build the app and answer one request: a few hundred ms for a normal
 # app; 20 s leaves room for a loaded machine and a slow import.
@@ -136,7 +136,7 @@ class AppStartError(RuntimeError):
 class RunningApp:
     """A started server: where to reach it, how to observe it, and what it was allowed to do."""
 
-    process: Launched | subprocess.Popen[bytes]  # the launcher (grader/_launch.py)
+    process: Launched | subprocess.Popen[bytes]  # the launcher (grader/launch/linux/_launch.py)
     base_url: str
     log: CapturedLog
     policy: Policy = field(default_factory=Policy)
@@ -219,7 +219,7 @@ def parent_of(pid: int) -> int | None:
 
 def launcher_command(spec: dict) -> list[str]:
     # -P: no working folder on sys.path (it would be mounted into the app's view).
-    return [sys.executable, "-P", "-m", "grader._launch", json.dumps(spec)]
+    return [sys.executable, "-P", "-m", "grader.launch.linux._launch", json.dumps(spec)]
 
 
 def app_environment(policy: Policy, extra: Mapping[str, str] | None) -> dict[str, str]:
