@@ -46,11 +46,12 @@ SANDBOX_SUMMARY = {
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 DEFAULT_JOBS = max(1, min(2 * CORES, 8))
 
-COMMANDS = ("check", "batch", "merge", "gradescope", "sample-file")
+COMMANDS = ("check", "init", "batch", "merge", "gradescope", "sample-file")
 EXIT_CODES = """exit codes:
   0    graded (whatever the score)
   1    the score is below --fail-under; a batch that could not go on
-  2    bad usage: an unknown command or option, no app where one was named
+  2    bad usage: an unknown command or option, no app where one was named,
+       init asked to write over files that are already there
   3    the grader itself could not run (a bug in streamgrade, not in your app)
   130  interrupted (Ctrl-C)"""
 
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope.add_argument("--submission", default="/autograder/submission")
     gradescope.add_argument("--results", default="/autograder/results/results.json")
     gradescope.add_argument("--config", metavar="PATH")
+    init = commands.add_parser("init", help="write a learner's kit: the exercise pages, starter/app.py, a README")
+    init.add_argument("folder", nargs="?", default=".", help="where (default: this folder); made if missing")
     sample = commands.add_parser("sample-file", help="make a large file with no newline bytes")
     sample.add_argument("path", nargs="?", default=DEFAULT_SAMPLE_PATH)
     sample.add_argument("--size", default=DEFAULT_SAMPLE_SIZE, help="e.g. 64M, 256M, 1G (default 64M)")
@@ -338,6 +341,28 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_init_command(args: argparse.Namespace) -> int:
+    """Write the learner's kit from the installed package, overwriting nothing."""
+    from grader.kit import KitExists, write_kit
+
+    folder = Path(args.folder)
+    try:
+        written = write_kit(folder)
+    except KitExists as refused:
+        where = "this folder" if folder.resolve() == Path.cwd().resolve() else str(folder)
+        print(f"streamgrade: {where} already has {', '.join(refused.existing)}; nothing was written, "
+              "so your work there is safe.\nStart in a new folder instead: streamgrade init my-streaming",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    except OSError as error:
+        print(f"streamgrade: could not write the kit in {folder}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {len(written)} files in {folder.resolve()}: " + ", ".join(written) + ".")
+    step = f"cd {folder} && " if folder.resolve() != Path.cwd().resolve() else ""
+    print(f"Start with: {step}streamgrade    (then read exercises/01-chat-stream.md, and README.md)")
+    return 0
+
+
 def mistyped_command(word: str) -> str | None:
     """The command ``word`` was likely meant to be, when it is neither a command nor a target.
 
@@ -371,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_merge_command(args)
     if args.command == "gradescope":
         return run_gradescope_command(args)
+    if args.command == "init":
+        return run_init_command(args)
     if args.command == "sample-file":
         try:
             size = parse_size(args.size)

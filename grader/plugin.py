@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from grader import __version__, fixtures, launch
+from grader import __version__, fixtures, kit, launch
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.evidence import collect as collect_evidence
 from grader.launch import DEFAULT_START_TIMEOUT, AppTarget, Limits, Policy, TargetError, resolve_level, resolve_target
@@ -30,7 +30,7 @@ from grader.render.json import render_json
 from grader.results import CheckResult, GradeResult, Status
 
 CHECKS_DIR = Path(__file__).parent / "checks"
-REFERENCE_APP = Path(__file__).resolve().parent.parent / "reference" / "app.py"
+REFERENCE_APP = kit.reference_app()  # inside the installed package, or the checkout's reference/
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
