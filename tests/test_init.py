@@ -61,7 +61,7 @@ def test_every_folder_of_the_package_ships_in_the_wheel():
     folders = {
         ".".join(path.relative_to(ROOT).parts)
         for path in [ROOT / "grader", *(ROOT / "grader").rglob("*")]
-        if path.is_dir() and path.name != "__pycache__" and any(path.glob("*.py")) or path.name == "templates"
+        if path.is_dir() and (any(path.glob("*.py")) or path.name == "templates")
     }
     assert folders <= set(setuptools["packages"]), folders - set(setuptools["packages"])
     for package, folder in setuptools["package-dir"].items():
