@@ -205,8 +205,39 @@ def test_the_cgroup_memory_limit_stops_an_app_that_takes_gigabytes(tmp_path):
     assert str(caught.value).startswith("The kernel stopped your app at the 256 MiB memory limit")
 
 
+TAKES_ON_REQUEST = """
+from fastapi import FastAPI
+app = FastAPI()
+held = []
+@app.get("/take")
+def take():
+    held.append(b"\\x01" * (160 * 2**20))  # every page touched
+    return len(held)
+"""
+
+
+@cgroups_available
+def test_the_memory_limit_holds_for_a_submissions_servers_together(tmp_path):
+    # Each server alone stays under the 256 MiB limit; two of them together don't.
+    apps = []
+    try:
+        for name in ("one", "two"):
+            apps.append(start_app(resolve_target(str(write_app(tmp_path / name, TAKES_ON_REQUEST))),
+                                  policy=Policy("limits", SMALL)))  # fmt: skip
+        for app in apps:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"{app.base_url}/take", timeout=30)
+        alive = [app.is_alive() for app in apps]
+    finally:
+        for app in apps:
+            app.stop()
+    assert alive.count(False) == 1, "one server was stopped at the limit they share"
+    stopped = apps[alive.index(False)]
+    assert any("at the 256 MiB memory limit" in said for said in stopped.incidents)
+
+
 def test_without_a_cgroup_the_address_space_cap_stops_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("grader.launch.server.Cgroup.create", lambda *args: (None, "none in this test"))
+    monkeypatch.setattr("grader.launch.server.cgroups.app_group", lambda *args: (None, "none in this test"))
     target = resolve_target(str(write_app(tmp_path, ALLOCATES)))
     with pytest.raises(AppStartError) as caught:
         start_app(target, policy=Policy("limits", SMALL))

@@ -149,8 +149,8 @@ def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: st
                                  "the app ran as the grader's user, with its network and files")  # fmt: skip
     if policy.limited:
         if cgroup:
-            held.in_force.append(f"a cgroup: {size_text(limits.memory)} of memory and {limits.processes} "
-                                 "processes for the app and everything it starts")  # fmt: skip
+            held.in_force.append(f"a cgroup: {size_text(limits.memory)} of memory and {limits.processes} processes "
+                                 "for all the submission's servers and everything they start, together")  # fmt: skip
         else:
             held.not_in_force.append(f"a cgroup for memory and processes: {cgroup_problem}")
             held.in_force.append(f"address space capped at {size_text(limits.memory + ADDRESS_SPACE_HEADROOM)} "

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from grader.launch.linux import forkserver, reaper
+from grader.launch.linux import cgroups, forkserver, reaper
 from grader.launch.linux.cgroups import Cgroup
 from grader.launch.linux.forkserver import Launched, StatusPipe
 from grader.launch.sandbox import MIB, Policy, Protections, describe, size_text
@@ -167,6 +167,7 @@ class RunningApp:
         started = reaper.living(reaper.descendants([launcher] + ([server] if server else []))) - {server, init}
         killed = set()
         if self.cgroup is not None:
+            self.cgroup.kill_all()  # v2: the kernel kills the whole group at once, wherever its processes went
             killed |= reaper.kill_descendants(launcher, extra=self.cgroup.pids())
         killed |= reaper.kill_descendants(launcher, extra=[server] if server else [])
         with contextlib.suppress(ProcessLookupError):
@@ -256,11 +257,7 @@ def start_app(
     status_read, status_write = os.pipe()
     cgroup, cgroup_problem = None, "not requested"
     if policy.limited:
-        cgroup, cgroup_problem = Cgroup.create(
-            f"streamgrade-{os.getpid()}-{port}",
-            policy.limits.memory,
-            policy.limits.processes,
-        )
+        cgroup, cgroup_problem = cgroups.app_group(f"app-{port}", policy.limits.memory, policy.limits.processes)
     root = jail_root() if policy.isolated else None
     spec = {
         "app_dir": str(target.app_dir),

@@ -33,7 +33,7 @@ import uvicorn.loops.asyncio  # noqa: F401
 import uvicorn.protocols.http.h11_impl  # noqa: F401
 
 from grader.launch import _serve  # noqa: F401
-from grader.launch.linux import _launch  # noqa: F401
+from grader.launch.linux import _launch, reaper  # noqa: F401
 
 MAX_REQUEST = 1 << 20
 
@@ -49,6 +49,10 @@ def main(argv: list[str]) -> None:
     # Launchers are watched through pidfds and report how they ended on their
     # status pipe, so the kernel may reap them at once: no zombies here.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # What a killed launcher leaves comes here, not to init: it stays in the
+    # grader's tree for the sweeps, and (SIGCHLD ignored) is reaped the moment
+    # it dies, so no zombie holds a place in a submission's process limit.
+    reaper.become_subreaper()
     waiting = selectors.DefaultSelector()
     waiting.register(owner, selectors.EVENT_READ)
     listener = None

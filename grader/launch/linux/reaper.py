@@ -164,8 +164,8 @@ def process_state(pid: int) -> str | None:
 
 
 def pid_exists(pid: int) -> bool:
-    state = process_state(pid)
-    return state is not None and state != "Z"
+    # Z: a zombie; X: dead and being released (seen for a moment while a subreaper that ignores SIGCHLD reaps it).
+    return process_state(pid) not in (None, "Z", "X")
 
 
 def living(pids: Iterable[int]) -> set[int]:
