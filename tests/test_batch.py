@@ -123,19 +123,18 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_every_entry_is_graded_and_unusable_ones_say_why(graded):
     out = graded["out"]
-    assert sorted(path.name for path in out.iterdir() if path.is_dir() and not path.name.startswith(".")
-                  and path.name != "gradescope") == EXPECTED_IDS  # fmt: skip
+    assert sorted(path.name for path in (out / "students").iterdir()) == EXPECTED_IDS
     for student in EXPECTED_IDS:
         for name in ("results.json", "report.html", "junit.xml"):
-            assert (out / student / name).is_file(), f"{student}/{name}"
+            assert (out / "students" / student / name).is_file(), f"{student}/{name}"
         assert (out / "gradescope" / f"{student}.json").is_file()
     rows = {row["id"]: row for row in csv.DictReader((out / "grades.csv").read_text().splitlines())}
     assert "no app.py" in rows["dave"]["note"]
     assert "not a readable zip" in rows["frank"]["note"]
     assert "outside the submission" in rows["mallory"]["note"]
     assert "unpacks to more than" in rows["oscar"]["note"]
-    assert statuses(out / "zoe_late" / "results.json")["app.starts"] == "failed"
-    assert "did not answer within 3 s" in json.loads((out / "hana" / "results.json").read_text())["checks"][0]["message"]
+    assert statuses(out / "students" / "zoe_late" / "results.json")["app.starts"] == "failed"
+    assert "did not answer within 3 s" in json.loads((out / "students" / "hana" / "results.json").read_text())["checks"][0]["message"]
 
 
 def test_nothing_is_written_outside_out(graded):
@@ -151,11 +150,11 @@ def test_batch_verdicts_equal_single_runs(graded, tmp_path):
         command = [sys.executable, "-m", "grader", "check", str(source), "--exercise", "chat", "--json", str(single),
                    "--no-html"]  # fmt: skip
         subprocess.run(command, check=True, capture_output=True, cwd=ROOT, timeout=120)
-        assert statuses(graded["out"] / student / "results.json") == statuses(single), student
+        assert statuses(graded["out"] / "students" / student / "results.json") == statuses(single), student
 
 
 def test_the_config_sets_points_and_hidden_checks(graded):
-    bob = json.loads((graded["out"] / "bob" / "results.json").read_text())
+    bob = json.loads((graded["out"] / "students" / "bob" / "results.json").read_text())
     by_id = {check["id"]: check for check in bob["checks"]}
     assert by_id["chat.nonblocking"]["max_score"] == 5 and by_id["chat.nonblocking"]["score"] == 5
     assert by_id["chat.validation"]["hidden"] is True
@@ -172,7 +171,7 @@ def test_grades_csv_opens_cleanly_as_a_spreadsheet(graded):
     assert all(float(row["score"]) <= float(row["max_score"]) for row in rows)
     # The identity column an LMS matches on keeps the entry's name; the id is the report's folder.
     assert by_id["zoe_late"]["name"] == "zoë (late)" and by_id["erin"]["name"] == "erin"
-    assert json.loads((graded["out"] / "zoe_late" / "results.json").read_text())["name"] == "zoë (late)"
+    assert json.loads((graded["out"] / "students" / "zoe_late" / "results.json").read_text())["name"] == "zoë (late)"
 
 
 def test_gradescope_files_follow_the_documented_format(graded):
@@ -185,7 +184,7 @@ def test_gradescope_files_follow_the_documented_format(graded):
 
 
 def test_junit_xml_counts_the_failures(graded):
-    suite = ElementTree.parse(graded["out"] / "alice" / "junit.xml").getroot()
+    suite = ElementTree.parse(graded["out"] / "students" / "alice" / "junit.xml").getroot()
     assert suite.tag == "testsuite" and int(suite.get("failures")) >= 1
     failed = [case.get("name") for case in suite if case.find("failure") is not None]
     assert "chat.incremental" in failed
@@ -194,28 +193,28 @@ def test_junit_xml_counts_the_failures(graded):
 def test_every_junit_file_follows_the_common_schema(graded):
     schema = xmlschema.XMLSchema(Path(__file__).parent / "junit.xsd")
     for student in EXPECTED_IDS:
-        schema.validate(str(graded["out"] / student / "junit.xml"))
-    cases = list(ElementTree.parse(graded["out"] / "alice" / "junit.xml").getroot().iter("testcase"))
+        schema.validate(str(graded["out"] / "students" / student / "junit.xml"))
+    cases = list(ElementTree.parse(graded["out"] / "students" / "alice" / "junit.xml").getroot().iter("testcase"))
     assert cases and all(float(case.get("time")) >= 0 for case in cases)
 
 
 def test_the_class_summary_links_every_report_and_shows_pass_rates(graded):
     page = (graded["out"] / "index.html").read_text()
     for student in EXPECTED_IDS:
-        assert f'href="{student}/report.html"' in page
+        assert f'href="students/{student}/report.html"' in page
     assert "Score distribution" in page and "What the class struggles with" in page
     assert "<script" not in page
 
 
 def test_a_rerun_keeps_unchanged_results_and_regrades_changed_ones(graded):
     out, submissions = graded["out"], graded["submissions"]
-    kept_before = (out / "bob" / "results.json").stat().st_mtime_ns
+    kept_before = (out / "students" / "bob" / "results.json").stat().st_mtime_ns
     with (submissions / "alice.py").open("a") as source:
         source.write("\n# a late fix\n")
     finished = batch(submissions, out, graded["config"])
     assert finished.returncode == 0, finished.stderr
     assert "1 graded, 9 unchanged and kept" in finished.stdout
-    assert (out / "bob" / "results.json").stat().st_mtime_ns == kept_before
+    assert (out / "students" / "bob" / "results.json").stat().st_mtime_ns == kept_before
 
 
 def test_a_bad_config_stops_before_grading_anything(tmp_path):
@@ -278,15 +277,15 @@ def test_an_interrupted_batch_loses_nothing_and_resumes(tmp_path):
         rest = running.communicate(timeout=60)[0]
     assert running.returncode == 130, rest
     assert "run the same command again" in rest
-    done = [path.parent.name for path in out.glob("*/.submission-hash")]
+    done = [path.parent.name for path in out.glob("students/*/.submission-hash")]
     assert 1 <= len(done) < 4
     assert not list(out.rglob("*.partial"))
-    kept = {name: (out / name / "results.json").stat().st_mtime_ns for name in done}
+    kept = {name: (out / "students" / name / "results.json").stat().st_mtime_ns for name in done}
 
     finished = batch(submissions, out, config)
     assert finished.returncode == 0, finished.stderr
     assert f"{4 - len(done)} graded, {len(done)} unchanged and kept" in finished.stdout
-    assert all((out / name / "results.json").stat().st_mtime_ns == mtime for name, mtime in kept.items())
+    assert all((out / "students" / name / "results.json").stat().st_mtime_ns == mtime for name, mtime in kept.items())
 
 
 def test_force_regrades_everything(tmp_path):

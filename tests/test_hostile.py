@@ -94,7 +94,7 @@ def graded(tmp_path_factory):
     listener = Listener()
 
     # An earlier result in OUT, which the tampering app goes after.
-    earlier = out / "earlier_student"
+    earlier = out / "students" / "earlier_student"
     earlier.mkdir(parents=True)
     (earlier / "results.json").write_text('{"kept": true}')
     (earlier / ".submission-hash").write_text("0")
@@ -124,7 +124,7 @@ def graded(tmp_path_factory):
         listener.close()
     results = {}
     for name in [*names, *BANK_APPS]:
-        path = out / name / "results.json"
+        path = out / "students" / name / "results.json"
         results[name] = json.loads(path.read_text()) if path.is_file() else None
     return {
         "finished": finished, "results": results, "marker": marker, "listener": listener, "out": out,
@@ -192,8 +192,8 @@ def test_each_hostile_result_says_what_happened(graded):
 
 def test_script_from_an_app_never_reaches_a_report_as_markup(graded):
     out = graded["out"]
-    for page in [out / "hostile_script" / "report.html", out / "index.html"]:
+    for page in [out / "students" / "hostile_script" / "report.html", out / "index.html"]:
         text = page.read_text()
         assert "<script" not in text.lower()
         assert "<img" not in text.lower()  # the app's <img onerror=...> stays text
-    assert "&lt;script&gt;" in (out / "hostile_script" / "report.html").read_text()  # shown, as text
+    assert "&lt;script&gt;" in (out / "students" / "hostile_script" / "report.html").read_text()  # shown, as text

@@ -49,6 +49,11 @@ from grader.render.junit import render_junit
 from grader.results import CheckResult, GradeResult
 
 STATE_DIR = ".streamgrade"
+# Each student's outputs go in a folder of this one, named by the submission's
+# id: no id (a folder named gradescope, a file grades.csv.py) can then take the
+# name of one of the class's own outputs.
+STUDENTS_DIR = "students"
+GRADESCOPE_DIR = "gradescope"
 HASH_FILE = ".submission-hash"
 NOTE_FILE = ".note"
 # What a submission's own limit leaves for the grader to wind down.
@@ -198,17 +203,29 @@ def run_check(app_path: Path, calibration: Path, options: BatchOptions, workdir:
     return GradeResult.from_dict(json.loads(output.read_text(encoding="utf-8"))), ""
 
 
+def student_folder(out: Path, student: str) -> Path:
+    return out / STUDENTS_DIR / student
+
+
+# A hash no content has: a submission that can't be hashed is tried again on every run.
+UNHASHABLE = "unhashable"
+
+
 def grade_submission(submission: Submission, options: BatchOptions, calibration: Path, stopping: Stopping) -> Outcome:
-    folder = options.out / submission.id
-    digest = content_hash(submission)
-    with tempfile.TemporaryDirectory(prefix="streamgrade-submission-") as scratch:
-        scratch_path = Path(scratch)
-        try:
+    folder = student_folder(options.out, submission.id)
+    digest = UNHASHABLE
+    try:
+        digest = content_hash(submission)
+        with tempfile.TemporaryDirectory(prefix="streamgrade-submission-") as scratch:
+            scratch_path = Path(scratch)
             app_path = prepare(submission, scratch_path / "files")
-        except SubmissionError as error:
-            result, note = None, f"unusable submission: {error}"
-        else:
             result, note = run_check(app_path, calibration, options, scratch_path, stopping)
+    except SubmissionError as error:
+        result, note = None, f"unusable submission: {error}"
+    except Interrupted:
+        raise
+    except Exception as error:  # noqa: BLE001  (whatever one entry does, the batch goes on)
+        result, note = None, f"the grader failed on this submission: {type(error).__name__}: {str(error)[:300]}"
     if result is None:
         result = unusable_result(submission, f"This submission could not be graded: {note}.", options.config)
     result.target = submission.source.name
@@ -218,7 +235,7 @@ def grade_submission(submission: Submission, options: BatchOptions, calibration:
     write_atomically(folder / "results.json", render_json(result))
     write_atomically(folder / "report.html", render_html(result))
     write_atomically(folder / "junit.xml", render_junit(result, submission.id))
-    write_atomically(options.out / "gradescope" / f"{submission.id}.json", render_gradescope(result))
+    write_atomically(options.out / GRADESCOPE_DIR / f"{submission.id}.json", render_gradescope(result))
     write_atomically(folder / NOTE_FILE, note)
     write_atomically(folder / HASH_FILE, digest)  # last: marks the submission done
     return Outcome(submission, result, note)
@@ -244,9 +261,7 @@ def calibrate(options: BatchOptions) -> Path:
 def collect_results(out: Path) -> tuple[dict[str, GradeResult], dict[str, str]]:
     """Every completed submission's result in OUT (whoever graded it: this run, an earlier one, a shard)."""
     results, notes = {}, {}
-    for folder in sorted(path for path in out.iterdir() if path.is_dir() and not path.name.startswith(".")):
-        if folder.name == "gradescope" or not (folder / HASH_FILE).is_file():
-            continue
+    for folder in completed_students(out):
         try:
             results[folder.name] = GradeResult.from_dict(json.loads((folder / "results.json").read_text("utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
@@ -256,6 +271,15 @@ def collect_results(out: Path) -> tuple[dict[str, GradeResult], dict[str, str]]:
     return results, notes
 
 
+def completed_students(out: Path) -> list[Path]:
+    """The folders of the students in OUT whose outputs are complete, sorted by id."""
+    students = out / STUDENTS_DIR
+    if not students.is_dir():
+        return []
+    return sorted(path for path in students.iterdir()
+                  if path.is_dir() and not path.is_symlink() and (path / HASH_FILE).is_file())  # fmt: skip
+
+
 def write_class_outputs(
     out: Path, config: GradingConfig, title: str = "streamgrade: class results"
 ) -> dict[str, GradeResult]:
@@ -263,7 +287,7 @@ def write_class_outputs(
     check_ids = sorted({check.id for result in results.values() for check in result.checks},
                        key=lambda check_id: (check_id != "app.starts", check_id))  # fmt: skip
     write_atomically(out / "grades.csv", render_csv(results, check_ids, notes))
-    write_atomically(out / "index.html", render_index(results, notes, list(config.exercises), title))
+    write_atomically(out / "index.html", render_index(results, notes, list(config.exercises), title, STUDENTS_DIR))
     return results
 
 
@@ -314,12 +338,12 @@ def reuse(submission: Submission, options: BatchOptions) -> Outcome | None:
     """The earlier result, if it is complete and the submission's files are unchanged."""
     if options.force:
         return None
-    folder = options.out / submission.id
+    folder = student_folder(options.out, submission.id)
     try:
         if (folder / HASH_FILE).read_text().strip() != content_hash(submission):
             return None
         result = GradeResult.from_dict(json.loads((folder / "results.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):  # a SubmissionError too: it is taken in again, and refused again
         return None
     note = (folder / NOTE_FILE).read_text() if (folder / NOTE_FILE).is_file() else ""
     return Outcome(submission, result, note, reused=True)
@@ -330,14 +354,14 @@ def merge(sources: list[Path], out: Path, config: GradingConfig) -> int:
     out.mkdir(parents=True, exist_ok=True)
     seen: dict[str, Path] = {}
     for source in sources:
-        for folder in sorted(path for path in source.iterdir() if path.is_dir() and (path / HASH_FILE).is_file()):
+        for folder in completed_students(source):
             if folder.name in seen:
                 raise ValueError(f"{folder.name} was graded in both {seen[folder.name]} and {source}")
             seen[folder.name] = source
-            shutil.copytree(folder, out / folder.name, dirs_exist_ok=True)
-            gradescope = source / "gradescope" / f"{folder.name}.json"
+            shutil.copytree(folder, student_folder(out, folder.name), dirs_exist_ok=True)
+            gradescope = source / GRADESCOPE_DIR / f"{folder.name}.json"
             if gradescope.is_file():
-                (out / "gradescope").mkdir(exist_ok=True)
-                shutil.copyfile(gradescope, out / "gradescope" / gradescope.name)
+                (out / GRADESCOPE_DIR).mkdir(exist_ok=True)
+                shutil.copyfile(gradescope, out / GRADESCOPE_DIR / gradescope.name)
     write_class_outputs(out, config)
     return len(seen)

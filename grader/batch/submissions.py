@@ -10,6 +10,7 @@ many bytes make it unusable, with a message, never a crash.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -17,14 +18,21 @@ import shutil
 import stat
 import unicodedata
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 # A submission is a small web app: these bounds are far above any honest
 # one and far below what would fill the grader's disk.
 MAX_FILES = 2000
 MAX_BYTES = 64 * 1024 * 1024
+# Folders nested deeper than this are refused, not walked: an honest project
+# is a few levels deep, and a tree a thousand deep (a zip or a git clone can
+# hold one) would otherwise exhaust recursion or the length of a path.
+MAX_DEPTH = 40
 SKIPPED_NAMES = {"__pycache__", ".git", ".venv", "venv", "node_modules", ".pytest_cache"}
+SUBMISSION_SUFFIXES = (".py", ".zip")
 
 
 class SubmissionError(ValueError):
@@ -43,8 +51,17 @@ class Submission:
 
     @property
     def kind(self) -> str:
-        if self.source.is_dir():
+        """folder, zip, file, link or other (a device, a pipe): from the entry itself, links not followed."""
+        try:
+            mode = self.source.lstat().st_mode
+        except OSError:
+            return "other"
+        if stat.S_ISLNK(mode):
+            return "link"
+        if stat.S_ISDIR(mode):
             return "folder"
+        if not stat.S_ISREG(mode):
+            return "other"
         return "zip" if self.source.suffix.lower() == ".zip" else "file"
 
 
@@ -62,6 +79,15 @@ def exact_name(entry: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a submission's tree, as found: never a link followed."""
+
+    path: Path
+    relative: PurePosixPath
+    kind: str  # "folder", "file", "link" or "other"
+
+
 def safe_id(name: str) -> str:
     """A file-system and spreadsheet safe id: letters, digits, dot, dash, underscore."""
     stem = name[: -len(".zip")] if name.lower().endswith(".zip") else name
@@ -72,36 +98,136 @@ def safe_id(name: str) -> str:
 
 
 def discover(folder: Path) -> list[Submission]:
-    """Every entry of ``folder`` (hidden ones aside), with ids made unique, sorted by id."""
+    """Every entry of ``folder`` (hidden ones aside), with ids made unique, sorted by id.
+
+    A folder, a .py or a .zip is a submission, and so is a link that looks
+    like one (it will be refused, with the reason, rather than followed).
+    Ids are unique ignoring case, so that no two share a folder on a
+    case-insensitive disk.
+    """
     submissions: list[Submission] = []
     taken: set[str] = set()
     for entry in sorted(folder.iterdir(), key=lambda path: path.name):
         if entry.name.startswith(".") or entry.name in SKIPPED_NAMES:
             continue
-        if entry.is_file() and entry.suffix.lower() not in (".py", ".zip"):
+        if not looks_like_submission(entry):
             continue  # a stray README or spreadsheet in the folder is not a submission
         base = identifier = safe_id(entry.name)
         counter = 2
-        while identifier in taken:
+        while identifier.lower() in taken:
             identifier, counter = f"{base}-{counter}", counter + 1
-        taken.add(identifier)
+        taken.add(identifier.lower())
         submissions.append(Submission(identifier, entry))
     return submissions
 
 
+def looks_like_submission(entry: Path) -> bool:
+    if entry.suffix.lower() in SUBMISSION_SUFFIXES:
+        return True
+    try:
+        mode = entry.lstat().st_mode
+        # stat, not open: learning that a link points at a folder reads nothing through it.
+        return stat.S_ISDIR(mode) or (stat.S_ISLNK(mode) and entry.is_dir())
+    except OSError:
+        return False
+
+
+def walk(root: Path) -> Iterator[Entry]:
+    """The tree under ``root`` in name order, depth first, without recursion and without following links.
+
+    Skips the folders a project keeps out of version control. Raises
+    SubmissionError past ``MAX_DEPTH`` levels or ``MAX_FILES`` entries.
+    """
+    count = 0
+
+    def listing(folder: Path, relative: PurePosixPath) -> Iterator[Entry]:
+        nonlocal count
+        with os.scandir(folder) as found:
+            items = sorted(found, key=lambda item: item.name)
+        entries = []
+        for item in items:
+            if item.name in SKIPPED_NAMES:
+                continue
+            mode = item.stat(follow_symlinks=False).st_mode
+            kind = ("link" if stat.S_ISLNK(mode) else "folder" if stat.S_ISDIR(mode)
+                    else "file" if stat.S_ISREG(mode) else "other")  # fmt: skip
+            count += 1
+            if count > MAX_FILES:
+                raise SubmissionError(f"too large: more than {MAX_FILES} files and folders")
+            entries.append(Entry(Path(item.path), relative / item.name, kind))
+        return iter(entries)
+
+    pending = [listing(root, PurePosixPath())]  # one iterator per open folder: the path from the root
+    while pending:
+        entry = next(pending[-1], None)
+        if entry is None:
+            pending.pop()
+            continue
+        yield entry
+        if entry.kind == "folder":
+            if len(entry.relative.parts) >= MAX_DEPTH:
+                raise SubmissionError(f"folders nested more than {MAX_DEPTH} deep ({str(entry.relative)[:60]}...)")
+            pending.append(listing(entry.path, entry.relative))
+
+
+def open_regular(path: Path) -> BinaryIO | None:
+    """``path`` opened for reading if it is a regular file, without following a link; else None.
+
+    O_NONBLOCK: a pipe swapped in after the walk must not block the open.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # a link: not followed
+            return None
+        raise
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        return None
+    return os.fdopen(descriptor, "rb")
+
+
 def content_hash(submission: Submission) -> str:
-    """A hash of the submission's bytes: grading is redone only when it changes."""
+    """A hash of the submission's bytes: grading is redone only when it changes.
+
+    Links are hashed by where they point, never followed; anything not a
+    file, folder or link is left out. Raises SubmissionError for a tree that
+    can't be read or is refused.
+    """
     digest = hashlib.sha256()
     source = submission.source
-    files = [source] if source.is_file() else sorted(path for path in source.rglob("*") if path.is_file())
-    for path in files:
-        if any(part in SKIPPED_NAMES for part in path.parts):
-            continue
-        digest.update(str(path.relative_to(source.parent)).encode() + b"\0")
-        with path.open("rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
+    try:
+        if submission.kind == "link":
+            digest.update(b"link\0" + os.fsencode(os.readlink(source)))
+        elif submission.kind in ("file", "zip"):
+            hash_file(digest, source, PurePosixPath(source.name), MAX_BYTES * 2)
+        elif submission.kind == "folder":
+            size = 0
+            for entry in walk(source):
+                name = PurePosixPath(source.name) / entry.relative
+                if entry.kind == "file":
+                    size += hash_file(digest, entry.path, name, MAX_BYTES - size)
+                elif entry.kind == "link":
+                    digest.update(os.fsencode(str(name)) + b"\0link\0" + os.fsencode(os.readlink(entry.path)) + b"\0")
+    except OSError as error:
+        raise SubmissionError(f"could not be read ({error.strerror or error})") from None
     return digest.hexdigest()
+
+
+def hash_file(digest: Any, path: Path, name: PurePosixPath, allowed: int) -> int:
+    """Add ``name`` and the bytes of ``path`` to ``digest``; the number of bytes read."""
+    file = open_regular(path)
+    if file is None:
+        return 0
+    read = 0
+    digest.update(os.fsencode(str(name)) + b"\0")
+    with file:
+        while block := file.read(1 << 20):
+            read += len(block)
+            if read > allowed:
+                raise SubmissionError(f"too large: more than {MAX_BYTES // 2**20} MiB")
+            digest.update(block)
+    return read
 
 
 def find_app(root: Path) -> Path:
@@ -116,21 +242,25 @@ def find_app(root: Path) -> Path:
 
 
 def copy_folder(source: Path, destination: Path) -> None:
-    files = 0
+    """Copy the files and folders of ``source``; links and anything else are left out, never followed."""
     size = 0
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if any(part in SKIPPED_NAMES for part in relative.parts) or path.is_symlink():
+    destination.mkdir(parents=True, exist_ok=True)
+    for entry in walk(source):
+        target = destination.joinpath(*entry.relative.parts)
+        if entry.kind == "folder":
+            target.mkdir()
             continue
-        if path.is_dir():
-            (destination / relative).mkdir(parents=True, exist_ok=True)
+        if entry.kind != "file":
             continue
-        files += 1
-        size += path.stat().st_size
-        if files > MAX_FILES or size > MAX_BYTES:
-            raise SubmissionError(f"too large: more than {MAX_FILES} files or {MAX_BYTES // 2**20} MiB")
-        (destination / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, destination / relative)
+        file = open_regular(entry.path)
+        if file is None:
+            continue
+        with file, target.open("xb") as copy:
+            while block := file.read(1 << 20):
+                size += len(block)
+                if size > MAX_BYTES:
+                    raise SubmissionError(f"too large: more than {MAX_FILES} files or {MAX_BYTES // 2**20} MiB")
+                copy.write(block)
 
 
 def extract_zip(source: Path, destination: Path) -> None:
@@ -147,6 +277,8 @@ def extract_zip(source: Path, destination: Path) -> None:
         written = 0
         for member in members:
             name = PurePosixPath(member.filename.replace("\\", "/"))
+            if len(name.parts) > MAX_DEPTH:
+                raise SubmissionError(f"the zip holds folders nested more than {MAX_DEPTH} deep")
             if name.is_absolute() or ".." in name.parts or (member.external_attr >> 16) & 0o170000 == stat.S_IFLNK:
                 raise SubmissionError(f"the zip entry {member.filename!r} would be written outside the submission")
             if any(part in SKIPPED_NAMES for part in name.parts) or member.is_dir():
@@ -166,11 +298,20 @@ def prepare(submission: Submission, scratch: Path) -> Path:
     """Copy the submission into ``scratch`` and return the path of its app.py there."""
     scratch.mkdir(parents=True, exist_ok=True)
     source = submission.source
+    kind = submission.kind
+    if kind == "link":
+        raise SubmissionError("it is a link, and links are not followed: put the files themselves in the class folder")
+    if kind == "other":
+        raise SubmissionError("it is neither a file nor a folder")
     try:
-        if submission.kind == "file":
-            shutil.copyfile(source, scratch / "app.py")
+        if kind == "file":
+            file = open_regular(source)
+            if file is None:
+                raise SubmissionError("it is not a regular file")
+            with file, (scratch / "app.py").open("xb") as copy:
+                shutil.copyfileobj(file, copy)
             return scratch / "app.py"
-        if submission.kind == "zip":
+        if kind == "zip":
             extract_zip(source, scratch)
         else:
             copy_folder(source, scratch)

@@ -38,13 +38,16 @@ def pass_rates(results: dict[str, GradeResult]) -> list[dict[str, Any]]:
     return sorted(rows.values(), key=lambda row: (row["rate"], row["id"]))
 
 
-def render_index(results: dict[str, GradeResult], notes: dict[str, str], exercises: list[str], title: str) -> str:
+def render_index(results: dict[str, GradeResult], notes: dict[str, str], exercises: list[str], title: str,
+                 students_folder: str) -> str:  # fmt: skip
+    """``students_folder``: where each student's folder (with its report.html) is, relative to index.html."""
     students = []
     for student in sorted(results):
         result = results[student]
         subtotals = result.subtotals()
         students.append({
-            "id": student, "name": result.name or student, "score": result.score, "max": result.max_score,
+            "id": student, "name": result.name or student, "report": f"{students_folder}/{student}/report.html",
+            "score": result.score, "max": result.max_score,
             "exercises": [subtotals.get(name) for name in exercises], "note": notes.get(student, ""),
         })  # fmt: skip
     maximum = max((result.max_score for result in results.values()), default=0.0)
