@@ -1,10 +1,12 @@
 """How fast, how precise and how stable the grader is. Prints a table, writes JSON.
 
-    python bench/run.py [--quick] [--json bench/results.json]
+    python bench/run.py [--quick] [--only PART] [--json bench/results.json]
 
-Five measurements (docs/PERFORMANCE.md has the targets and the findings):
+Six measurements (docs/PERFORMANCE.md has the targets and the findings):
   latency    wall time of `streamgrade check` per app, against the floor of
              waits the contract imposes on the critical path
+  watch      `streamgrade watch`: from a save to the verdict of one exercise,
+             against that exercise's floor of waits
   batch      submissions per minute at -j 1, 2, 4, and verdicts equal to -j 1
   precision  the grader's arrival times minus the moment an instrumented app
              handed each piece to the server
@@ -28,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +69,76 @@ def floor_seconds() -> dict[str, float]:
     # Phase 1 runs chat and events side by side; phase 2 the downloads and the disconnect probe.
     return {"phase1": max(chat, events), "phase2": max(disconnect, downloads),
             "total": max(chat, events) + max(disconnect, downloads)}  # fmt: skip
+
+
+def exercise_floor_seconds() -> dict[str, float]:
+    """The waits grading one exercise alone can't avoid (what `streamgrade watch` grades on a save)."""
+    chat = (chat_probe.TIMING_TOKENS - 1 + chat_probe.CONCURRENT_TOKENS - 1) * chat_probe.TIMING_DELAY
+    events = (events_probe.TIMING_COUNT - 1 + events_probe.CONCURRENT_COUNT - 1) * events_probe.TIMING_INTERVAL
+    disconnect = 2 * events_probe.CPU_WINDOW + 0.1
+    # Alone, the events exercise runs its disconnect probe after its timing probes; the
+    # download exercise's only fixed wait is the slow reader's pause.
+    return {"chat": chat, "bigfile": bigfile_probe.SLOW_READ_PAUSE, "events": events + disconnect}
+
+
+# A learner edits for a few seconds between saves: the watch starts its next
+# grading process meanwhile. The bench waits this long after each verdict.
+LEARNER_PAUSE = 2.0
+# Only bounds a hang: a verdict takes seconds.
+WATCH_LINE_TIMEOUT = 120.0
+
+
+def measure_watch(saves: int, exercises: list[str], work: Path) -> dict:
+    """From writing the app file to the watch's verdict line, per exercise, on the reference."""
+    floors, rows = exercise_floor_seconds(), []
+    for exercise in exercises:
+        folder = work / f"watch-{exercise}"
+        folder.mkdir()
+        app = folder / "app.py"
+        shutil.copyfile(app_path("reference"), app)
+        process = subprocess.Popen([sys.executable, "-m", "grader", "watch", "app.py", "--exercise", exercise],
+                                   cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        verdicts: list[float] = []
+        lines = []
+        arrived = threading.Condition()
+
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                with arrived:
+                    lines.append(line)
+                    if line.startswith("Graded "):
+                        verdicts.append(time.perf_counter())
+                    arrived.notify_all()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+
+        def next_verdict(count: int) -> float:
+            with arrived:
+                if not arrived.wait_for(lambda: len(verdicts) >= count, WATCH_LINE_TIMEOUT):
+                    raise RuntimeError(f"no verdict from streamgrade watch:\n{''.join(lines)}")
+                return verdicts[count - 1]
+
+        times = []
+        try:
+            next_verdict(1)  # the first grade records the reference too: not a save's latency
+            for index in range(saves):
+                time.sleep(LEARNER_PAUSE)
+                saved = time.perf_counter()
+                app.write_text(app.read_text() + f"# save {index}\n")
+                times.append(next_verdict(index + 2) - saved)
+        finally:
+            process.send_signal(2)  # Ctrl-C
+            process.wait(timeout=60)
+            reader.join(timeout=10)
+            if process.stdout is not None:
+                process.stdout.close()
+        median = statistics.median(times)
+        rows.append({"exercise": exercise, "floor": round(floors[exercise], 2), "median": round(median, 2),
+                     "min": round(min(times), 2), "max": round(max(times), 2),
+                     "over_floor": round(median - floors[exercise], 2)})  # fmt: skip
+    return {"saves": saves, "target_over_floor": 0.5, "exercises": rows}
 
 
 def grade_once(target: Path, out: Path) -> tuple[float, dict[str, str]]:
@@ -203,56 +276,79 @@ def measure_memory(sizes_mib: list[int]) -> dict:
     return {"runs": rows}
 
 
-def print_table(report: dict) -> None:
-    latency = report["latency"]
+def print_latency(latency: dict) -> None:
     print(f"Latency (median of {latency['runs']}; floor {latency['floor']['total']} s)")
     for row in latency["apps"]:
         print(f"  {row['app']:<28} {row['median']:>6.2f} s  (min {row['min']:.2f}, max {row['max']:.2f})  "
               f"{row['ratio_to_floor']:.2f}x floor")  # fmt: skip
-    print(f"Batch ({report['batch']['submissions']} submissions)")
-    for row in report["batch"]["runs"]:
-        default = " (the default)" if row["jobs"] == report["batch"].get("default_jobs") else ""
+
+
+def print_watch(watch: dict) -> None:
+    print(f"Watch: a save to its verdict (median of {watch['saves']}; target floor + {watch['target_over_floor']} s)")
+    for row in watch["exercises"]:
+        print(f"  {row['exercise']:<28} {row['median']:>6.2f} s  (min {row['min']:.2f}, max {row['max']:.2f})  "
+              f"floor {row['floor']:.2f} s, +{row['over_floor']:.2f} s")  # fmt: skip
+
+
+def print_batch(batch: dict) -> None:
+    print(f"Batch ({batch['submissions']} submissions)")
+    for row in batch["runs"]:
+        default = " (the default)" if row["jobs"] == batch.get("default_jobs") else ""
         print(f"  -j {row['jobs']}: {row['seconds']:>6.1f} s  {row['per_minute']:>5.1f}/min  "
               f"verdicts differing from -j 1: {row['verdicts_differing_from_j1']}{default}")  # fmt: skip
+
+
+def print_precision(precision: dict) -> None:
     print("Timing precision (grader's arrival minus the app's hand-off)")
-    for kind, row in report["precision"].items():
+    for kind, row in precision.items():
         print(f"  {kind:<12} n={row.get('count', 0)}  p50 {row.get('p50_ms')} ms  p95 {row.get('p95_ms')} ms  "
               f"max {row.get('max_ms')} ms")  # fmt: skip
-    stability = report["stability"]
+
+
+def print_stability(stability: dict) -> None:
     print(f"Stability under load: {len(stability['flips'])} flips in {stability['verdicts']} verdicts")
+
+
+def print_memory(memory: dict) -> None:
     print("Memory accuracy")
-    for row in report["memory"]["runs"]:
+    for row in memory["runs"]:
         print(f"  allocated {row['allocated_mib']} MiB, measured {row['measured_mib']} MiB "
               f"(error {row['error_mib']:+} MiB, {'within' if row['within_target'] else 'OUTSIDE'} target)")
+
+
+PRINTERS = {"latency": print_latency, "watch": print_watch, "batch": print_batch, "precision": print_precision,
+            "stability": print_stability, "memory": print_memory}  # fmt: skip
+
+
+def parts(quick: bool, work: Path) -> dict:
+    """Each measurement, to run when asked for: (quick run, full run)."""
+    return {
+        "latency": lambda: measure_latency(1, ["reference"], work) if quick else measure_latency(5, LATENCY_APPS, work),
+        "watch": lambda: measure_watch(1, ["chat"], work) if quick else measure_watch(5, ["chat", "bigfile", "events"],
+                                                                                     work),
+        "batch": lambda: measure_batch(4, [1, 2], work) if quick else measure_batch(40, sorted({1, 2, 4, DEFAULT_JOBS}),
+                                                                                   work),
+        "precision": lambda: measure_precision(1 if quick else 5, work),
+        "stability": lambda: measure_stability(1, ["reference"], work) if quick else measure_stability(
+            10, STABILITY_APPS, work),
+        "memory": lambda: measure_memory([64] if quick else [32, 64, 128]),
+    }  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smoke run of every part")
+    parser.add_argument("--only", action="append", choices=list(PRINTERS), help="run only this part (repeatable)")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     with tempfile.TemporaryDirectory(prefix="streamgrade-bench-") as scratch:
-        work = Path(scratch)
-        if args.quick:
-            report = {
-                "latency": measure_latency(1, ["reference"], work),
-                "batch": measure_batch(4, [1, 2], work),
-                "precision": measure_precision(1, work),
-                "stability": measure_stability(1, ["reference"], work),
-                "memory": measure_memory([64]),
-            }
-        else:
-            report = {
-                "latency": measure_latency(5, LATENCY_APPS, work),
-                "batch": measure_batch(40, sorted({1, 2, 4, DEFAULT_JOBS}), work),
-                "precision": measure_precision(5, work),
-                "stability": measure_stability(10, STABILITY_APPS, work),
-                "memory": measure_memory([32, 64, 128]),
-            }
+        measurements = parts(args.quick, Path(scratch))
+        report = {name: measure() for name, measure in measurements.items() if not args.only or name in args.only}
+    for name, section in report.items():
+        PRINTERS[name](section)
     report["quick"] = args.quick
     report["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
-    print_table(report)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     print(f"Written to {args.json}")
 

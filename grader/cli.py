@@ -46,7 +46,7 @@ SANDBOX_SUMMARY = {
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 DEFAULT_JOBS = max(1, min(2 * CORES, 8))
 
-COMMANDS = ("check", "init", "batch", "merge", "gradescope", "sample-file")
+COMMANDS = ("check", "watch", "init", "batch", "merge", "gradescope", "sample-file")
 EXIT_CODES = """exit codes:
   0    graded (whatever the score)
   1    the score is below --fail-under; a batch that could not go on
@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--reference-dir", metavar="DIR", help=argparse.SUPPRESS)  # batch use: where --reference is named from
     check.add_argument("--limits", metavar="JSON", help=argparse.SUPPRESS)  # batch use: the sandbox's limits
     check.add_argument("--isolation-problem", default="", help=argparse.SUPPRESS)  # batch use: for the report
+
+    watch = commands.add_parser("watch", help="grade, then grade again on every save of your app")
+    watch.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
+    watch.add_argument("--exercise", choices=EXERCISES,
+                       help="grade only this exercise (default: the first one not at full marks)")  # fmt: skip
+    watch.add_argument("--start-timeout", type=float, metavar="SECONDS",
+                       help="how long the app may take to start (default 20)")  # fmt: skip
 
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions", help="a folder: one folder, .zip or .py per student")
@@ -129,8 +136,12 @@ class ResultCatcher:
 def grade(target: str, *, exercises: list[str] | None = None, reference: str | None = None,
           seed: int | None = None, start_timeout: float | None = None,
           reference_recording: str | None = None, sandbox: str = "off", limits: str | None = None,
-          isolation_problem: str = "", reference_dir: str | None = None) -> tuple[GradeResult | None, str]:  # fmt: skip
-    """Run the checks against ``target``; return the result and pytest's own output."""
+          isolation_problem: str = "", reference_dir: str | None = None,
+          save_reference: str | None = None, plugins: tuple[object, ...] = ()) -> tuple[GradeResult | None, str]:  # fmt: skip
+    """Run the checks against ``target``; return the result and pytest's own output.
+
+    ``plugins``: more pytest plugins for this run (watch mode's grading process waits in one).
+    """
     arguments = [
         str(CHECKS_DIR), "-c", str(CHECKS_DIR / "pytest.ini"), "--rootdir", str(CHECKS_DIR),
         "-q", "--no-header", "-p", "no:cacheprovider",
@@ -147,6 +158,8 @@ def grade(target: str, *, exercises: list[str] | None = None, reference: str | N
         arguments += ["--streamgrade-reference-recording", reference_recording]
     if reference_dir is not None:
         arguments += ["--streamgrade-reference-dir", reference_dir]
+    if save_reference is not None:
+        arguments += ["--streamgrade-save-reference", save_reference]
     arguments += [
         "--streamgrade-sandbox",
         sandbox,
@@ -158,7 +171,7 @@ def grade(target: str, *, exercises: list[str] | None = None, reference: str | N
     catcher = ResultCatcher()
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-        pytest.main(arguments, plugins=[catcher])
+        pytest.main(arguments, plugins=[catcher, *plugins])
     return catcher.result, output.getvalue()
 
 
@@ -235,6 +248,20 @@ def run_check(args: argparse.Namespace) -> int:
     if args.fail_under is not None and result.score < args.fail_under:
         return 1
     return 0
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    from grader.watch import WatchOptions, watch  # watchfiles only for this command
+
+    label = kit_target(args.target)
+    try:
+        target = resolve_target(label)
+    except TargetError as error:
+        print(f"streamgrade: {error}", file=sys.stderr)
+        return 2
+    absolute = str(Path(label).resolve()) if ":" not in label else label
+    options = WatchOptions(absolute, label, target.app_dir, args.exercise, args.start_timeout)
+    return watch(options)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -390,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.command == "check":
         return run_check(args)
+    if args.command == "watch":
+        return run_watch(args)
     if args.command == "batch":
         return run_batch_command(args)
     if args.command == "merge":

@@ -25,7 +25,7 @@ from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.evidence import collect as collect_evidence
 from grader.launch import DEFAULT_START_TIMEOUT, AppTarget, Limits, Policy, TargetError, resolve_level, resolve_target
 from grader.probes.run import EXERCISES, record_apps
-from grader.recording import AppRecording, load_calibration
+from grader.recording import AppRecording, Calibration, load_calibration, save_calibration
 from grader.render.json import render_json
 from grader.results import CheckResult, GradeResult, Status
 
@@ -67,6 +67,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--streamgrade-reference-recording", metavar="PATH",
         help="calibrate against this saved recording of the reference instead of probing it (batch grading)",
+    )  # fmt: skip
+    group.addoption(
+        "--streamgrade-save-reference", metavar="PATH",
+        help="save the reference's recording here, for later runs' --streamgrade-reference-recording (watch mode)",
     )  # fmt: skip
 
 
@@ -141,7 +145,15 @@ class GradingSession:
                     Path(workdir), self.seed, start_timeout=self.start_timeout, policy=self.policy,
                     reference_target=self.reference_app,
                 )  # fmt: skip
+            self.save_reference(self._recordings[1])
         return self._recordings
+
+    def save_reference(self, reference: AppRecording) -> None:
+        """Keep a complete recording of the reference, so later runs with the same seed can skip probing it."""
+        path = self.config.getoption("streamgrade_save_reference")
+        complete = all(getattr(reference, name) is not None for name in self.exercises) and not reference.probe_errors
+        if path and self.saved_reference is None and complete:
+            save_calibration(Path(path), Calibration(self.seed, self.exercises, reference))
 
     # -- selection and order --------------------------------------------------
 

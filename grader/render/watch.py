@@ -1,0 +1,89 @@
+"""Watch mode's screen: the exercise being worked on, its first failure in full, and a progress line.
+
+A pure function of a ``WatchScreen``; ``grader.watch`` clears the terminal
+and prints it after every grade. One failure at a time, like a test runner
+in watch mode: the checks after it often fail because of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader.render.terminal import ASCII_MARKS, EXERCISE_TITLES, MARKS, points, render_check
+from grader.results import CheckResult, GradeResult
+
+EXERCISE_PAGES = {
+    "chat": "exercises/01-chat-stream.md",
+    "bigfile": "exercises/02-bigfile.md",
+    "events": "exercises/03-events.md",
+}
+BAR_WIDTH = 10  # cells per exercise: the line fits 80 columns with three exercises and the total
+
+
+@dataclass
+class WatchScreen:
+    result: GradeResult
+    exercise: str  # the exercise being worked on
+    # The latest subtotal known for each exercise (score without extra credit, maximum),
+    # from this grade or an earlier one.
+    progress: dict[str, tuple[float, float]] = field(default_factory=dict)
+    watching: str = "starter"  # the folder whose saves start a grade
+
+
+def bar(score: float, maximum: float, unicode: bool) -> str:
+    filled = round(BAR_WIDTH * score / maximum) if maximum else 0
+    full, empty = ("█", "░") if unicode else ("#", "-")
+    return full * filled + empty * (BAR_WIDTH - filled)
+
+
+def progress_line(progress: dict[str, tuple[float, float]], exercises: list[str], unicode: bool) -> str:
+    parts, total, total_max = [], 0.0, 0.0
+    for name in exercises:
+        if name not in progress:
+            parts.append(f"{name} not graded yet")
+            continue
+        score, maximum = progress[name]
+        total, total_max = total + score, total_max + maximum
+        parts.append(f"{name} {bar(score, maximum, unicode)} {points(score)}/{points(maximum)}")
+    return "  ".join(parts) + f"   total {points(total)}/{points(total_max)}"
+
+
+def full_marks(progress: dict[str, tuple[float, float]], name: str) -> bool:
+    score, maximum = progress.get(name, (0.0, 1.0))
+    return maximum > 0 and score >= maximum
+
+
+def first_failure(checks: list[CheckResult]) -> CheckResult | None:
+    return next((check for check in checks if check.status == "failed"), None) or next(
+        (check for check in checks if check.status == "error"), None
+    )
+
+
+def render_watch(screen: WatchScreen, exercises: list[str], *, unicode: bool = True) -> str:
+    result, marks = screen.result, MARKS if unicode else ASCII_MARKS
+    lines = [f"streamgrade watch: {result.target}", ""]
+    starts = [check for check in result.checks if check.exercise == "app"]
+    shown = [check for check in result.checks if check.exercise == screen.exercise]
+    score, maximum = screen.progress.get(screen.exercise, (0.0, 0.0))
+    lines.append(f"{EXERCISE_TITLES.get(screen.exercise, screen.exercise)}  {points(score)}/{points(maximum)}")
+    failure = first_failure([*starts, *shown])
+    if failure is not None:
+        lines += render_check(failure, marks)
+        rest = [check for check in shown if check is not failure and check.status in ("failed", "skipped", "error")]
+        if rest:
+            lines.append(f"  ({len(rest)} more after this: {', '.join(check.id for check in rest)}; "
+                         "some may pass once this one does)")  # fmt: skip
+    elif full_marks(screen.progress, screen.exercise):
+        lines.append(f"  {marks['passed']} Full marks on this exercise.")
+        following = [name for name in exercises if not full_marks(screen.progress, name)]
+        if following:
+            lines.append(f"  Next: {EXERCISE_PAGES.get(following[0], following[0])}; save a change to grade it.")
+        else:
+            lines.append("  Full marks on every exercise. The pages' extra credit is next; then compare your")
+            lines.append("  code with reference/app.py.")
+    else:
+        lines.append("  No check could judge this exercise in this run (see the notes); save again to retry.")
+    lines += ["", progress_line(screen.progress, exercises, unicode)]
+    graded = ", ".join(result.exercises)
+    lines.append(f"Graded {graded} in {result.duration:g} s. Watching {screen.watching}/ for saves; Ctrl-C to stop.")
+    return "\n".join(lines) + "\n"
