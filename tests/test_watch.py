@@ -7,6 +7,7 @@ it (with a time limit), never for a fixed time.
 from __future__ import annotations
 
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -95,13 +96,13 @@ def watching(tmp_path: Path) -> Iterator[Callable[..., Watching]]:
 def test_a_save_is_graded_again_and_full_marks_point_to_the_next_exercise(watching):
     watch = watching(STARTER_APP, "--exercise", "chat")
     first = watch.verdict()
-    assert any(line.startswith("Exercise 1: /chat-stream") and line.endswith(" 0/14") for line in first), first
+    assert any(re.match(r"Exercise 1: /chat-stream.*  0/\d+$", line) for line in first), first
     assert any("more after this" in line for line in first)
 
     watch.save(REFERENCE_APP)
     watch.wait_for(lambda line: line == "Saved: app.py.", "the save noticed")
     second = watch.verdict()
-    assert any(line.startswith("Exercise 1: /chat-stream") and line.endswith(" 14/14") for line in second), second
+    assert any(re.match(r"Exercise 1: /chat-stream.*  (\d+)/\1$", line) for line in second), second  # full marks
     assert any("Full marks" in line for line in second)
     assert "(this first grade also records the reference" not in "\n".join(second)  # the reference was kept
     assert watch.stop() == 130
