@@ -305,6 +305,8 @@ class GradingSession:
             notes=notes,
             evidence=collect_evidence(*self._recordings) if self._recordings else {},
             protections=self._recordings[0].protections if self._recordings else {},
+            unwritten=self._recordings[0].unwritten() if self._recordings else [],
+            timings=dict(self._recordings[0].elapsed) if self._recordings else {},
         )
         if self.json_path:
             Path(self.json_path).write_text(render_json(self.result), encoding="utf-8")

@@ -190,6 +190,17 @@ class AppRecording:
     exits: list[str] = field(default_factory=list)  # servers that stopped by themselves, and how
     protections: dict = field(default_factory=dict)  # sandbox.Protections as a dict: what held for this app
     incidents: list[str] = field(default_factory=list)  # what the sandbox saw (a limit hit, processes left)
+    # Seconds from the start of the recording to the end of each exercise's last probe.
+    elapsed: dict[str, float] = field(default_factory=dict)
+
+    def unwritten(self) -> list[str]:
+        """The exercises whose route answers 501 Not Implemented: the starter's placeholder, not yet replaced."""
+        answers = {
+            "chat": self.chat.solo.status if self.chat else None,
+            "bigfile": self.bigfile.slow_read.status if self.bigfile else None,
+            "events": self.events.solo.status if self.events else None,
+        }
+        return [name for name, status in answers.items() if status == 501]
 
 
 # -- saving a recording ------------------------------------------------------

@@ -70,6 +70,10 @@ class GradeResult:
     protections: dict[str, Any] = field(default_factory=dict)
     # A batch's submission name, exactly as the class folder has it (grades.csv's identity column).
     name: str = ""
+    # Exercises whose route still answers 501, the starter's placeholder: their checks say nothing yet.
+    unwritten: list[str] = field(default_factory=list)
+    # Seconds from the start of the grade's recording to the end of each exercise's probes.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def score(self) -> float:

@@ -103,7 +103,7 @@ def test_a_save_is_graded_again_and_full_marks_point_to_the_next_exercise(watchi
     watch.wait_for(lambda line: line == "Saved: app.py.", "the save noticed")
     second = watch.verdict()
     assert any(re.match(r"Exercise 1: /chat-stream.*  (\d+)/\1$", line) for line in second), second  # full marks
-    assert any("Full marks" in line for line in second)
+    assert any("is at full marks. Next: exercises/02-bigfile.md" in line for line in second)
     assert "(this first grade also records the reference" not in "\n".join(second)  # the reference was kept
     assert watch.stop() == 130
 

@@ -62,6 +62,7 @@ class Side:
     policy: Policy = field(default_factory=Policy)
     servers: dict[str, RunningApp] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
+    began: float = 0.0  # when its recording started, on the event loop's clock
 
     @property
     def started(self) -> bool:
@@ -155,6 +156,9 @@ async def guarded(side: Side, exercise: str, probe: Callable[[RunningApp], Await
         keep(await probe(server))
     except Exception:
         side.recording.probe_errors[exercise] = traceback.format_exc()
+    finally:
+        ended = asyncio.get_running_loop().time() - side.began
+        side.recording.elapsed[exercise] = round(max(ended, side.recording.elapsed.get(exercise, 0.0)), 2)
 
 
 def keeper(side: Side, exercise: str) -> Callable[[object], None]:
@@ -268,6 +272,8 @@ async def record_sides(
                 side_policy,
             )
         )
+    for side in sides:
+        side.began = asyncio.get_running_loop().time()
     making_file, data = None, {side.label: [side.served.link.parent] for side in sides}
     if "bigfile" in exercises:
         folder = sample_folder(workdir)

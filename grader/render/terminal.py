@@ -14,6 +14,15 @@ EXERCISE_TITLES = {
     "bigfile": "Exercise 2: /bigfile (exercises/02-bigfile.md)",
     "events": "Exercise 3: /events (exercises/03-events.md)",
 }
+EXERCISE_PAGES = {
+    "chat": "exercises/01-chat-stream.md",
+    "bigfile": "exercises/02-bigfile.md",
+    "events": "exercises/03-events.md",
+}
+ROUTES = {"chat": "GET /chat-stream", "bigfile": "GET /bigfile", "events": "GET /events"}
+# How to start the learner's app by hand, from the kit's folder; --reload-dir
+# keeps uvicorn from watching every file in .venv.
+START_APP = "uvicorn starter.app:app --reload --reload-dir starter"
 WIDTH = 88
 
 
@@ -58,6 +67,12 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
             bonus = sum(check.score for check in checks if check.bonus and check.counted)
             title += f"  {points(score - bonus)}/{points(maximum)}" + (f" +{points(bonus)} extra" if bonus else "")
         lines.append(title)
+        if exercise in result.unwritten and not any(check.status == "passed" for check in checks):
+            said = (f"Not written yet: {ROUTES.get(exercise, exercise)} answers 501, the starter's placeholder, "
+                    f"so its {len(checks)} checks could not judge it.")  # fmt: skip
+            lines += textwrap.wrap(said, WIDTH, initial_indent=f"  {marks['skipped']} ", subsequent_indent="    ")
+            lines.append("")
+            continue
         for check in checks:
             lines += render_check(check, marks)
         lines.append("")
@@ -75,5 +90,74 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
     score = f"Score: {points(result.score - bonus)}/{points(result.max_score)}"
     if bonus_max:
         score += f", extra credit {points(bonus)}/{points(bonus_max)}"
-    lines.append(f"{score}  ({result.duration:g} s)")
+    lines.append(f"{score}  ({duration_text(result)})")
+    lines += next_steps(result, marks)
     return "\n".join(lines) + "\n"
+
+
+def duration_text(result: GradeResult) -> str:
+    """The grade's time, and the exercise that took the longest (the exercises are probed side by side)."""
+    text = f"graded in {result.duration:g} s"
+    if len(result.timings) > 1:
+        slowest = max(result.timings, key=lambda name: result.timings[name])
+        text += f"; {slowest} took the longest, {result.timings[slowest]:g} s"
+    return text
+
+
+def at_full_marks(result: GradeResult, exercise: str) -> bool:
+    checks = [check for check in result.checks if check.exercise == exercise and not check.bonus]
+    return bool(checks) and all(check.status == "passed" for check in checks)
+
+
+def following(exercise: str) -> str | None:
+    """The exercise after ``exercise`` in the kit's order."""
+    order = list(EXERCISE_PAGES)
+    index = order.index(exercise) if exercise in order else len(order)
+    return order[index + 1] if index + 1 < len(order) else None
+
+
+def full_marks_lines(exercise: str, next_exercise: str | None) -> list[str]:
+    """What a learner reads when ``exercise`` is at full marks: where to go next."""
+    number = list(EXERCISE_PAGES).index(exercise) + 1 if exercise in EXERCISE_PAGES else exercise
+    line = f"Exercise {number} ({ROUTES.get(exercise, exercise)}) is at full marks."
+    if next_exercise is not None:
+        line += f" Next: {EXERCISE_PAGES.get(next_exercise, next_exercise)}."
+    return [line]
+
+
+def all_done_lines(bonus: float, bonus_max: float) -> list[str]:
+    extra = f" ({points(bonus)} of {points(bonus_max)} points so far)" if bonus_max else ""
+    return [
+        "All three exercises are at full marks. Next: the extra credit on each exercise's page" + extra + ",",
+        "then compare your code with reference/app.py: the same contract, written by someone else.",
+    ]
+
+
+def next_steps(result: GradeResult, marks: dict[str, str]) -> list[str]:
+    """Where to go from here: the first run's welcome, or the exercise after the ones at full marks."""
+    started = all(check.status == "passed" for check in result.checks if check.exercise == "app")
+    graded = [name for name in result.exercises if name in EXERCISE_PAGES]
+    if not started or not graded:
+        return []
+    if all(name in result.unwritten for name in graded):
+        first = graded[0]
+        where = "starter/app.py" if result.target.endswith("starter/app.py") else result.target
+        return [
+            "",
+            "A score of 0 is expected here: no route is written yet (each answers 501, the starter's placeholder).",
+            f"Start with {EXERCISE_PAGES[first]} and write {ROUTES[first]} in {where}.",
+            f"To try it by hand, start the app in a second terminal: {START_APP}",
+            "and send it the curl commands on the page. Then grade again with `streamgrade`, or leave",
+            "`streamgrade watch` running: it grades on every save.",
+        ]
+    lines = []
+    done = [name for name in graded if at_full_marks(result, name)]
+    if len(done) == len(EXERCISE_PAGES):
+        bonus_checks = [check for check in result.checks if check.bonus and check.counted]
+        return ["", *all_done_lines(sum(c.score for c in bonus_checks), sum(c.max_score for c in bonus_checks))]
+    for name in done:
+        later = following(name)
+        while later is not None and later in done:
+            later = following(later)
+        lines += full_marks_lines(name, later)
+    return ["", *lines] if lines else []

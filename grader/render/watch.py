@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from grader.render.terminal import ASCII_MARKS, EXERCISE_TITLES, MARKS, points, render_check
+from grader.render.terminal import (
+    ASCII_MARKS,
+    EXERCISE_TITLES,
+    EXERCISE_PAGES,
+    MARKS,
+    all_done_lines,
+    following,
+    full_marks_lines,
+    points,
+    render_check,
+)
 from grader.results import CheckResult, GradeResult
-
-EXERCISE_PAGES = {
-    "chat": "exercises/01-chat-stream.md",
-    "bigfile": "exercises/02-bigfile.md",
-    "events": "exercises/03-events.md",
-}
 BAR_WIDTH = 10  # cells per exercise: the line fits 80 columns with three exercises and the total
 
 
@@ -74,13 +78,15 @@ def render_watch(screen: WatchScreen, exercises: list[str], *, unicode: bool = T
             lines.append(f"  ({len(rest)} more after this: {', '.join(check.id for check in rest)}; "
                          "some may pass once this one does)")  # fmt: skip
     elif full_marks(screen.progress, screen.exercise):
-        lines.append(f"  {marks['passed']} Full marks on this exercise.")
-        following = [name for name in exercises if not full_marks(screen.progress, name)]
-        if following:
-            lines.append(f"  Next: {EXERCISE_PAGES.get(following[0], following[0])}; save a change to grade it.")
+        left = [name for name in exercises if not full_marks(screen.progress, name)]
+        if left:
+            said = full_marks_lines(screen.exercise, left[0])
+            lines += [f"  {marks['passed']} {said[0]}", "  Save a change to grade it."]
+        elif len(exercises) < len(EXERCISE_PAGES):  # only some exercises watched (--exercise)
+            lines.append(f"  {marks['passed']} {full_marks_lines(screen.exercise, following(screen.exercise))[0]}")
         else:
-            lines.append("  Full marks on every exercise. The pages' extra credit is next; then compare your")
-            lines.append("  code with reference/app.py.")
+            bonus = [check for check in result.checks if check.bonus and check.counted]
+            lines += ["  " + line for line in all_done_lines(sum(c.score for c in bonus), sum(c.max_score for c in bonus))]
     else:
         lines.append("  No check could judge this exercise in this run (see the notes); save again to retry.")
     lines += ["", progress_line(screen.progress, exercises, unicode)]

@@ -1,0 +1,64 @@
+"""The terminal report says where to go next: the first run's welcome, the exercise after a finished one."""
+
+from __future__ import annotations
+
+from grader.render.terminal import render_terminal
+from grader.results import CheckResult, GradeResult
+
+
+def result(statuses: dict[str, str], *, unwritten: tuple[str, ...] = (), bonus: str = "failed",
+           timings: dict[str, float] | None = None) -> GradeResult:  # fmt: skip
+    """Two checks per exercise, given their status by exercise, and one extra-credit check on the download."""
+    checks = [CheckResult("app.starts", "app", "The app starts", "passed", 0.0)]
+    for exercise, status in statuses.items():
+        for number in (1, 2):
+            checks.append(CheckResult(f"{exercise}.c{number}", exercise, f"check {number}", status, 1.0,
+                                      score=1.0 if status == "passed" else 0.0))  # fmt: skip
+    if "bigfile" in statuses:
+        checks.append(CheckResult("bigfile.ranges", "bigfile", "ranges", bonus, 1.0, bonus=True,
+                                  score=1.0 if bonus == "passed" else 0.0))  # fmt: skip
+    return GradeResult("/kit/starter/app.py", "reference/app.py", "0", "2026-12-01T00:00:00+00:00", 3.6,
+                       list(statuses), checks, unwritten=list(unwritten), timings=timings or {})  # fmt: skip
+
+
+def test_the_untouched_starter_says_zero_is_expected_and_where_to_start():
+    text = render_terminal(result({"chat": "failed", "bigfile": "failed", "events": "failed"},
+                                  unwritten=("chat", "bigfile", "events")))  # fmt: skip
+    assert "A score of 0 is expected here" in text
+    assert "Start with exercises/01-chat-stream.md and write GET /chat-stream in starter/app.py." in text
+    assert "uvicorn starter.app:app --reload --reload-dir starter" in text
+    # One line per unwritten exercise instead of its checks.
+    assert text.count("Not written yet:") == 3
+    assert "check 1" not in text
+    assert len(text.splitlines()) <= 24  # one screen
+
+
+def test_a_written_route_shows_its_checks_and_no_welcome():
+    text = render_terminal(result({"chat": "failed", "bigfile": "failed"}, unwritten=("bigfile",)))
+    assert "A score of 0 is expected" not in text
+    assert "check 1" in text  # chat's checks, in full
+    assert text.count("Not written yet:") == 1
+
+
+def test_full_marks_point_to_the_next_exercise_not_yet_finished():
+    text = render_terminal(result({"chat": "passed", "bigfile": "passed", "events": "failed"}))
+    assert "Exercise 1 (GET /chat-stream) is at full marks. Next: exercises/03-events.md." in text
+    assert "Exercise 2 (GET /bigfile) is at full marks. Next: exercises/03-events.md." in text
+    assert "All three" not in text
+
+
+def test_one_exercise_graded_alone_at_full_marks_points_to_the_following_one():
+    text = render_terminal(result({"chat": "passed"}))
+    assert "Exercise 1 (GET /chat-stream) is at full marks. Next: exercises/02-bigfile.md." in text
+
+
+def test_all_three_at_full_marks_point_to_the_extra_credit_and_the_reference():
+    text = render_terminal(result({"chat": "passed", "bigfile": "passed", "events": "passed"}))
+    assert "All three exercises are at full marks" in text
+    assert "extra credit" in text and "(0 of 1 points so far)" in text
+    assert "reference/app.py" in text
+
+
+def test_the_total_time_and_the_longest_exercise_are_shown():
+    text = render_terminal(result({"chat": "failed", "events": "failed"}, timings={"chat": 1.6, "events": 2.9}))
+    assert "graded in 3.6 s; events took the longest, 2.9 s" in text
