@@ -18,11 +18,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 class CheckFailed(AssertionError):
     """The app broke the contract. Say what was expected, what happened, and why."""
 
-    def __init__(self, message: str, *, hint: str = "", evidence: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, *, hint: str = "", evidence: dict[str, Any] | None = None,
+                 reproduce: str = "") -> None:  # fmt: skip
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.evidence = evidence or {}
+        self.reproduce = reproduce  # the request that failed, when it is not the check's usual one
 
 
 class Inconclusive(Exception):

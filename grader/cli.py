@@ -46,7 +46,7 @@ SANDBOX_SUMMARY = {
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 DEFAULT_JOBS = max(1, min(2 * CORES, 8))
 
-COMMANDS = ("check", "watch", "init", "batch", "merge", "gradescope", "sample-file")
+COMMANDS = ("check", "watch", "try", "init", "batch", "merge", "gradescope", "sample-file")
 EXIT_CODES = """exit codes:
   0    graded (whatever the score)
   1    the score is below --fail-under; a batch that could not go on
@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade only this exercise (default: the first one not at full marks)")  # fmt: skip
     watch.add_argument("--start-timeout", type=float, metavar="SECONDS",
                        help="how long the app may take to start (default 20)")  # fmt: skip
+
+    attempt = commands.add_parser("try", help="start your app, send it a check's request, show what arrives")
+    attempt.add_argument("exercise", choices=EXERCISES)
+    attempt.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
 
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions", help="a folder: one folder, .zip or .py per student")
@@ -264,6 +268,24 @@ def run_watch(args: argparse.Namespace) -> int:
     return watch(options)
 
 
+def run_try_command(args: argparse.Namespace) -> int:
+    from grader.probes.run import cache_dir, sample_file
+    from grader.tryit import Attempt, run_try
+
+    label = kit_target(args.target)
+    try:
+        resolve_target(label)
+    except TargetError as error:
+        print(f"streamgrade: {error}", file=sys.stderr)
+        return 2
+    # The learner's own sample file when they made one, else the grader's (made once, kept in the cache).
+    sample = Path(DEFAULT_SAMPLE_PATH)
+    if args.exercise == "bigfile" and not sample.is_file():
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        sample = sample_file(cache_dir())[0]
+    return run_try(Attempt(args.exercise, label, sample.resolve()))
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     index, slash, count = text.partition("/")
     if not slash or not index.isdigit() or not count.isdigit() or not 1 <= int(index) <= int(count):
@@ -419,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_check(args)
     if args.command == "watch":
         return run_watch(args)
+    if args.command == "try":
+        return run_try_command(args)
     if args.command == "batch":
         return run_batch_command(args)
     if args.command == "merge":

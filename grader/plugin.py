@@ -235,7 +235,8 @@ class GradingSession:
             return
         error = call.excinfo.value
         if isinstance(error, CheckFailed):
-            self.record(item, "failed", message=error.message, hint=error.hint or None, evidence=error.evidence)
+            self.record(item, "failed", message=error.message, hint=error.hint or None, evidence=error.evidence,
+                        reproduce=error.reproduce)  # fmt: skip
         elif isinstance(error, Inconclusive):
             self.record(item, "inconclusive", message=str(error))
         elif isinstance(error, NotApplicable):
@@ -251,7 +252,7 @@ class GradingSession:
             )  # fmt: skip
 
     def record(self, item: pytest.Item, status: Status, *, message: str = "", hint: str | None = None,
-               evidence: dict[str, Any] | None = None, traceback: str = "") -> None:  # fmt: skip
+               evidence: dict[str, Any] | None = None, traceback: str = "", reproduce: str = "") -> None:  # fmt: skip
         marker = check_marker(item)
         assert marker is not None
         identifier = check_id(item)
@@ -271,7 +272,7 @@ class GradingSession:
             hint=(hint if hint is not None else (hint_marker.args[0] if hint_marker else ""))
             if status == "failed"
             else "",
-            reproduce=marker.kwargs.get("reproduce", ""),
+            reproduce=reproduce or marker.kwargs.get("reproduce", ""),
             reference_status=self.reference_status.get(identifier),
             evidence=evidence or {},
             traceback=traceback,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
 import sys
 
@@ -48,3 +50,30 @@ def test_the_kits_folder_is_graded_as_its_starter_and_json_dash_goes_to_standard
     result = json.loads(done.stdout)  # nothing but the JSON on standard output
     assert result["target"].endswith("starter/app.py")
     assert "Score:" in done.stderr  # what a person reads still shows, on the other stream
+
+
+def test_try_shows_each_token_as_it_arrives_then_stops_the_app():
+    done = streamgrade("try", "chat", "reference/app.py")
+    assert done.returncode == 0, done.stderr
+    port = int(re.search(r"on http://127\.0\.0\.1:(\d+);", done.stdout).group(1))
+    pieces = re.findall(r"^\s+([\d.]+) s  '(\w+) ?'$", done.stdout, re.MULTILINE)
+    assert [word for _, word in pieces] == ["one", "two", "three", "four"]
+    times = [float(at) for at, _ in pieces]
+    assert times == sorted(times) and times[-1] - times[0] >= 3 * 0.5 * 0.9  # three delays of 0.5 s, as sent
+    assert "end of the body" in done.stdout
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()  # stopped
+
+
+def test_try_on_the_untouched_starter_shows_the_501():
+    done = streamgrade("try", "events")
+    assert done.returncode == 0, done.stderr
+    assert "HTTP 501" in done.stdout
+
+
+def test_try_an_app_that_does_not_start_says_so(tmp_path):
+    (tmp_path / "app.py").write_text("import no_such_module_here\n")
+    done = streamgrade("try", "chat", str(tmp_path / "app.py"))
+    assert done.returncode == 1
+    assert "Your app did not start" in done.stdout
+    assert "no_such_module_here" in done.stdout

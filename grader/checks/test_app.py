@@ -15,7 +15,7 @@ LOG_LINES_SHOWN = 15
         "Start it yourself and read the first error it prints. Is the FastAPI object named `app`? "
         "Does the file import without errors (a typo, a missing package, code that waits at import time)?"
     ),
-    reproduce="uvicorn app:app --port 8000",
+    reproduce="uvicorn starter.app:app --port 8000",
 )
 def test_app_starts(app):
     """The app imports and answers HTTP requests"""

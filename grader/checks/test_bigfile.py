@@ -92,7 +92,8 @@ def disposition_names(header: str, name: str) -> bool:
     points=2,
     depends=("bigfile.status",),
     hint="Open the file in binary mode (`\"rb\"`), yield every piece in order, and stop at the end of the file.",
-    reproduce="curl -sS -o /tmp/download.bin http://127.0.0.1:8000/bigfile && cmp /tmp/download.bin \"$BIGFILE_PATH\"",
+    reproduce=("curl -sS -o /tmp/download.bin http://127.0.0.1:8000/bigfile "
+               "&& cmp /tmp/download.bin sample-data/bigfile.bin"),
 )
 def test_bigfile_integrity(app):
     """The body is the file's exact bytes"""
@@ -190,7 +191,7 @@ def test_bigfile_throughput(app, reference):
         "Check that the file exists before you start streaming (`os.path.isfile`) and "
         "`raise HTTPException(status_code=404, detail=...)` when it doesn't."
     ),
-    reproduce="BIGFILE_PATH=/no/such/file uvicorn app:app  # then: curl -i http://127.0.0.1:8000/bigfile",
+    reproduce="BIGFILE_PATH=/no/such/file uvicorn starter.app:app  # then: curl -i http://127.0.0.1:8000/bigfile",
 )
 def test_bigfile_missing(app):
     """A missing file gives 404 with a JSON detail, not 500"""

@@ -161,5 +161,6 @@ def test_chat_validation(app):
         if exchange.status != 422:
             raise CheckFailed(
                 f"GET /chat-stream?delay={value} was answered with {exchange.status}; expected 422, "
-                "because a delay must be between 0 and 5 seconds."
+                "because a delay must be between 0 and 5 seconds.",
+                reproduce=f"curl -i 'http://127.0.0.1:8000/chat-stream?delay={value}'",
             )

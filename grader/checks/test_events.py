@@ -280,7 +280,8 @@ def test_events_validation(app):
         query = "&".join(f"{key}={value}" for key, value in params.items())
         require_answer(exchange, f"GET /events?{query}")
         if exchange.status != 422:
-            raise CheckFailed(f"GET /events?{query} was answered with {exchange.status}; expected 422.")
+            raise CheckFailed(f"GET /events?{query} was answered with {exchange.status}; expected 422.",
+                              reproduce=f"curl -i 'http://127.0.0.1:8000/events?{query}'")  # fmt: skip
 
 
 @check(

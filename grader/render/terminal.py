@@ -23,6 +23,10 @@ ROUTES = {"chat": "GET /chat-stream", "bigfile": "GET /bigfile", "events": "GET 
 # How to start the learner's app by hand, from the kit's folder; --reload-dir
 # keeps uvicorn from watching every file in .venv.
 START_APP = "uvicorn starter.app:app --reload --reload-dir starter"
+# What a "Try it" command needs running first, from the kit's folder. The
+# download serves the sample file `streamgrade sample-file` makes.
+SERVE_APP = {"bigfile": "streamgrade sample-file && BIGFILE_PATH=sample-data/bigfile.bin uvicorn starter.app:app"}
+SERVE_ANY = "uvicorn starter.app:app"
 WIDTH = 88
 
 
@@ -47,10 +51,26 @@ def render_check(check: CheckResult, marks: dict[str, str]) -> list[str]:
         if check.hint:
             lines += textwrap.wrap("Hint: " + check.hint, WIDTH, initial_indent=indent, subsequent_indent=indent)
         if check.reproduce:
-            lines.append(f"{indent}Try it: {check.reproduce}")
+            lines += try_it_lines(check, indent)
     if check.status == "error" and check.traceback:
         lines += [indent + line for line in check.traceback.strip().splitlines()[-3:]]
     return lines
+
+
+def starts_the_app(command: str) -> bool:
+    return command.startswith(("uvicorn ", "BIGFILE_PATH="))
+
+
+def try_it_lines(check: CheckResult, indent: str) -> list[str]:
+    """The check's command as it works when pasted in the kit's folder, with what must run first."""
+    if starts_the_app(check.reproduce):
+        return [f"{indent}Try it: {check.reproduce}"]
+    serve = SERVE_APP.get(check.exercise, SERVE_ANY)
+    return [
+        f"{indent}Try it: start your app in another terminal ({serve}), then:",
+        f"{indent}  {check.reproduce}",
+        f"{indent}Or let `streamgrade try {check.exercise}` start it, send a request and show what arrives.",
+    ]
 
 
 def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:

@@ -1,0 +1,107 @@
+"""``streamgrade try chat|bigfile|events``: start the app, send the request a check sends, show what arrives.
+
+What ``curl`` shows by hand, with what curl can't show: when each piece
+arrived (like the report's timeline), and for the download the server's
+memory. The app runs on a free port, the way the grader runs it, and is
+stopped at the end (also on Ctrl-C), so nothing needs starting first.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import httpx
+
+from grader import launch
+from grader.checks import test_bigfile, test_chat, test_events
+
+# The request each exercise's timing checks send, from the command they print.
+COMMANDS = {"chat": test_chat.TRY_IT, "bigfile": test_bigfile.TRY_IT, "events": test_events.TRY_IT}
+# A body that has not ended by then is not going to: say so and stop.
+GIVE_UP_AFTER = 30.0
+# The download prints a line each time this share of the file has arrived, not one per piece.
+DOWNLOAD_STEP = 0.1
+SHOWN_PIECE = 60  # characters of a piece shown
+
+
+@dataclass(frozen=True)
+class Attempt:
+    exercise: str
+    target: str  # as the learner named it
+    sample: Path  # the file /bigfile serves
+
+
+def request_path(command: str) -> str:
+    """The path and query the printed command asks for."""
+    found = re.search(r"http://127\.0\.0\.1:8000(/[^'\s]*)", command)
+    assert found, command
+    return found.group(1)
+
+
+def show(out: TextIO, at: float, text: str) -> None:
+    print(f"  {at:6.3f} s  {text}", file=out, flush=True)
+
+
+def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
+    path = request_path(COMMANDS[attempt.exercise])
+    target = launch.resolve_target(attempt.target)
+    try:
+        app = launch.start_app(target, {"BIGFILE_PATH": str(attempt.sample)})
+    except launch.AppStartError as error:
+        print(f"Your app did not start: {error}", file=out)
+        tail = str(error.log).strip().splitlines()[-15:] if error.log else []
+        print("\n".join("  " + line for line in tail), file=out)
+        launch.shutdown()
+        return 1
+    try:
+        print(f"Started {attempt.target} on {app.base_url}; it is stopped again at the end.", file=out)
+        if attempt.exercise == "bigfile":
+            print(f"It serves {attempt.sample} ({attempt.sample.stat().st_size:,} bytes) as BIGFILE_PATH.", file=out)
+        print(f"GET {path}   (by hand: {COMMANDS[attempt.exercise]})", file=out, flush=True)
+        receive(app, path, attempt.exercise == "bigfile", out)
+    finally:
+        app.stop()
+        launch.shutdown()
+    return 0
+
+
+def receive(app: launch.RunningApp, path: str, download: bool, out: TextIO) -> None:
+    """Send the request and print each piece of the answer as it arrives."""
+    timeout = httpx.Timeout(GIVE_UP_AFTER, connect=5.0)
+    sent = time.perf_counter()
+    with httpx.Client(base_url=app.base_url, timeout=timeout, trust_env=False) as client:
+        try:
+            with client.stream("GET", path) as response:
+                headers = ", ".join(f"{name}: {value}" for name, value in response.headers.items()
+                                    if name in ("content-type", "content-length", "content-disposition",
+                                                "cache-control", "accept-ranges"))  # fmt: skip
+                show(out, time.perf_counter() - sent, f"HTTP {response.status_code}  {headers}")
+                size = int(response.headers.get("content-length", 0) or 0)
+                pieces, received, next_report = 0, 0, DOWNLOAD_STEP
+                for chunk in response.iter_raw():
+                    at = time.perf_counter() - sent
+                    pieces, received = pieces + 1, received + len(chunk)
+                    if not download or response.status_code != 200:
+                        show(out, at, repr(chunk.decode("utf-8", "replace"))[:SHOWN_PIECE])
+                    elif size and received >= next_report * size:
+                        show(out, at, f"{received:,} bytes ({received / size:.0%}), {memory(app)}")
+                        next_report += DOWNLOAD_STEP
+                    if at > GIVE_UP_AFTER:
+                        show(out, at, f"still going after {GIVE_UP_AFTER:g} s: stopped here")
+                        return
+                show(out, time.perf_counter() - sent, f"end of the body: {pieces} pieces, {received:,} bytes")
+        except httpx.HTTPError as error:
+            show(out, time.perf_counter() - sent, f"the request failed: {type(error).__name__}: {error}")
+
+
+def memory(app: launch.RunningApp) -> str:
+    try:
+        sample = launch.read_memory(app.pid)
+    except OSError:
+        return "server memory unknown"
+    return f"server memory {sample.rss / 2**20:.0f} MiB"

@@ -1,0 +1,111 @@
+"""Every command the grader prints works when pasted in the kit's folder: run against the reference.
+
+The commands are taken from what the terminal report prints for each check
+(``try_it_lines``) and from the first run's welcome, then run by a shell in a
+copy of the kit whose starter is the reference solution, on port 8000 as
+printed (in a network namespace of its own, so nothing else on the machine
+holds that port).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REFERENCE_APP, ROOT
+from grader.checks import test_app, test_bigfile, test_chat, test_events
+from grader.render.terminal import START_APP, try_it_lines
+from grader.results import CheckResult
+
+RUNNER = Path(__file__).parent / "printed_commands.py"
+THEN = "  # then: "
+MEANWHILE = "  # and meanwhile: "
+
+
+def printed_checks() -> list[CheckResult]:
+    """Every check that prints a command, as a failure."""
+    found = []
+    for module in (test_app, test_chat, test_bigfile, test_events):
+        for function in vars(module).values():
+            for mark in getattr(function, "pytestmark", []):
+                if mark.name == "check" and mark.kwargs.get("reproduce"):
+                    identifier = mark.args[0]
+                    found.append(CheckResult(identifier, identifier.split(".")[0], identifier, "failed", 1.0,
+                                             reproduce=mark.kwargs["reproduce"]))  # fmt: skip
+    return found
+
+
+def case_for(lines: list[str]) -> dict:
+    """What the printed lines ask a learner to run: the command that serves the app, then the requests."""
+    first = lines[0].removeprefix("Try it: ")
+    if first.startswith("start your app"):
+        start = re.fullmatch(r"start your app in another terminal \((.+)\), then:", first).group(1)
+        command = lines[1].strip()
+    else:
+        start, _, command = first.partition(THEN)
+    command = re.sub(r"  # (?!and meanwhile: ).*$", "", command)  # a comment for the reader
+    return {"start": start, "commands": [part for part in command.split(MEANWHILE) if part]}
+
+
+def cases() -> list[dict]:
+    """One case per way of starting the app, with every command printed after it."""
+    found: dict[str, dict] = {START_APP: {"start": START_APP, "commands": [], "checks": ["first run"]}}
+    for check in printed_checks():
+        case = case_for(try_it_lines(check, ""))
+        grouped = found.setdefault(case["start"], {"start": case["start"], "commands": [], "checks": []})
+        grouped["commands"] += [command for command in case["commands"] if command not in grouped["commands"]]
+        grouped["checks"].append(check.id)
+    return list(found.values())
+
+
+def test_every_check_with_a_command_is_covered():
+    covered = {check for case in cases() for check in case["checks"]}
+    assert {"app.starts", "chat.status", "bigfile.integrity", "bigfile.missing", "events.disconnect"} <= covered
+
+
+def network_namespace() -> list[str] | None:
+    """A prefix that runs a command with a network of its own (port 8000 free), or None."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return None
+    probe = subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True)
+    return None if probe.returncode else ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    prefix = network_namespace()
+    if prefix is None:
+        pytest.skip("needs a network namespace (root and unshare) so that port 8000 is free")
+    kit = tmp_path_factory.mktemp("kit")
+    (kit / "starter").mkdir()
+    shutil.copyfile(REFERENCE_APP, kit / "starter" / "app.py")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run([*prefix, sys.executable, str(RUNNER), str(kit)], input=json.dumps(cases()),
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_every_printed_command_works_against_the_reference(ran):
+    for outcome in ran:
+        assert outcome["up"], f"{outcome['start']!r} did not serve the app:\n{outcome['log']}"
+        for run in outcome["runs"]:
+            said = f"{run['command']!r} (after {outcome['start']!r}) printed:\n{run['stdout']}\n{run['stderr']}"
+            # Stopped by the time limit while it worked: a stream with no end, or a download read slowly on purpose.
+            streaming = run["code"] == 124 and (run["stdout"] or "--limit-rate" in run["command"])
+            assert run["code"] == 0 or streaming, said
+            assert "curl: (" not in run["stderr"], said
+            if re.search(r"curl .*(-i|-I|-D -)\b", run["command"]):
+                assert "HTTP/1.1 " in run["stdout"], said  # headers are the point: they are shown
+
+
+def test_the_missing_file_command_shows_the_404(ran):
+    missing = next(outcome for outcome in ran if outcome["start"].startswith("BIGFILE_PATH=/no/such/file"))
+    assert "HTTP/1.1 404" in missing["runs"][0]["stdout"]
