@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample-file", help="make a large file with no newline bytes")
     sample.add_argument("path", nargs="?", default=DEFAULT_SAMPLE_PATH)
     sample.add_argument("--size", default=DEFAULT_SAMPLE_SIZE, help="e.g. 64M, 256M, 1G (default 64M)")
+    sample.add_argument("--for-grading", action="store_true",
+                        help="make the grader's own 256 MiB file in its cache now (for an autograder image)")  # fmt: skip
     return parser
 
 
@@ -355,39 +358,62 @@ def run_merge_command(args: argparse.Namespace) -> int:
 
 
 def run_gradescope_command(args: argparse.Namespace) -> int:
-    """Inside Gradescope's container: grade /autograder/submission, write its results.json."""
+    """Inside Gradescope's container: grade /autograder/submission, write its results.json.
+
+    A submission that can't be graded (no app.py, a broken zip) gets its
+    result like any other. When the grader itself fails (a broken install,
+    a bad grading.toml, nothing could be judged), results.json says why,
+    for the instructor, and the exit status is 3: never 0 points with exit 0.
+    """
     from grader.batch.config import ConfigError, load_config
     from grader.batch.runner import apply_config, unusable_result
     from grader.batch.submissions import Submission, SubmissionError, prepare
     from grader.launch import resolve_level
     from grader.render.gradescope import render_gradescope
 
+    results_path = Path(args.results)
     try:
         config = load_config(Path(args.config) if args.config else None)
     except ConfigError as error:
-        print(f"streamgrade: {error}", file=sys.stderr)
-        return 2
-    results_path = Path(args.results)
+        return gradescope_failed(results_path, f"The grading configuration is not usable: {error}")
     with tempfile.TemporaryDirectory(prefix="streamgrade-gradescope-") as scratch:
         submission = Submission("submission", Path(args.submission))
         try:
             app_path = prepare(submission, Path(scratch) / "files")
-            level, problem = resolve_level(config.sandbox)
-            with sweeping(level != "off"):
-                result, _ = grade(str(app_path), exercises=list(config.exercises), start_timeout=config.start_timeout,
-                                  sandbox=level, limits=config.limits.to_json(), isolation_problem=problem)  # fmt: skip
-            note = "" if result else "the grader could not run"
-        except SubmissionError as error:
-            result, note = None, str(error)
-        except RuntimeError as error:  # isolation required by grading.toml, not available here
-            print(f"streamgrade: {error}", file=sys.stderr)
-            return 2
-        if result is None:
-            result = unusable_result(submission, f"This submission could not be graded: {note}.", config)
+        except SubmissionError as error:  # the student's: graded as unusable, like in a batch
+            result = unusable_result(submission, f"This submission could not be graded: {error}.", config)
+        else:
+            try:
+                level, problem = resolve_level(config.sandbox)
+                with sweeping(level != "off"):
+                    result, output = grade(str(app_path), exercises=list(config.exercises),
+                                           start_timeout=config.start_timeout, sandbox=level,
+                                           limits=config.limits.to_json(), isolation_problem=problem)  # fmt: skip
+            except RuntimeError as error:  # isolation required by grading.toml, not available here
+                return gradescope_failed(results_path, f"The sandbox grading.toml asks for is not available: {error}")
+            except Exception as error:  # a bug: the instructor needs the traceback, the student a fair message
+                return gradescope_failed(results_path, f"The grader crashed ({type(error).__name__}: {error}).",
+                                         traceback.format_exc())  # fmt: skip
+            if result is None:
+                return gradescope_failed(results_path, "The grader could not run.", output[-4000:])
+            if result.checks and not any(check.counted for check in result.checks):
+                return gradescope_failed(results_path, "No check could be judged in this run, so no grade was "
+                                         "given: " + " ".join(result.notes), render_terminal(result, unicode=False))  # fmt: skip
         apply_config(result, config)
     write_atomically(results_path, render_gradescope(result))
     print(render_terminal(result, unicode=False), end="")
     return 0
+
+
+def gradescope_failed(results_path: Path, reason: str, details: str = "") -> int:
+    """Write a results.json that says the grader failed and why; exit 3 so Gradescope marks the run failed."""
+    from grader.render.gradescope import render_grader_failure
+
+    write_atomically(results_path, render_grader_failure(reason, details))
+    # Gradescope shows standard output to instructors only (stdout_visibility: hidden).
+    print(f"streamgrade: {reason}\n{details}".rstrip(), file=sys.stdout)
+    print(f"streamgrade: {reason} (written to {results_path})", file=sys.stderr)
+    return 3
 
 
 def run_init_command(args: argparse.Namespace) -> int:
@@ -451,6 +477,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_gradescope_command(args)
     if args.command == "init":
         return run_init_command(args)
+    if args.command == "sample-file" and args.for_grading:
+        from grader.probes.run import sample_file, sample_folder
+
+        with tempfile.TemporaryDirectory(prefix="streamgrade-sample-") as scratch:
+            cached, _ = sample_file(sample_folder(Path(scratch)))
+        print(f"The grader's sample file is ready: {cached}")
+        return 0
     if args.command == "sample-file":
         try:
             size = parse_size(args.size)

@@ -31,34 +31,8 @@ start_timeout = 3
 submission_timeout = 60
 """
 
-# Gradescope's documented results.json format (the parts we write).
-GRADESCOPE_SCHEMA = {
-    "type": "object",
-    "required": ["score", "tests"],
-    "properties": {
-        "score": {"type": "number"},
-        "output": {"type": "string"},
-        "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
-        "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
-        "tests": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name", "score", "max_score", "status"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "number": {"type": "string"},
-                    "score": {"type": "number"},
-                    "max_score": {"type": "number"},
-                    "status": {"enum": ["passed", "failed"]},
-                    "output": {"type": "string"},
-                    "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
-                },
-                "additionalProperties": False,
-            },
-        },
-    },
-}
+# Gradescope's documented results.json format.
+GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "gradescope-results.schema.json").read_text())
 
 
 def zip_folder(folder: Path, archive: Path) -> None:
@@ -179,7 +153,7 @@ def test_gradescope_files_follow_the_documented_format(graded):
         document = json.loads(path.read_text())
         jsonschema.validate(document, GRADESCOPE_SCHEMA)
     bob = json.loads((graded["out"] / "gradescope" / "bob.json").read_text())
-    visibility = {test["number"]: test["visibility"] for test in bob["tests"]}
+    visibility = {test["extra_data"]["check"]: test["visibility"] for test in bob["tests"]}
     assert visibility["chat.validation"] == "after_published" and visibility["chat.status"] == "visible"
 
 
@@ -321,7 +295,7 @@ def test_the_gradescope_command_writes_results_where_gradescope_reads_them(tmp_p
     assert finished.returncode == 0, finished.stderr
     document = json.loads(results.read_text())
     jsonschema.validate(document, GRADESCOPE_SCHEMA)
-    failed = {test["number"] for test in document["tests"] if test["status"] == "failed"}
+    failed = {test["extra_data"]["check"] for test in document["tests"] if test["status"] == "failed"}
     assert "chat.incremental" in failed
 
 

@@ -46,7 +46,7 @@ def test_the_csv_leaves_unjudged_checks_empty_and_sums_the_judged():
 
 
 def test_gradescope_gives_an_unjudged_check_nothing_to_lose_and_says_why():
-    tests = {test["number"]: test for test in gradescope_results(a_result())["tests"]}
+    tests = {test["extra_data"]["check"]: test for test in gradescope_results(a_result())["tests"]}
     for check in ("chat.incremental", "chat.pacing", "chat.first-token"):
         assert tests[check]["max_score"] == 0 and tests[check]["score"] == 0
         assert tests[check]["output"].startswith("Not counted: ")

@@ -81,6 +81,13 @@ SERVER_PACKAGES = ("grader", "fastapi", "starlette", "uvicorn", "pydantic", "pyd
                    "h11", "idna", "typing_extensions", "annotated_types", "typing_inspection", "click")  # fmt: skip
 
 
+def hidden_paths() -> list[str]:
+    """Folders the binds show that the app must not read: the reference solution, shipped inside the package."""
+    from grader import kit  # here: the launcher needs it only when it builds a view
+
+    return [str(kit.reference_app().parent)]
+
+
 def python_paths() -> list[str]:
     """The Python installation (prefixes, standard library, site-packages) and the packages the server imports."""
     paths = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}
@@ -179,6 +186,11 @@ def build_root(root: str, readonly: list[str], app_dir: str, uid: int) -> None:
             raise OSError(f"the app's folder {app_dir} is inside {path}, which the app may only read: "
                           "grade a copy of the app kept somewhere else")  # fmt: skip
         bind(root, path)
+    # An installed package holds the reference (grader/kit/reference): an
+    # empty read-only tmpfs goes over it, where a bind above brought it in.
+    for path in hidden_paths():
+        if os.path.isdir(root + path):
+            mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "mode=555,size=4k")
 
     os.makedirs(root + "/proc")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
