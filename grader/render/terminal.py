@@ -145,11 +145,12 @@ def full_marks_lines(exercise: str, next_exercise: str | None) -> list[str]:
     return [line]
 
 
-def all_done_lines(bonus: float, bonus_max: float) -> list[str]:
+def all_done_lines(bonus: float, bonus_max: float, reference: str) -> list[str]:
+    """``reference``: where the reference solution is (a kit from `streamgrade init` has no reference/ folder)."""
     extra = f" ({points(bonus)} of {points(bonus_max)} points so far)" if bonus_max else ""
     return [
         "All three exercises are at full marks. Next: the extra credit on each exercise's page" + extra + ",",
-        "then compare your code with reference/app.py: the same contract, written by someone else.",
+        f"then compare your code with the reference solution, {reference}: the same contract, written by someone else.",
     ]
 
 
@@ -174,7 +175,8 @@ def next_steps(result: GradeResult, marks: dict[str, str]) -> list[str]:
     done = [name for name in graded if at_full_marks(result, name)]
     if len(done) == len(EXERCISE_PAGES):
         bonus_checks = [check for check in result.checks if check.bonus and check.counted]
-        return ["", *all_done_lines(sum(c.score for c in bonus_checks), sum(c.max_score for c in bonus_checks))]
+        return ["", *all_done_lines(sum(c.score for c in bonus_checks), sum(c.max_score for c in bonus_checks),
+                                    result.reference)]
     for name in done:
         later = following(name)
         while later is not None and later in done:
