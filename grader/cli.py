@@ -17,6 +17,7 @@ import pytest
 
 from grader import __version__, launch
 from grader.files import write_atomically
+from grader.hints import save_last
 from grader.launch import TargetError, resolve_target
 from grader.plugin import CHECKS_DIR, REFERENCE_APP
 from grader.probes.run import EXERCISES
@@ -47,7 +48,7 @@ SANDBOX_SUMMARY = {
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 DEFAULT_JOBS = max(1, min(2 * CORES, 8))
 
-COMMANDS = ("check", "watch", "try", "init", "batch", "merge", "gradescope", "sample-file")
+COMMANDS = ("check", "watch", "try", "hint", "init", "batch", "merge", "gradescope", "sample-file")
 EXIT_CODES = """exit codes:
   0    graded (whatever the score)
   1    the score is below --fail-under; a batch that could not go on
@@ -96,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     attempt = commands.add_parser("try", help="start your app, send it a check's request, show what arrives")
     attempt.add_argument("exercise", choices=EXERCISES)
     attempt.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
+
+    hint = commands.add_parser("hint", help="the full hint for a check, after the report's \"look at\"")
+    hint.add_argument("check_id", metavar="CHECK_ID", help="as the report names it, like chat.pacing")
 
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions", help="a folder: one folder, .zip or .py per student")
@@ -239,6 +243,8 @@ def run_check(args: argparse.Namespace) -> int:
     text_out = sys.stderr if args.json == "-" else sys.stdout
     unicode = (text_out.encoding or "").lower().replace("-", "") in ("utf8", "utf16")
     print(render_terminal(result, unicode=unicode), end="", file=text_out)
+    if args.reference_recording is None:  # a learner's own grade, not one of a batch's
+        save_last(result)  # for `streamgrade hint`
     if not args.no_html:
         try:
             write_atomically(Path(args.html), render_html(result))
@@ -287,6 +293,12 @@ def run_try_command(args: argparse.Namespace) -> int:
         cache_dir().mkdir(parents=True, exist_ok=True)
         sample = sample_file(cache_dir())[0]
     return run_try(Attempt(args.exercise, label, sample.resolve()))
+
+
+def run_hint_command(args: argparse.Namespace) -> int:
+    from grader.hints import show_hint
+
+    return show_hint(args.check_id)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -469,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_watch(args)
     if args.command == "try":
         return run_try_command(args)
+    if args.command == "hint":
+        return run_hint_command(args)
     if args.command == "batch":
         return run_batch_command(args)
     if args.command == "merge":

@@ -36,6 +36,7 @@ from typing import TextIO
 
 from grader import launch
 from grader._gradeworker import DONE, GO, Request
+from grader.hints import save_last
 from grader.probes.run import EXERCISES
 from grader.render.watch import WatchScreen, full_marks, render_watch
 from grader.results import GradeResult
@@ -227,6 +228,7 @@ class Watch:
             self.say(f"streamgrade: the grader could not run; this is a bug in streamgrade, not in your app.\n{outcome}")
             self.say("Save again to retry.")
             return
+        save_last(outcome)  # for `streamgrade hint`
         for name, (score, maximum) in outcome.subtotals().items():
             bonus = sum(c.score for c in outcome.checks if c.exercise == name and c.bonus and c.counted)
             self.progress[name] = (score - bonus, maximum)

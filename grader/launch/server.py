@@ -343,7 +343,9 @@ def wait_until_serving(app: RunningApp, timeout: float) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise AppStartError(
-                f"The server did not answer within {timeout:g} s of starting.",
+                f"The server did not answer within {timeout:g} s of starting. Code that runs or waits at import "
+                "time is the usual cause; an app that is only slow to start can be given longer with "
+                "`--start-timeout SECONDS` (in a batch, `start_timeout` in grading.toml).",
                 app.log.text(),
                 None,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from grader.hints import PAGES, look_at_text
 from grader.results import CheckResult, GradeResult
 
 MARKS = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-", "inconclusive": "?"}
@@ -14,11 +15,7 @@ EXERCISE_TITLES = {
     "bigfile": "Exercise 2: /bigfile (exercises/02-bigfile.md)",
     "events": "Exercise 3: /events (exercises/03-events.md)",
 }
-EXERCISE_PAGES = {
-    "chat": "exercises/01-chat-stream.md",
-    "bigfile": "exercises/02-bigfile.md",
-    "events": "exercises/03-events.md",
-}
+EXERCISE_PAGES = PAGES
 ROUTES = {"chat": "GET /chat-stream", "bigfile": "GET /bigfile", "events": "GET /events"}
 # How to start the learner's app by hand, from the kit's folder; --reload-dir
 # keeps uvicorn from watching every file in .venv.
@@ -48,7 +45,12 @@ def render_check(check: CheckResult, marks: dict[str, str]) -> list[str]:
                 continue
             lines += textwrap.wrap(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent) or [indent]
     if check.status == "failed":
-        if check.hint:
+        nudge = look_at_text(check.id)
+        if nudge:  # step by step: where to look first, the answer on request
+            lines += textwrap.wrap(nudge, WIDTH, initial_indent=indent, subsequent_indent=indent)
+            if check.hint:
+                lines.append(f"{indent}The full hint: streamgrade hint {check.id}")
+        elif check.hint:
             lines += textwrap.wrap("Hint: " + check.hint, WIDTH, initial_indent=indent, subsequent_indent=indent)
         if check.reproduce:
             lines += try_it_lines(check, indent)
