@@ -86,7 +86,8 @@ def render_watch(screen: WatchScreen, exercises: list[str], *, unicode: bool = T
             lines.append(f"  {marks['passed']} {full_marks_lines(screen.exercise, following(screen.exercise))[0]}")
         else:
             bonus = [check for check in result.checks if check.bonus and check.counted]
-            lines += ["  " + line for line in all_done_lines(sum(c.score for c in bonus), sum(c.max_score for c in bonus))]
+            done = all_done_lines(sum(c.score for c in bonus), sum(c.max_score for c in bonus), result.reference)
+            lines += ["  " + line for line in done]
     else:
         lines.append("  No check could judge this exercise in this run (see the notes); save again to retry.")
     lines += ["", progress_line(screen.progress, exercises, unicode)]

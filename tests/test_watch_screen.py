@@ -1,0 +1,43 @@
+"""Watch mode's screen: the first failure in full, the rest counted, where to go next, one progress line."""
+
+from __future__ import annotations
+
+from grader.render.watch import WatchScreen, render_watch
+from grader.results import CheckResult, GradeResult
+
+EXERCISES = ["chat", "bigfile", "events"]
+
+
+def graded(exercise: str, statuses: list[str]) -> GradeResult:
+    checks = [CheckResult("app.starts", "app", "The app starts", "passed", 0.0)]
+    checks += [CheckResult(f"{exercise}.c{n}", exercise, f"check {n}", status, 1.0, message=f"what c{n} saw",
+                           score=1.0 if status == "passed" else 0.0) for n, status in enumerate(statuses, 1)]  # fmt: skip
+    return GradeResult("starter/app.py", "/site-packages/grader/kit/reference/app.py", "0", "now", 2.1, [exercise],
+                       checks)  # fmt: skip
+
+
+def test_the_first_failure_is_shown_in_full_and_the_rest_counted():
+    result = graded("chat", ["passed", "failed", "failed", "skipped"])
+    text = render_watch(WatchScreen(result, "chat", {"chat": (1, 4)}), EXERCISES)
+    assert "what c2 saw" in text
+    assert "what c3 saw" not in text
+    assert "(2 more after this: chat.c3, chat.c4;" in text
+    assert "chat ██░░░░░░░░ 1/4" in text  # a quarter of ten cells, rounded
+    assert "bigfile not graded yet" in text
+    assert text.rstrip().splitlines()[-1].startswith("Graded chat in 2.1 s.")
+
+
+def test_full_marks_point_to_the_next_exercise_not_finished():
+    result = graded("chat", ["passed", "passed"])
+    text = render_watch(WatchScreen(result, "chat", {"chat": (2, 2), "bigfile": (0, 3), "events": (3, 3)}), EXERCISES)
+    assert "Exercise 1 (GET /chat-stream) is at full marks. Next: exercises/02-bigfile.md." in text
+    assert "total 5/8" in text
+
+
+def test_all_done_points_to_the_extra_credit_and_the_reference_where_it_is():
+    result = graded("events", ["passed"])
+    text = render_watch(WatchScreen(result, "events", {"chat": (2, 2), "bigfile": (3, 3), "events": (1, 1)}),
+                        EXERCISES, unicode=False)  # fmt: skip
+    assert "All three exercises are at full marks" in text
+    assert "/site-packages/grader/kit/reference/app.py" in text
+    assert "##########" in text  # the ASCII bar
