@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader import sse  # noqa: E402
 from grader.cli import DEFAULT_JOBS  # noqa: E402
-from grader.launch.server import resolve_target, running_app  # noqa: E402
+from grader.launch import features, resolve_target, running_app  # noqa: E402
 from grader.probes import bigfile as bigfile_probe  # noqa: E402
 from grader.probes import chat as chat_probe  # noqa: E402
 from grader.probes import events as events_probe  # noqa: E402
@@ -265,7 +265,7 @@ def measure_memory(sizes_mib: list[int]) -> dict:
 
             async def fetch():
                 async with local_client(app.base_url, 30) as client:
-                    return await bigfile_probe.download(client, app.pid, give_up_after=lambda: 30.0)
+                    return await bigfile_probe.download(client, app.meter, give_up_after=lambda: 30.0)
 
             download = asyncio.run(fetch())
         measured = download.memory.growth / 2**20 if download.memory else float("nan")
@@ -274,6 +274,39 @@ def measure_memory(sizes_mib: list[int]) -> dict:
                      "error_share": round(error / size, 3),
                      "within_target": abs(error) <= max(2.0, 0.1 * size)})  # fmt: skip
     return {"runs": rows}
+
+
+def measure_backends(runs: int, sizes: list[int], work: Path) -> dict:
+    """Time per grade of the reference, and the memory measured for a known allocation, with each backend.
+
+    The Linux backend's memory figure is the kernel's peak, reset before the
+    download; the portable backend's is the largest of its samples. Their
+    difference is the sampling's error.
+    """
+    rows = {}
+    previous = os.environ.get(features.BACKEND_VARIABLE)
+    try:
+        for backend in features.BACKENDS:
+            if backend == "linux" and features.detect().missing_for_linux():
+                continue
+            os.environ[features.BACKEND_VARIABLE] = backend  # the gradings below and this process
+            features.backend_name.cache_clear()
+            times = [grade_once(app_path("reference"), work / f"backend-{backend}.json")[0] for _ in range(runs)]
+            memory = {row["allocated_mib"]: row["measured_mib"] for row in measure_memory(sizes)["runs"]}
+            rows[backend] = {"median": round(statistics.median(times), 2), "min": round(min(times), 2),
+                             "max": round(max(times), 2), "memory_mib": memory}  # fmt: skip
+    finally:
+        if previous is None:
+            os.environ.pop(features.BACKEND_VARIABLE, None)
+        else:
+            os.environ[features.BACKEND_VARIABLE] = previous
+        features.backend_name.cache_clear()
+    if "linux" in rows:
+        rows["portable"]["sampled_error_mib"] = {
+            size: round(rows["portable"]["memory_mib"][size] - exact, 2)
+            for size, exact in rows["linux"]["memory_mib"].items()
+        }
+    return {"runs": runs, "backends": rows}
 
 
 def print_latency(latency: dict) -> None:
@@ -309,6 +342,13 @@ def print_stability(stability: dict) -> None:
     print(f"Stability under load: {len(stability['flips'])} flips in {stability['verdicts']} verdicts")
 
 
+def print_backends(backends: dict) -> None:
+    print(f"Backends (median of {backends['runs']} gradings of the reference; memory for a known allocation)")
+    for name, row in backends["backends"].items():
+        print(f"  {name:<9} {row['median']:>6.2f} s  (min {row['min']:.2f}, max {row['max']:.2f})  "
+              f"measured MiB: {row['memory_mib']}  sampled error MiB: {row.get('sampled_error_mib', '-')}")
+
+
 def print_memory(memory: dict) -> None:
     print("Memory accuracy")
     for row in memory["runs"]:
@@ -317,7 +357,10 @@ def print_memory(memory: dict) -> None:
 
 
 PRINTERS = {"latency": print_latency, "watch": print_watch, "batch": print_batch, "precision": print_precision,
-            "stability": print_stability, "memory": print_memory}  # fmt: skip
+            "stability": print_stability, "memory": print_memory, "backends": print_backends}  # fmt: skip
+
+
+ON_REQUEST = {"backends"}  # parts run only when named with --only
 
 
 def parts(quick: bool, work: Path) -> dict:
@@ -332,6 +375,8 @@ def parts(quick: bool, work: Path) -> dict:
         "stability": lambda: measure_stability(1, ["reference"], work) if quick else measure_stability(
             10, STABILITY_APPS, work),
         "memory": lambda: measure_memory([64] if quick else [32, 64, 128]),
+        # Only when asked for (--only backends): it grades the reference again with each backend.
+        "backends": lambda: measure_backends(1 if quick else 5, [64] if quick else [32, 64, 128, 256], work),
     }  # fmt: skip
 
 
@@ -344,7 +389,8 @@ def main() -> None:
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     with tempfile.TemporaryDirectory(prefix="streamgrade-bench-") as scratch:
         measurements = parts(args.quick, Path(scratch))
-        report = {name: measure() for name, measure in measurements.items() if not args.only or name in args.only}
+        wanted = args.only or [name for name in measurements if name not in ON_REQUEST]
+        report = {name: measure() for name, measure in measurements.items() if name in wanted}
     for name, section in report.items():
         PRINTERS[name](section)
     report["quick"] = args.quick

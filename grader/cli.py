@@ -475,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
     # A SIGTERM (a batch's time limit, a CI runner) unwinds like Ctrl-C, so the
     # app's servers are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    if args.command in ("check", "batch", "gradescope"):
+        try:
+            launch.backend_name()  # STREAMGRADE_BACKEND names one this system can run
+        except launch.BackendError as error:
+            print(f"streamgrade: {error}", file=sys.stderr)
+            return 2
     if args.command == "check":
         return run_check(args)
     if args.command == "watch":

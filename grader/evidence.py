@@ -113,6 +113,29 @@ def events_evidence(app: AppRecording) -> dict[str, Any] | None:
     }
 
 
+def measurement(app: AppRecording) -> dict[str, Any]:
+    """Which of the app's figures are exact and which are sampled or coarse, in words for every report."""
+    exact: list[str] = []
+    sampled: list[str] = []
+    bigfile = app.bigfile
+    traces = [download.memory for download in (bigfile.download, bigfile.slow_read) if download and download.memory] \
+        if bigfile else []  # fmt: skip
+    if any(not trace.exact for trace in traces):
+        period = max(trace.sample_period for trace in traces)
+        sampled.append(f"memory peaks: the largest of samples taken every {period * 1000:g} ms over the app's "
+                       "processes (no peak the kernel keeps could be reset here; a shorter peak can fall between "
+                       "two samples)")  # fmt: skip
+    elif traces:
+        exact.append("memory peaks: the kernel's own peak over the app's processes, reset before each download")
+    disconnect = app.events.disconnect if app.events else None
+    if disconnect is not None and disconnect.cpu_uncertainty >= 1e-3:
+        sampled.append(f"CPU time: counted by the system in steps, up to {disconnect.cpu_uncertainty * 1000:.0f} ms "
+                       "off over a measurement window; a difference that small is not judged")  # fmt: skip
+    elif disconnect is not None:
+        exact.append("CPU time: to the nanosecond, over the app's processes")
+    return {"backend": app.backend, "exact": exact, "sampled": sampled}
+
+
 def collect(app: AppRecording, reference: AppRecording) -> dict[str, Any]:
     """Evidence per exercise: settings, then the learner's and the reference's side."""
     evidence: dict[str, Any] = {"app": {"log": capped(app.log or app.start.log, LOG_CAP)}}

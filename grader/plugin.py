@@ -23,6 +23,7 @@ import pytest
 from grader import __version__, fixtures, kit, launch
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.evidence import collect as collect_evidence
+from grader.evidence import measurement
 from grader.launch import DEFAULT_START_TIMEOUT, AppTarget, Limits, Policy, TargetError, resolve_level, resolve_target
 from grader.probes.run import EXERCISES, record_apps
 from grader.recording import AppRecording, Calibration, load_calibration, save_calibration
@@ -308,6 +309,7 @@ class GradingSession:
             protections=self._recordings[0].protections if self._recordings else {},
             unwritten=self._recordings[0].unwritten() if self._recordings else [],
             timings=dict(self._recordings[0].elapsed) if self._recordings else {},
+            measurement=measurement(self._recordings[0]) if self._recordings else {},
         )
         if self.json_path:
             Path(self.json_path).write_text(render_json(self.result), encoding="utf-8")

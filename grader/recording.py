@@ -84,6 +84,14 @@ class MemoryTrace:
     before: int  # resident bytes at the start
     peak: int  # peak resident bytes over the measurement
     samples: list[tuple[float, int]] = field(default_factory=list)  # (seconds, resident bytes)
+    # Seconds between samples. Without a reset (reset_ok False) the peak is the
+    # largest sample: a peak shorter than this can fall between two.
+    sample_period: float = 0.02
+
+    @property
+    def exact(self) -> bool:
+        """The peak is the kernel's, counted since the reset; else it is sampled."""
+        return self.reset_ok
 
     @property
     def growth(self) -> int:
@@ -159,6 +167,8 @@ class DisconnectRecording:
     quiet_cpu: float  # ... over one window after they left
     answers_after: bool  # the server still answered a request afterwards
     error: str | None = None
+    # Seconds: how far quiet_cpu may be from the truth (the meter's resolution; 0 for exact readings).
+    cpu_uncertainty: float = 0.0
 
 
 @dataclass
@@ -190,6 +200,7 @@ class AppRecording:
     exits: list[str] = field(default_factory=list)  # servers that stopped by themselves, and how
     protections: dict = field(default_factory=dict)  # sandbox.Protections as a dict: what held for this app
     incidents: list[str] = field(default_factory=list)  # what the sandbox saw (a limit hit, processes left)
+    backend: str = ""  # the launch backend that ran the app (grader.launch: "linux" or "portable")
     # Seconds from the start of the recording to the end of each exercise's last probe.
     elapsed: dict[str, float] = field(default_factory=dict)
 

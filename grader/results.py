@@ -68,6 +68,8 @@ class GradeResult:
     evidence: dict[str, Any] = field(default_factory=dict)
     # Which protections held while the app ran: {"level", "in_force", "not_in_force"} (see grader.launch.sandbox).
     protections: dict[str, Any] = field(default_factory=dict)
+    # How the app was measured: {"backend", "exact": [...], "sampled": [...]} (see grader.evidence.measurement).
+    measurement: dict[str, Any] = field(default_factory=dict)
     # A batch's submission name, exactly as the class folder has it (grades.csv's identity column).
     name: str = ""
     # Exercises whose route still answers 501, the starter's placeholder: their checks say nothing yet.

@@ -101,7 +101,7 @@ def receive(app: launch.RunningApp, path: str, download: bool, out: TextIO) -> N
 
 def memory(app: launch.RunningApp) -> str:
     try:
-        sample = launch.read_memory(app.pid)
+        sample = app.meter.memory()
     except OSError:
         return "server memory unknown"
     return f"server memory {sample.rss / 2**20:.0f} MiB"

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from grader.launch.server import RunningApp, resolve_target, running_app
+from grader.launch import RunningApp, resolve_target, running_app
 from grader.samplefile import write_sample_file
 
 ROOT = Path(__file__).resolve().parent.parent

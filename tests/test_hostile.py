@@ -25,7 +25,7 @@ from conftest import REFERENCE_APP, ROOT
 from test_grading_bank import FAULTY
 
 import grader
-from grader.launch.sandbox import detect_isolation
+from grader.launch.linux.backend import detect_isolation
 
 HOSTILE = Path(__file__).parent / "hostile"
 BANK = Path(__file__).parent / "bank"

@@ -13,7 +13,7 @@ import pytest
 from conftest import Recording, record
 
 from grader import sse
-from grader.launch.linux.procmem import cpu_seconds
+from grader.launch import Meter
 
 INTERVAL = 0.1
 
@@ -91,15 +91,15 @@ def test_invalid_parameters_are_rejected(reference, params):
     assert response.status_code == 422
 
 
-def cpu_used_during(pid: int, seconds: float) -> float:
-    before = cpu_seconds(pid)
+def cpu_used_during(meter: Meter, seconds: float) -> float:
+    before = meter.cpu_seconds()
     time.sleep(seconds)  # the measurement window itself
-    return cpu_seconds(pid) - before
+    return meter.cpu_seconds() - before
 
 
 def test_the_stream_stops_when_the_client_disconnects(reference):
     window = 0.5
-    idle = cpu_used_during(reference.pid, window)
+    idle = cpu_used_during(reference.meter, window)
     # Five streams, as the grader's probe opens: one stream at 0.01 s costs
     # the server about 5 ms of CPU in the window, too close to an idle
     # server's own noise (about 1 ms) for a comparison to be stable.
@@ -109,9 +109,9 @@ def test_the_stream_stops_when_the_client_disconnects(reference):
             response = streams.enter_context(client.stream("GET", "/events", params={"interval": 0.01}))
             readers.append(response.iter_lines())
             assert next(readers[-1]).startswith("id: ")
-        streaming = cpu_used_during(reference.pid, window)
+        streaming = cpu_used_during(reference.meter, window)
     # After the clients are gone, endless streams must cost (almost) nothing
     # beyond an idle server: a leaked producer would cost what streaming did.
-    quiet = cpu_used_during(reference.pid, window)
+    quiet = cpu_used_during(reference.meter, window)
     assert streaming - idle > 0
     assert quiet - idle < (streaming - idle) / 3

@@ -23,8 +23,9 @@ import pytest
 
 from grader.batch.config import ConfigError, load_config
 from grader.launch.linux import cgroups, reaper
-from grader.launch.sandbox import MIB, Limits, Policy, describe, detect_isolation
-from grader.launch.server import AppStartError, resolve_target, start_app
+from grader.launch.linux.backend import detect_isolation, start_app
+from grader.launch.sandbox import MIB, Limits, Policy, describe
+from grader.launch.server import AppStartError, resolve_target
 
 SMALL = Limits(memory=256 * MIB, cpu_seconds=60, file_size=MIB, open_files=128, processes=64)
 
@@ -237,7 +238,7 @@ def test_the_memory_limit_holds_for_a_submissions_servers_together(tmp_path):
 
 
 def test_without_a_cgroup_the_address_space_cap_stops_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("grader.launch.server.cgroups.app_group", lambda *args: (None, "none in this test"))
+    monkeypatch.setattr("grader.launch.linux.backend.cgroups.app_group", lambda *args: (None, "none in this test"))
     target = resolve_target(str(write_app(tmp_path, ALLOCATES)))
     with pytest.raises(AppStartError) as caught:
         start_app(target, policy=Policy("limits", SMALL))

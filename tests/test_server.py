@@ -10,13 +10,8 @@ import httpx
 import pytest
 from conftest import REFERENCE_APP, ROOT
 
-from grader.launch.server import (
-    AppStartError,
-    CapturedLog,
-    TargetError,
-    resolve_target,
-    running_app,
-)
+from grader.launch import AppStartError, TargetError, resolve_target, running_app
+from grader.launch.server import CapturedLog
 
 
 def write_app(folder: Path, source: str) -> Path:

@@ -1,22 +1,36 @@
 """Start, contain, measure and stop an app: the one surface the rest of the grader uses.
 
 Probes, the pytest plugin, the command line and the batch import from here,
-never from the modules below: ``server.py`` starts and stops an app,
-``sandbox.py`` says what it may do, and ``linux/`` holds what only Linux has
-(the fork server, the launcher with its namespaces, jail, seccomp filter and
-cgroup, the process sweep, and the ``/proc`` readings).
+never from the modules below. Two backends offer the same few functions:
+
+- ``linux/`` (``linux/backend.py``): launchers forked from a fork server, the
+  sandbox (rlimits, cgroup, namespaces, jail, seccomp), the process sweep
+  and exact readings from ``/proc``;
+- ``portable.py``: a plain child process in its own process group,
+  measured and stopped through psutil, with no sandbox.
+
+``features.py`` finds out once which this system can run, and
+``STREAMGRADE_BACKEND`` can ask for one. What they share is in
+``server.py`` (targets, the log, the wait until an app answers),
+``sandbox.py`` (levels, limits, and their words for the report),
+``measure.py`` (what a probe may read) and ``spec.py`` (what a launcher is
+asked to start).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from grader.launch.features import BACKEND_VARIABLE, BackendError, backend_name
+
 if TYPE_CHECKING:
-    from grader.launch.linux.procmem import MemorySample, cpu_seconds, read_memory, reset_peak_memory
+    from grader.launch.measure import MemorySample, Meter
     from grader.launch.sandbox import MIB, Limits, Policy, Protections
-    from grader.launch.sandbox import resolve as resolve_level
     from grader.launch.server import (
         DEFAULT_START_TIMEOUT,
         AppStartError,
@@ -24,49 +38,27 @@ if TYPE_CHECKING:
         RunningApp,
         TargetError,
         resolve_target,
-        running_app,
-        start_app,
     )
 
-# Loaded on first use, not with the package: the launcher and the fork server
-# import modules of this package, and must not pay for (or carry into every
-# app they fork) the HTTP client and the rest that the grader's side needs.
-_LAZY = {
-    "grader.launch.linux.procmem": ("MemorySample", "cpu_seconds", "read_memory", "reset_peak_memory"),
-    "grader.launch.sandbox": ("MIB", "Limits", "Policy", "Protections", "resolve_level"),
-    "grader.launch.server": ("DEFAULT_START_TIMEOUT", "AppStartError", "AppTarget", "RunningApp", "TargetError",
-                             "resolve_target", "running_app", "start_app"),
-}  # fmt: skip
-_RENAMED = {"resolve_level": "resolve"}
-
-
-def __getattr__(name: str) -> Any:
-    for module, names in _LAZY.items():
-        if name in names:
-            value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
-            globals()[name] = value
-            return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
+    "BACKEND_VARIABLE",
     "DEFAULT_START_TIMEOUT",
     "MIB",
     "AppStartError",
     "AppTarget",
+    "BackendError",
     "Limits",
     "MemorySample",
+    "Meter",
     "Policy",
     "Protections",
     "RunningApp",
     "TargetError",
     "adopt_orphans",
+    "backend_name",
     "child_environment",
-    "cpu_seconds",
     "own_helpers",
     "prepare",
-    "read_memory",
-    "reset_peak_memory",
     "resolve_level",
     "resolve_target",
     "running_app",
@@ -75,11 +67,61 @@ __all__ = [
     "stop_orphans",
 ]
 
+# Loaded on first use, not with the package: the launcher and the fork server
+# import modules of this package, and must not pay for (or carry into every
+# app they fork) the HTTP client and the rest that the grader's side needs.
+_LAZY = {
+    "grader.launch.measure": ("MemorySample", "Meter"),
+    "grader.launch.sandbox": ("MIB", "Limits", "Policy", "Protections"),
+    "grader.launch.server": ("DEFAULT_START_TIMEOUT", "AppStartError", "AppTarget", "RunningApp", "TargetError",
+                             "resolve_target"),
+}  # fmt: skip
+_BACKENDS = {"linux": "grader.launch.linux.backend", "portable": "grader.launch.portable"}
 
-def _forkserver():  # noqa: ANN202
-    from grader.launch.linux import forkserver
 
-    return forkserver
+def __getattr__(name: str) -> Any:
+    for module, names in _LAZY.items():
+        if name in names:
+            value = getattr(importlib.import_module(module), name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def backend() -> ModuleType:
+    """The module of the backend this process uses (see features.backend_name)."""
+    return importlib.import_module(_BACKENDS[backend_name()])
+
+
+def start_app(
+    target: AppTarget,
+    env: Mapping[str, str] | None = None,
+    start_timeout: float | None = None,
+    policy: Policy | None = None,
+    readonly: list[Path] | None = None,
+) -> RunningApp:
+    """Start ``target`` and return once it answers HTTP; raise AppStartError otherwise.
+
+    ``readonly``: folders the app must read besides its own (isolation hides everything else).
+    """
+    module = backend()
+    timeout = module.DEFAULT_START_TIMEOUT if start_timeout is None else start_timeout
+    return module.start_app(target, env, timeout, policy, readonly)
+
+
+@contextmanager
+def running_app(target: AppTarget, env: Mapping[str, str] | None = None, start_timeout: float | None = None,
+                policy: Policy | None = None) -> Iterator[RunningApp]:  # fmt: skip
+    app = start_app(target, env, start_timeout, policy)
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+def resolve_level(requested: str) -> tuple[str, str]:
+    """The sandbox level to use for ``requested`` ("auto": the strongest available) and, if lower, why."""
+    return backend().resolve_level(requested)
 
 
 def prepare(*, share: bool = False) -> None:
@@ -87,35 +129,29 @@ def prepare(*, share: bool = False) -> None:
 
     ``share``: the gradings this process starts (a batch's) launch through it too.
     """
-    _forkserver().shared().start(share=share)
+    backend().prepare(share=share)
 
 
 def shutdown() -> None:
     """Stop what ``prepare`` started."""
-    _forkserver().shared().stop()
+    backend().shutdown()
 
 
 def child_environment() -> dict[str, str]:
     """Variables a grading process started by this one needs to launch the way this one does."""
-    forkserver = _forkserver()
-    address = forkserver.shared().address()
-    return {forkserver.ADDRESS_VARIABLE: address} if address else {}
+    return {BACKEND_VARIABLE: backend_name(), **backend().child_environment()}
 
 
 def own_helpers() -> list[int]:
-    """Processes this module started that are not apps (not to be swept as strays)."""
-    return [_forkserver().shared().pid or 0]
+    """Processes the backend started that are not apps (not to be swept as strays)."""
+    return backend().own_helpers()
 
 
 def adopt_orphans() -> None:
     """Become the parent of whatever an app orphans (by killing its launcher), so it can be swept."""
-    from grader.launch.linux import reaper
-
-    reaper.become_subreaper()
+    backend().adopt_orphans()
 
 
 def stop_orphans(known: Iterable[int] = ()) -> None:
-    """Kill and reap every adopted process tree except those of ``known`` children."""
-    from grader.launch.linux import reaper
-
-    reaper.reap(reaper.kill_trees(reaper.stray_children(list(known))))
+    """Kill every adopted process tree except those of ``known`` children."""
+    backend().stop_orphans(known)

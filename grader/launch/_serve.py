@@ -7,6 +7,8 @@ the connections and Nagle's algorithm holds small writes back for up to
 real family.
 
 Usage: python -m grader.launch._serve FD APP_DIR MODULE:ATTRIBUTE
+(FD "-": the socket comes from ``socket.share`` on standard input, where
+children inherit no descriptors: Windows)
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import uvicorn
 
 
 def main(argv: list[str]) -> None:
-    fd, app_dir, import_string = int(argv[0]), argv[1], argv[2]
+    fd, app_dir, import_string = argv[0], argv[1], argv[2]
     sys.path.insert(0, app_dir)
-    listener = socket.socket(fileno=fd)  # family and type detected from the fd
+    if fd == "-":
+        listener = socket.fromshare(sys.stdin.buffer.read())
+    else:
+        listener = socket.socket(fileno=int(fd))  # family and type detected from the fd
     config = uvicorn.Config(
         import_string,
         # Pinned so that behaviour doesn't depend on which optional speedups

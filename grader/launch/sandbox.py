@@ -11,18 +11,16 @@ Three levels, chosen by whoever starts the grading:
   a file-system view with only what the app needs, and a user of its own.
   Needs root; ``detect`` finds out whether this machine allows it.
 
-This module is plain data and decisions; ``_launch.py`` applies them in the
-app's process, ``server.py`` starts that process.
+This module is plain data and words, the same on every system; the Linux
+backend applies the levels (``linux/_launch.py``, ``linux/rlimits.py``) and
+finds out which it can (``linux/backend.py``); the portable backend has no
+sandbox and says so.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import resource
-import tempfile
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 MIB = 2**20
 SETUP_FAILED = 70  # the launcher's exit code when it could not set up the sandbox (EX_SOFTWARE)
@@ -80,49 +78,6 @@ def size_text(size: int) -> str:
     return f"{size // 1024 // MIB} GiB" if size % (1024 * MIB) == 0 else f"{size // MIB} MiB"
 
 
-def apply_rlimits(limits: Limits, *, cgroup_memory: bool, own_user: bool) -> None:
-    """Set the app process's limits (inherited by everything it starts).
-
-    ``own_user``: the app is about to get a user id of its own, so
-    ``RLIMIT_NPROC`` (counted per user over the whole machine) starts from
-    zero; for root it is not enforced at all, otherwise the user's other
-    processes count too.
-    """
-
-    def cap(kind: int, value: int, hard: int | None = None) -> None:
-        _, current_hard = resource.getrlimit(kind)
-        hard = value if hard is None else hard
-        if current_hard != resource.RLIM_INFINITY:
-            value, hard = min(value, current_hard), min(hard, current_hard)
-        resource.setrlimit(kind, (value, hard))
-
-    cap(resource.RLIMIT_CORE, 0)
-    # SIGXCPU at the soft limit (the report can say why), SIGKILL a little later.
-    cap(resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 5)
-    cap(resource.RLIMIT_FSIZE, limits.file_size)
-    cap(resource.RLIMIT_NOFILE, limits.open_files)
-    if not cgroup_memory:
-        cap(resource.RLIMIT_AS, limits.memory + ADDRESS_SPACE_HEADROOM)
-    if own_user:
-        cap(resource.RLIMIT_NPROC, limits.processes)
-    elif os.getuid() != 0:
-        cap(resource.RLIMIT_NPROC, limits.processes + user_tasks(os.getuid()))
-
-
-def user_tasks(uid: int) -> int:
-    """Processes and threads the user runs now (what RLIMIT_NPROC counts)."""
-    count = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid == uid:
-                count += len(os.listdir(f"/proc/{entry.name}/task"))
-        except OSError:
-            continue
-    return count
-
-
 @dataclass
 class Protections:
     """Which protections held for an app, in words for the report: plain data."""
@@ -136,7 +91,7 @@ class Protections:
 
 
 def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: str,
-             isolation_problem: str) -> Protections:  # fmt: skip
+             isolation_problem: str, as_root: bool = False) -> Protections:  # fmt: skip
     limits = policy.limits
     held = Protections(policy.level)
     if isolated:
@@ -155,7 +110,7 @@ def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: st
             held.not_in_force.append(f"a cgroup for memory and processes: {cgroup_problem}")
             held.in_force.append(f"address space capped at {size_text(limits.memory + ADDRESS_SPACE_HEADROOM)} "
                                  "per process (for the memory limit)")  # fmt: skip
-            if not isolated and os.getuid() == 0:
+            if not isolated and as_root:
                 held.not_in_force.append("a process-count limit (not enforced for root without a cgroup)")
         held.in_force.append(f"per process: {limits.cpu_seconds} s of CPU time, files up to "
                              f"{size_text(limits.file_size)}, {limits.open_files} open files")  # fmt: skip
@@ -164,50 +119,3 @@ def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: st
     held.in_force.append("every process the app started is stopped when grading ends")
     held.in_force.append("its output is capped: the first and last 32 KiB are kept")
     return held
-
-
-_detected: dict[str, tuple[bool, str]] = {}
-
-
-def detect_isolation() -> tuple[bool, str]:
-    """Whether apps can be isolated here: one trial launch, remembered for the process."""
-    if "isolate" not in _detected:
-        _detected["isolate"] = _try_isolation()
-    return _detected["isolate"]
-
-
-def _try_isolation() -> tuple[bool, str]:
-    """Grade-like trial: start an empty app isolated, the way every app will be, and ask it for a page."""
-    if os.getuid() != 0:
-        return False, "needs root (the grader runs as an ordinary user)"
-    import httpx
-
-    from grader.launch.server import AppStartError, AppTarget, start_app
-
-    with tempfile.TemporaryDirectory(prefix="streamgrade-trial-") as folder:
-        with open(os.path.join(folder, "app.py"), "w", encoding="utf-8") as source:
-            source.write("from fastapi import FastAPI\napp = FastAPI()\n")
-        try:
-            app = start_app(AppTarget(Path(folder), "app:app", "trial"), policy=Policy("isolate"), start_timeout=30)
-        except AppStartError as error:
-            lines = [line for line in error.log.splitlines() if line.strip()]
-            return False, (lines[-2] if len(lines) > 1 else str(error))[:300]
-        try:
-            httpx.get(f"{app.base_url}/openapi.json", timeout=10, trust_env=False).raise_for_status()
-        except httpx.HTTPError as error:
-            return False, f"an isolated app started but did not answer ({error})"
-        finally:
-            app.stop()
-    return True, ""
-
-
-def resolve(requested: str) -> tuple[str, str]:
-    """The level to use for ``requested`` ("auto" picks the strongest available) and, if lower, why."""
-    if requested in ("off", "limits"):
-        return requested, ""
-    ok, problem = detect_isolation()
-    if ok:
-        return "isolate", ""
-    if requested == "isolate":
-        raise RuntimeError(f"isolation was required but is not available here: {problem}")
-    return "limits", problem

@@ -1,4 +1,4 @@
-"""Run an app under uvicorn in a child process, and stop it with everything it started.
+"""Run an app under uvicorn in a child process, and stop it with everything it started: what every backend shares.
 
 The app never runs in the grader's process: a learner's module can't patch the
 grader, and a blocked event loop blocks only the app. The grader binds the
@@ -8,34 +8,28 @@ port. The socket belongs to the grader's network namespace even when the app
 runs in a new one without any network: the app can accept connections on it,
 and open none.
 
-The child is the launcher (``_launch.py``), which applies the sandbox the
-``Policy`` asks for and starts the server; ``RunningApp.stop`` kills every
-process the app started, daemons included, and says what the sandbox saw.
+A backend (``linux/backend.py``, ``portable.py``) starts the child and
+subclasses ``RunningApp`` with how to stop everything the app started and
+what its sandbox saw; this module holds what they share: targets, the
+captured log, the app's environment, the wait until it answers.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 import httpx
 
-from grader.launch.linux import cgroups, forkserver, reaper
-from grader.launch.linux.cgroups import Cgroup
-from grader.launch.linux.forkserver import Launched, StatusPipe
-from grader.launch.sandbox import MIB, Policy, Protections, describe, size_text
+from grader.launch.measure import Meter
+from grader.launch.sandbox import MIB, Policy, Protections
 
 # Import, build the app and answer one request: a few hundred ms for a normal
 # app; 20 s leaves room for a loaded machine and a slow import.
@@ -132,21 +126,36 @@ class AppStartError(RuntimeError):
         self.protections = protections
 
 
+class Process(Protocol):
+    """The part of ``subprocess.Popen``'s interface a running app's first process offers."""
+
+    pid: int
+    returncode: int | None
+    stdout: BinaryIO | None
+
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def kill(self) -> None: ...
+
+
 @dataclass
 class RunningApp:
-    """A started server: where to reach it, how to observe it, and what it was allowed to do."""
+    """A started server: where to reach it, how to measure it, and what it was allowed to do.
 
-    process: Launched | subprocess.Popen[bytes]  # the launcher (grader/launch/linux/_launch.py)
+    A backend subclasses it with ``_stop_processes`` (and, if it has a
+    sandbox, ``_sandbox_incidents`` and ``_setup_failed``).
+    """
+
+    process: Process  # the first process the backend started (a launcher, or the server itself)
     base_url: str
     log: CapturedLog
+    meter: Meter
+    backend: str
     policy: Policy = field(default_factory=Policy)
     protections: Protections = field(default_factory=Protections)
-    cgroup: Cgroup | None = None
-    root: Path | None = None  # where the isolated app's file-system view is mounted
     server_pid: int | None = None  # the uvicorn process, as the grader sees it
     incidents: list[str] = field(default_factory=list)  # what the sandbox saw, for the report
     leftovers: int = 0  # processes still there after the sweep (should stay 0)
-    status: StatusPipe | None = None
     _stopped: bool = False
 
     @property
@@ -161,46 +170,27 @@ class RunningApp:
         if self._stopped:
             return
         self._stopped = True
-        launcher = self.process.pid
-        server = self.server_pid
-        init = parent_of(server) if server and self.policy.isolated else None
-        started = reaper.living(reaper.descendants([launcher] + ([server] if server else []))) - {server, init}
-        killed = set()
-        if self.cgroup is not None:
-            self.cgroup.kill_all()  # v2: the kernel kills the whole group at once, wherever its processes went
-            killed |= reaper.kill_descendants(launcher, extra=self.cgroup.pids())
-        killed |= reaper.kill_descendants(launcher, extra=[server] if server else [])
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(launcher, signal.SIGKILL)
-        self.process.kill()
-        self.process.wait()
-        if self.status is not None:
-            self.status.close()
-        if self.cgroup is not None:
-            killed |= reaper.kill_descendants(launcher, extra=self.cgroup.pids())
-        reaper.reap(killed)
-        self.leftovers = len(reaper.living(killed | (self.cgroup.pids() if self.cgroup else set())))
+        started = self._stop_processes()
         self.log.wait_closed(timeout=2.0)
-        self.incidents = self._incidents(len(started))
-        if self.cgroup is not None:
-            self.cgroup.remove()
-        if self.root is not None:
-            with contextlib.suppress(OSError):
-                self.root.rmdir()
+        self.incidents = self._incidents(started)
+        self._cleanup()
+
+    def _stop_processes(self) -> int:
+        """Kill everything; how many processes the app had started besides its server."""
+        raise NotImplementedError
+
+    def _cleanup(self) -> None:
+        """Remove what the backend made for this app (after the incidents are read)."""
+
+    def _sandbox_incidents(self) -> list[str]:
+        return []
+
+    def setup_failed(self) -> bool:
+        """Whether the server ended before the app's code ran (the sandbox's failure, not the app's)."""
+        return False
 
     def _incidents(self, started: int) -> list[str]:
-        limits, said = self.policy.limits, []
-        code = self.process.returncode
-        if self.cgroup is not None and self.cgroup.oom_kills():
-            said.append(f"The kernel stopped your app at the {size_text(limits.memory)} memory limit "
-                        "(it used more memory than any streaming solution needs).")  # fmt: skip
-        elif self.policy.limited and self.cgroup is None and "MemoryError" in self.log.text():
-            said.append(f"Your app ran out of memory at the {size_text(limits.memory)} limit (MemoryError).")
-        if self.cgroup is not None and self.cgroup.process_limit_hits():
-            said.append(f"Your app tried to run more than {limits.processes} processes and threads at once; "
-                        f"{self.cgroup.process_limit_hits()} of its attempts were refused.")  # fmt: skip
-        if code == -signal.SIGXCPU:
-            said.append(f"Your server was stopped at the {limits.cpu_seconds} s CPU-time limit.")
+        said = self._sandbox_incidents()
         if started:
             said.append(f"{started} process{'es' if started != 1 else ''} your app started "
                         f"{'were' if started != 1 else 'was'} still running when grading ended; "
@@ -212,15 +202,6 @@ class RunningApp:
         if self.leftovers:
             said.append(f"{self.leftovers} of the processes your app started could not be stopped.")
         return said
-
-
-def parent_of(pid: int) -> int | None:
-    return reaper.parent_map().get(pid)
-
-
-def launcher_command(spec: dict) -> list[str]:
-    # -P: no working folder on sys.path (it would be mounted into the app's view).
-    return [sys.executable, "-P", "-m", "grader.launch.linux._launch", json.dumps(spec)]
 
 
 def app_environment(policy: Policy, extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -238,53 +219,17 @@ def app_environment(policy: Policy, extra: Mapping[str, str] | None) -> dict[str
     return env
 
 
-def start_app(
-    target: AppTarget,
-    env: Mapping[str, str] | None = None,
-    start_timeout: float = DEFAULT_START_TIMEOUT,
-    policy: Policy | None = None,
-    readonly: list[Path] | None = None,
-) -> RunningApp:
-    """Start ``target`` in its sandbox and return once it answers HTTP; raise AppStartError otherwise.
-
-    ``readonly``: folders the app must read besides its own (isolation hides everything else).
-    """
-    policy = policy or Policy()
+def listening_socket() -> tuple[socket.socket, int]:
+    """A socket the app will accept connections on, bound by the grader (so its port is known first) and its port."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
-    port = listener.getsockname()[1]
-    status_read, status_write = os.pipe()
-    cgroup, cgroup_problem = None, "not requested"
-    if policy.limited:
-        cgroup, cgroup_problem = cgroups.app_group(f"app-{port}", policy.limits.memory, policy.limits.processes)
-    root = jail_root() if policy.isolated else None
-    spec = {
-        "app_dir": str(target.app_dir),
-        "import_string": target.import_string, "level": policy.level, "limits": asdict(policy.limits),
-        "cgroup_procs": cgroup.join_command_value() if cgroup else [],
-        "root": str(root) if root else None, "readonly": [str(path) for path in readonly or []],
-    }  # fmt: skip
-    status = StatusPipe(status_read)
+    return listener, listener.getsockname()[1]
+
+
+def started_or_stopped(app: RunningApp, start_timeout: float) -> RunningApp:
+    """Wait until ``app`` answers; if it doesn't, stop it and raise AppStartError saying why."""
     try:
-        process = launch(spec, app_environment(policy, env), target.app_dir, listener.fileno(), status_write, status)
-    except BaseException:
-        status.close()
-        if cgroup is not None:
-            cgroup.remove()
-        if root is not None:
-            root.rmdir()
-        raise
-    finally:
-        listener.close()  # the child holds its own copy
-        os.close(status_write)
-    protections = describe(policy, isolated=policy.isolated, cgroup=cgroup is not None,
-                           cgroup_problem=cgroup_problem, isolation_problem=policy.isolation_problem)  # fmt: skip
-    app = RunningApp(process, f"http://127.0.0.1:{port}", CapturedLog(process.stdout), policy, protections,
-                     cgroup, root, status=status)  # fmt: skip
-    try:
-        first = status.read_line(start_timeout)
-        app.server_pid = int(first["pid"]) if first and "pid" in first else None
         wait_until_serving(app, start_timeout)
     except AppStartError as error:
         app.stop()
@@ -298,32 +243,6 @@ def start_app(
     return app
 
 
-def jail_root() -> Path:
-    """An empty folder to mount an isolated app's view on (the mounts live in the app's namespace only)."""
-    reaper.remove_stale_folders("root")
-    return reaper.private_folder("root")
-
-
-def launch(spec: dict, env: dict[str, str], cwd: Path, listener: int, status_write: int,
-           status: StatusPipe) -> Launched | subprocess.Popen[bytes]:  # fmt: skip
-    """Fork the launcher from the fork server; start a new interpreter where that fails."""
-    log_read, log_write = os.pipe()
-    try:
-        pid = forkserver.shared().spawn(spec, env, str(cwd), listener, status_write, log_write)
-    except OSError:
-        os.close(log_read)
-    else:
-        return Launched(pid, open(log_read, "rb"), status)  # noqa: SIM115  (CapturedLog closes it)
-    finally:
-        os.close(log_write)
-    return subprocess.Popen(
-        launcher_command({**spec, "fd": listener, "status_fd": status_write}),
-        cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        pass_fds=[listener, status_write],
-        start_new_session=True,  # its own process group: one signal stops them all
-    )  # fmt: skip
-
-
 def wait_until_serving(app: RunningApp, timeout: float) -> None:
     """Any HTTP answer, even a 404, means the app imported and serves."""
     deadline = time.monotonic() + timeout
@@ -332,9 +251,7 @@ def wait_until_serving(app: RunningApp, timeout: float) -> None:
     while True:
         if not app.is_alive():
             app.log.wait_closed(timeout=2.0)
-            if app.status is not None:
-                app.status.exit_code()  # reads how it ended, if the launcher said
-            if app.status is not None and app.status.setup_failed:
+            if app.setup_failed():
                 message = ("The grader could not set up the sandbox the app runs in: a problem with the "
                            "grader or this machine, not with the app (the log says which step failed).")  # fmt: skip
             else:
@@ -354,17 +271,3 @@ def wait_until_serving(app: RunningApp, timeout: float) -> None:
             return
         except httpx.HTTPError:
             continue
-
-
-@contextmanager
-def running_app(
-    target: AppTarget,
-    env: Mapping[str, str] | None = None,
-    start_timeout: float = DEFAULT_START_TIMEOUT,
-    policy: Policy | None = None,
-) -> Iterator[RunningApp]:
-    app = start_app(target, env, start_timeout, policy)
-    try:
-        yield app
-    finally:
-        app.stop()

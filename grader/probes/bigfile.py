@@ -11,11 +11,10 @@ from pathlib import Path
 import httpx
 
 from grader.contract import REMEASURE_BYTES
-from grader.launch import read_memory, reset_peak_memory
+from grader.launch import Meter
 from grader.probes.http import local_client, now, record_exchange
 from grader.recording import BigfileRecording, Download, MemoryTrace, RangeProbe
 
-MEMORY_SAMPLE_EVERY = 0.02
 # A slow reader takes the first MiB, then stops reading for this long. An app
 # that ignores back-pressure reads the rest of the file into memory in far
 # less time (a 256 MiB file is read from the page cache in a fraction of a
@@ -67,12 +66,12 @@ class DownloadClock:
 
 
 class MemorySampler:
-    """Samples the server's resident memory in the background during a download."""
+    """Samples the resident memory of the app's processes in the background during a download."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.reset_ok = reset_peak_memory(pid)
-        first = read_memory(pid)
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
+        self.reset_ok = meter.reset_peak()
+        first = meter.memory()
         self.started = now()
         self.before = first.rss
         self.samples: list[tuple[float, int]] = [(0.0, first.rss)]
@@ -80,9 +79,9 @@ class MemorySampler:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(MEMORY_SAMPLE_EVERY)
+            await asyncio.sleep(self.meter.sample_period)
             try:
-                self.samples.append((now() - self.started, read_memory(self.pid).rss))
+                self.samples.append((now() - self.started, self.meter.memory().rss))
             except OSError:
                 return  # the server is gone
 
@@ -95,15 +94,15 @@ class MemorySampler:
         peak = max(rss for _, rss in self.samples)
         if self.reset_ok:
             try:
-                peak = max(peak, read_memory(self.pid).peak)
+                peak = max(peak, self.meter.memory().peak or 0)
             except OSError:
                 pass
-        return MemoryTrace(self.reset_ok, self.before, peak, self.samples)
+        return MemoryTrace(self.reset_ok, self.before, peak, self.samples, self.meter.sample_period)
 
 
 async def download(
     client: httpx.AsyncClient,
-    pid: int,
+    meter: Meter,
     *,
     give_up_after: Callable[[], float],
     pause_after: int | None = None,
@@ -132,7 +131,7 @@ async def download(
                     return
 
     try:
-        sampler: MemorySampler | None = MemorySampler(pid)
+        sampler: MemorySampler | None = MemorySampler(meter)
     except OSError:
         sampler = None  # the server is gone already: the download will say so
     started = now()
@@ -179,12 +178,12 @@ def read_slice(path: Path, first: int, last: int) -> bytes:
         return file.read(last - first + 1)
 
 
-async def probe_bigfile_light(base_url: str, pid: int, served: ServedFile) -> BigfileRecording:
+async def probe_bigfile_light(base_url: str, meter: Meter, served: ServedFile) -> BigfileRecording:
     """Everything but the full download: light enough to run beside the timing probes."""
     served.restore()
     async with local_client(base_url, HARD_LIMIT) as client:
         slow = await download(
-            client, pid, give_up_after=lambda: SLOW_READ_PAUSE + 5,
+            client, meter, give_up_after=lambda: SLOW_READ_PAUSE + 5,
             pause_after=SLOW_READ_FIRST, pause=SLOW_READ_PAUSE,
         )  # fmt: skip
 
@@ -226,10 +225,10 @@ async def probe_bigfile_light(base_url: str, pid: int, served: ServedFile) -> Bi
     )
 
 
-async def probe_reference_again(base_url: str, pid: int, clock: DownloadClock, file_size: int) -> Download:
+async def probe_reference_again(base_url: str, meter: Meter, clock: DownloadClock, file_size: int) -> Download:
     """Time the start of a download from the reference while a learner's download runs; move the clock to it."""
     async with local_client(base_url, HARD_LIMIT) as client:
-        again = await download(client, pid, give_up_after=lambda: HARD_LIMIT, pause_after=REMEASURE_BYTES)
+        again = await download(client, meter, give_up_after=lambda: HARD_LIMIT, pause_after=REMEASURE_BYTES)
     if again.timed(min(REMEASURE_BYTES, file_size)):
         # Slower than the recorded time means the machine is busier now: the
         # learner's download is judged against that. Faster changes nothing.
@@ -238,11 +237,11 @@ async def probe_reference_again(base_url: str, pid: int, clock: DownloadClock, f
     return again
 
 
-async def probe_full_download(base_url: str, pid: int, clock: DownloadClock, is_reference: bool) -> Download:
+async def probe_full_download(base_url: str, meter: Meter, clock: DownloadClock, is_reference: bool) -> Download:
     """The whole file at full speed, with the server's memory traced: CPU-heavy, so on its own."""
     async with local_client(base_url, HARD_LIMIT) as client:
         if is_reference:
-            full = await download(client, pid, give_up_after=lambda: HARD_LIMIT)
+            full = await download(client, meter, give_up_after=lambda: HARD_LIMIT)
             clock.reference_seconds = full.seconds
             return full
-        return await download(client, pid, give_up_after=clock.give_up_after)
+        return await download(client, meter, give_up_after=clock.give_up_after)

@@ -7,7 +7,7 @@ import random
 
 import httpx
 
-from grader.launch import cpu_seconds
+from grader.launch import Meter
 from grader.probes.http import local_client, probe_latencies, record_exchange
 from grader.recording import DisconnectRecording, EventsRecording
 
@@ -22,6 +22,13 @@ DISCONNECT_STREAMS = 5
 DISCONNECT_INTERVAL = 0.01
 DISCONNECT_EVENTS = 3
 CPU_WINDOW = 0.5
+# Where CPU time is counted in steps (the portable backend: 10 ms clock ticks
+# on Linux and macOS, 15.6 ms on Windows), the window is at least this many
+# steps long. The reference burns about 3% of a core while streaming here, a
+# leaking app as much after the clients left: over 150 steps that is 4.5
+# steps, over twice the two steps a difference of readings of both apps may
+# be off by, so a leak still fails outside the uncertainty.
+CPU_WINDOW_STEPS = 150
 INVALID_PARAMETERS = ({"interval": "0.001"}, {"interval": "61"}, {"count": "0"})
 
 
@@ -74,15 +81,16 @@ async def probe_events(base_url: str, rng: random.Random) -> EventsRecording:
     )
 
 
-async def cpu_over(pid: int, seconds: float) -> float:
-    before = cpu_seconds(pid)
+async def cpu_over(meter: Meter, seconds: float) -> float:
+    before = meter.cpu_seconds()
     await asyncio.sleep(seconds)  # the measurement window itself
-    return max(0.0, cpu_seconds(pid) - before)
+    return max(0.0, meter.cpu_seconds() - before)
 
 
-async def probe_disconnect(base_url: str, pid: int) -> DisconnectRecording:
+async def probe_disconnect(base_url: str, meter: Meter) -> DisconnectRecording:
     """Open endless streams, drop them, and compare the server's CPU before and after."""
     params = {"interval": str(DISCONNECT_INTERVAL)}
+    window = max(CPU_WINDOW, CPU_WINDOW_STEPS * meter.cpu_resolution)
     received = 0
     streaming_cpu = quiet_cpu = 0.0
     error = None
@@ -98,7 +106,7 @@ async def probe_disconnect(base_url: str, pid: int) -> DisconnectRecording:
                 received += 1
         # Keep reading while measuring, so the server isn't held up by full buffers.
         drain = [asyncio.ensure_future(drain_forever(reader)) for reader in readers]
-        streaming_cpu = await cpu_over(pid, CPU_WINDOW)
+        streaming_cpu = await cpu_over(meter, window)
         for task in drain:
             task.cancel()
         await asyncio.gather(*drain, return_exceptions=True)
@@ -107,7 +115,7 @@ async def probe_disconnect(base_url: str, pid: int) -> DisconnectRecording:
         for client in clients:
             await client.aclose()
         await asyncio.sleep(0.1)  # give the server a moment to notice the disconnects
-        quiet_cpu = await cpu_over(pid, CPU_WINDOW)
+        quiet_cpu = await cpu_over(meter, window)
     except (TimeoutError, StopAsyncIteration, httpx.HTTPError, OSError) as failure:
         error = f"the endless stream could not be read: {type(failure).__name__} {failure}".strip()
     finally:
@@ -123,11 +131,13 @@ async def probe_disconnect(base_url: str, pid: int) -> DisconnectRecording:
     return DisconnectRecording(
         streams=DISCONNECT_STREAMS,
         events_before_disconnect=received,
-        window=CPU_WINDOW,
+        window=window,
         streaming_cpu=streaming_cpu,
         quiet_cpu=quiet_cpu,
         answers_after=answers_after,
         error=error,
+        # A difference of two readings counted in steps is off by less than one step, for each process.
+        cpu_uncertainty=meter.cpu_resolution * max(1, meter.process_count()),
     )
 
 

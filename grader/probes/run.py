@@ -138,6 +138,7 @@ def stop_side(side: Side) -> None:
             side.recording.exits.append(f"the server for {name} exited with code {code} while it was being tested")
         server.stop()
         side.recording.protections = server.protections.to_dict()
+        side.recording.backend = server.backend
         side.recording.incidents += [said for said in server.incidents if said not in side.recording.incidents]
         text = server.log.text()
         if text:
@@ -216,7 +217,7 @@ async def reference_again(target: AppTarget, side: Side, clock: DownloadClock, s
         env = {"BIGFILE_PATH": str(side.served.link)}
         # Trusted, like the reference's first recording: no sandbox.
         server = await start_app_in_thread(target, env, start_timeout, Policy(), data)
-        return await probe_reference_again(server.base_url, server.pid, clock, side.served.size)
+        return await probe_reference_again(server.base_url, server.meter, clock, side.served.size)
     except Exception as failure:  # a second opinion only: without it the recorded time stands
         return Download(None, [], 0, "", 0.0, 0, 0, None, error=f"the reference could not be timed again: {failure}")
     finally:
@@ -228,7 +229,7 @@ async def reference_again(target: AppTarget, side: Side, clock: DownloadClock, s
 async def download_judged_now(side: Side, server: RunningApp, clock: DownloadClock, again: AppTarget | None,
                               start_timeout: float, data: list[Path]) -> Download:  # fmt: skip
     """The learner's full download; when slow against a reference recorded earlier, the reference again beside it."""
-    learner = asyncio.ensure_future(probe_full_download(server.base_url, server.pid, clock, is_reference=False))
+    learner = asyncio.ensure_future(probe_full_download(server.base_url, server.meter, clock, is_reference=False))
     try:
         if again is not None and clock.reference_seconds is not None and side.recording.bigfile is not None:
             done, _ = await asyncio.wait({learner}, timeout=clock.reference_seconds * REMEASURE_FACTOR)
@@ -307,7 +308,7 @@ async def record_sides(
 
         async def bigfile_light(side: Side) -> None:
             await serving  # the download servers start while the timing probes run
-            await guarded(side, "bigfile", lambda server: probe_bigfile_light(server.base_url, server.pid, side.served),
+            await guarded(side, "bigfile", lambda server: probe_bigfile_light(server.base_url, server.meter, side.served),
                           keeper(side, "bigfile"))  # fmt: skip
 
         # Phase 1: the timing-sensitive probes, and the light part of the
@@ -335,12 +336,12 @@ async def record_sides(
 
             def full_download(side: Side) -> Callable[[RunningApp], Awaitable[Download]]:
                 if side.label == "reference":
-                    return lambda server: probe_full_download(server.base_url, server.pid, clock, is_reference=True)
+                    return lambda server: probe_full_download(server.base_url, server.meter, clock, is_reference=True)
                 return lambda server: download_judged_now(side, server, clock, again, start_timeout, data[side.label])
 
             await asyncio.gather(
                 *(guarded(side, "bigfile", full_download(side), keep_download(side)) for side in sides),
-                *(guarded(side, "events", lambda server: probe_disconnect(server.base_url, server.pid),
+                *(guarded(side, "events", lambda server: probe_disconnect(server.base_url, server.meter),
                           keep_disconnect(side)) for side in sides),
             )  # fmt: skip
     finally:

@@ -107,6 +107,11 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
         for text in protections.get("not_in_force", []):
             lines += textwrap.wrap("not in force: " + text, WIDTH, initial_indent=f"  {marks['failed']} ",
                                    subsequent_indent="    ")  # fmt: skip
+    measured = result.measurement
+    if measured.get("sampled"):  # exact figures are the usual case: nothing to say then
+        lines.append(f"Measured with the {measured.get('backend') or 'portable'} backend:")
+        for text in measured["sampled"]:
+            lines += textwrap.wrap(text, WIDTH, initial_indent="  ~ ", subsequent_indent="    ")
     bonus_max = sum(check.max_score for check in result.checks if check.bonus and check.counted)
     bonus = sum(check.score for check in result.checks if check.bonus and check.counted)
     score = f"Score: {points(result.score - bonus)}/{points(result.max_score)}"

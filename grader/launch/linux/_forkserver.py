@@ -33,7 +33,8 @@ import uvicorn.loops.asyncio  # noqa: F401
 import uvicorn.protocols.http.h11_impl  # noqa: F401
 
 from grader.launch import _serve  # noqa: F401
-from grader.launch.linux import _launch, reaper  # noqa: F401
+from grader.launch.linux import _launch, reaper
+from grader.launch.spec import LaunchSpec
 
 MAX_REQUEST = 1 << 20
 
@@ -111,10 +112,10 @@ def become_launcher(request: dict, fds: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
-        spec = {**request["spec"], "fd": listener, "status_fd": status}
+        spec = LaunchSpec.from_json(request["spec"]).with_fds(listener, status)
     except BaseException:  # noqa: BLE001  (a child must never return into the server's loop)
         os._exit(_launch.SETUP_FAILED)
-    _launch.main([json.dumps(spec)])
+    _launch.run(spec)
     os._exit(_launch.SETUP_FAILED)
 
 

@@ -31,9 +31,12 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 
 from grader.launch.linux import cgroups, reaper
-from grader.launch.sandbox import SETUP_FAILED, UID_BASE, Limits, apply_rlimits
+from grader.launch.linux.rlimits import apply_rlimits
+from grader.launch.sandbox import SETUP_FAILED, UID_BASE
+from grader.launch.spec import LaunchSpec
 
 PR_SET_PDEATHSIG = 1
 M_ARENA_MAX = -8  # mallopt's parameter number
@@ -41,76 +44,92 @@ M_ARENA_MAX = -8  # mallopt's parameter number
 FIND_SERVER_TIMEOUT = 60.0
 
 
+@dataclass
+class Launch:
+    """A launch under way: what was asked, and what the launcher set up for it."""
+
+    spec: LaunchSpec
+    ready_read: int = -1  # the server writes b"1" here just before the app's code runs
+    ready_write: int = -1
+    uid: int | None = None  # the isolated server's own user
+
+
 def main(argv: list[str]) -> None:
-    spec = json.loads(argv[0])
+    """A new interpreter's entry point: the spec arrives as JSON."""
+    run(LaunchSpec.from_json(argv[0]))
+
+
+def run(spec: LaunchSpec) -> None:
+    """Set up the sandbox, start the server, wait for it and end like it. Never returns."""
     reaper.become_subreaper()
-    spec["ready_read"], spec["ready_write"] = os.pipe()
+    state = Launch(spec)
+    state.ready_read, state.ready_write = os.pipe()
     try:
-        if spec.get("cgroup_procs"):
-            cgroups.join(spec["cgroup_procs"])
-        if spec["level"] == "isolate":
+        if spec.cgroup_procs:
+            cgroups.join(spec.cgroup_procs)
+        if spec.level == "isolate":
             from grader.launch.linux import jail
 
             # A user per server, unique among the launchers alive (their pids are):
             # its process count and anything it leaves are its own.
-            spec["uid"] = UID_BASE + os.getpid()
+            state.uid = UID_BASE + os.getpid()
             jail.unshare(jail.NAMESPACES)
     except Exception:
-        setup_failed(spec)
-    if spec["level"] == "isolate":
-        launch_isolated(spec)
-    launch(spec)
+        setup_failed(state)
+    if spec.level == "isolate":
+        launch_isolated(state)
+    launch(state)
 
 
-def setup_failed(spec: dict | None = None) -> None:
+def setup_failed(state: Launch | None = None) -> None:
     """Say which step failed, on the app's log, and exit; in the launcher, also on the status pipe."""
     traceback.print_exc()
     print("streamgrade: the app's sandbox could not be set up (see above)", file=sys.stderr, flush=True)
-    if spec is not None:
-        report(spec, exit=SETUP_FAILED, setup_failed=True)
+    if state is not None:
+        report(state, exit=SETUP_FAILED, setup_failed=True)
     os._exit(SETUP_FAILED)
 
 
-def report(spec: dict, **fields: object) -> None:
+def report(state: Launch, **fields: object) -> None:
     """A line on the status pipe: the server's pid when it starts, how it ended when it ends."""
-    os.write(spec["status_fd"], (json.dumps(fields) + "\n").encode())
+    os.write(state.spec.status_fd, (json.dumps(fields) + "\n").encode())
 
 
-def launch(spec: dict) -> None:
+def launch(state: Launch) -> None:
     """Without namespaces: the server is the launcher's child; its orphans come back here."""
     server = os.fork()
     if server == 0:
-        run_server(spec)
-    os.close(spec["ready_write"])
-    report(spec, pid=server)
+        run_server(state)
+    os.close(state.ready_write)
+    report(state, pid=server)
     while True:
         pid, status = os.waitpid(-1, 0)
         if pid == server:
             break
     reaper.kill_descendants(os.getpid())
-    end_like(spec, status)
+    end_like(state, status)
 
 
-def launch_isolated(spec: dict) -> None:
+def launch_isolated(state: Launch) -> None:
     """Namespaces already unshared: the next child is PID 1 of the new PID namespace."""
     read_end, write_end = os.pipe()
     init = os.fork()
     if init == 0:
         os.close(read_end)
-        run_init(spec, write_end)
+        run_init(state, write_end)
     os.close(write_end)
-    os.close(spec["ready_write"])
+    os.close(state.ready_write)
     server, init_status = find_child(init)
     if server is None:
         if init_status is None:  # still building after the timeout: give up on it
             os.kill(init, signal.SIGKILL)
             os.waitpid(init, 0)
-        report(spec, exit=SETUP_FAILED, setup_failed=True)
+        report(state, exit=SETUP_FAILED, setup_failed=True)
         os._exit(SETUP_FAILED)
-    report(spec, pid=server, uid=spec["uid"])
+    report(state, pid=server, uid=state.uid)
     _, init_status = os.waitpid(init, 0)
     server_status = os.read(read_end, 64)
-    end_like(spec, int(server_status) if server_status else init_status)
+    end_like(state, int(server_status) if server_status else init_status)
 
 
 def find_child(parent: int) -> tuple[int | None, int | None]:
@@ -127,21 +146,21 @@ def find_child(parent: int) -> tuple[int | None, int | None]:
     return None, None
 
 
-def run_init(spec: dict, status_pipe: int) -> None:
+def run_init(state: Launch, status_pipe: int) -> None:
     """PID 1: build the app's view of the files, start the server, reap, and report how it ended."""
     from grader.launch.linux import jail
 
     try:
-        os.close(spec["status_fd"])
+        os.close(state.spec.status_fd)
         reaper._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher killed: the whole namespace goes
-        jail.build_root(spec["root"], spec["readonly"], spec["app_dir"], spec["uid"])
+        jail.build_root(state.spec.root, state.spec.readonly, state.spec.app_dir, state.uid)
     except Exception:
         setup_failed()
     server = os.fork()
     if server == 0:
         os.close(status_pipe)
-        run_server(spec)
-    os.close(spec["ready_write"])
+        run_server(state)
+    os.close(state.ready_write)
     while True:  # as init, every orphan in the namespace is ours to reap
         pid, status = os.waitpid(-1, 0)
         if pid == server:
@@ -156,16 +175,16 @@ def keep_only(fds: list[int]) -> None:
         os.closerange(low + 1, high)
 
 
-def run_server(spec: dict) -> None:
+def run_server(state: Launch) -> None:
     """The server's process: limits, user, then uvicorn with the app. Never returns."""
     try:
-        keep_only([spec["fd"], spec["ready_write"]])
+        keep_only([state.spec.fd, state.ready_write])
         reaper._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if spec["level"] != "off":
+        if state.spec.level != "off":
             # Few malloc arenas: each reserves 64 MiB of address space (see sandbox.ADDRESS_SPACE_HEADROOM).
             ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
-            uid = spec["uid"] if spec["level"] == "isolate" else None
-            apply_rlimits(Limits(**spec["limits"]), cgroup_memory=bool(spec.get("cgroup_procs")),
+            uid = state.uid if state.spec.level == "isolate" else None
+            apply_rlimits(state.spec.limits, cgroup_memory=bool(state.spec.cgroup_procs),
                           own_user=uid is not None)  # fmt: skip
             if uid is not None:
                 os.setgroups([])
@@ -176,16 +195,16 @@ def run_server(spec: dict) -> None:
                 from grader.launch.linux import seccomp
 
                 seccomp.install()
-        os.chdir(spec["app_dir"])
-        os.write(spec["ready_write"], b"1")
-        os.close(spec["ready_write"])
+        os.chdir(state.spec.app_dir)
+        os.write(state.ready_write, b"1")
+        os.close(state.ready_write)
     except Exception:
         setup_failed()
     from grader.launch._serve import main as serve
 
     code = 0
     try:
-        serve([str(spec["fd"]), spec["app_dir"], spec["import_string"]])
+        serve([str(state.spec.fd), state.spec.app_dir, state.spec.import_string])
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     except BaseException:
@@ -196,10 +215,10 @@ def run_server(spec: dict) -> None:
     os._exit(code)
 
 
-def end_like(spec: dict, status: int) -> None:
+def end_like(state: Launch, status: int) -> None:
     """Say how the server ended, then exit the same way (killed by a signal, or with its exit code)."""
-    reached_app = os.read(spec["ready_read"], 1) == b"1"
-    report(spec, exit=os.waitstatus_to_exitcode(status), setup_failed=not reached_app)
+    reached_app = os.read(state.ready_read, 1) == b"1"
+    report(state, exit=os.waitstatus_to_exitcode(status), setup_failed=not reached_app)
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

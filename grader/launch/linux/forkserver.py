@@ -31,6 +31,7 @@ import threading
 from typing import BinaryIO
 
 from grader.launch.linux import reaper
+from grader.launch.spec import LaunchSpec
 
 SPAWN_TIMEOUT = 30.0  # the first spawn waits for the server's imports (about 0.5 s)
 
@@ -181,9 +182,9 @@ class ForkServer:
         mine.settimeout(SPAWN_TIMEOUT)
         self._channel = mine
 
-    def spawn(self, spec: dict, env: dict[str, str], cwd: str, listener: int, status: int, log: int) -> int:
+    def spawn(self, spec: LaunchSpec, env: dict[str, str], cwd: str, listener: int, status: int, log: int) -> int:
         """Fork a launcher; its pid. Raises OSError if the server can't do it."""
-        request = json.dumps({"spec": spec, "env": env, "cwd": cwd}).encode()
+        request = json.dumps({"spec": spec.to_json(), "env": env, "cwd": cwd}).encode()
         with self._lock:
             self._start_locked()
             assert self._channel is not None

@@ -7,23 +7,22 @@ the server process, so nothing the server does can fake these numbers.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+from grader.launch.measure import MEMORY_SAMPLE_PERIOD, MemorySample
+
 PROC = Path("/proc")
+# Finding the app's processes reads a file per thread of each (a server has
+# about 45 threads): memory samples, taken every 20 ms, reuse the set found
+# at most this long ago.
+TREE_REFRESH = 0.2
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
-@dataclass(frozen=True)
-class MemorySample:
-    """Resident memory in bytes: now (VmRSS) and the peak since the last reset (VmHWM)."""
-
-    rss: int
-    peak: int
-
-
 def read_memory(pid: int) -> MemorySample:
-    """Current and peak resident memory of ``pid``; raises OSError if it is gone."""
+    """Current (VmRSS) and peak (VmHWM, since the last reset) resident memory of ``pid``; OSError if it is gone."""
     fields: dict[str, int] = {}
     for line in (PROC / str(pid) / "status").read_text().splitlines():
         name, _, value = line.partition(":")
@@ -69,3 +68,81 @@ def cpu_seconds(pid: int) -> float:
     # its closing parenthesis. utime and stime are fields 14 and 15.
     after_name = stat[stat.rindex(")") + 2 :].split()
     return (int(after_name[11]) + int(after_name[12])) / CLOCK_TICKS_PER_SECOND
+
+
+def children(pid: int) -> set[int]:
+    """``pid``'s children, from each of its threads' ``children`` file (cheap: no scan of /proc)."""
+    found: set[int] = set()
+    for task in (PROC / str(pid) / "task").iterdir():
+        try:
+            found.update(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue  # the thread exited while we were reading
+    return found
+
+
+def tree(root: int) -> set[int]:
+    """``root``'s descendants (not ``root``), or an empty set if it is gone."""
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        try:
+            below = children(stack.pop()) - found
+        except OSError:
+            continue
+        found |= below
+        stack.extend(below)
+    return found
+
+
+class ProcMeter:
+    """The app's memory and CPU from /proc, summed over its processes (see grader.launch.measure.Meter).
+
+    ``processes`` names them at each reading: the tree below the launcher
+    (which adopts every orphan, daemons included), and the app's cgroup where
+    there is one. The peak is exact: each process's VmHWM is reset, and a
+    process that starts later has its peak counted from its start.
+    """
+
+    sample_period = MEMORY_SAMPLE_PERIOD
+    cpu_resolution = 1e-9
+
+    def __init__(self, processes: Callable[[], set[int]], server: int) -> None:
+        self._processes = processes
+        self._server = server
+        self._found: set[int] = {server}
+        self._found_at = -TREE_REFRESH
+
+    def _pids(self, max_age: float = 0.0) -> set[int]:
+        if time.monotonic() - self._found_at >= max_age:
+            self._found = self._processes() | {self._server}
+            self._found_at = time.monotonic()
+        return self._found
+
+    def reset_peak(self) -> bool:
+        for pid in self._pids() - {self._server}:
+            reset_peak_memory(pid)
+        return reset_peak_memory(self._server)
+
+    def memory(self) -> MemorySample:
+        server = read_memory(self._server)  # ProcessLookupError once the server is gone
+        rss, peak = server.rss, server.peak
+        for pid in self._pids(max_age=TREE_REFRESH) - {self._server}:
+            try:
+                sample = read_memory(pid)
+            except OSError:
+                continue  # it ended meanwhile: its memory is free again
+            rss, peak = rss + sample.rss, peak + (sample.peak or 0)
+        return MemorySample(rss, peak)
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for pid in self._pids():
+            try:
+                total += cpu_seconds(pid)
+            except OSError:
+                continue
+        return total
+
+    def process_count(self) -> int:
+        return len(self._pids())

@@ -1,0 +1,36 @@
+# Hands the reading to a child process, which reads the whole file into its
+# memory and relays it through a pipe: the server itself stays small, the
+# app as a whole holds the file.
+import mimetypes
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import StreamingResponse
+
+app = FastAPI()
+
+READ_WHOLE = "import sys; data = open(sys.argv[1], 'rb').read(); sys.stdout.buffer.write(data)"
+
+def relay(path):
+    child = subprocess.Popen([sys.executable, "-c", READ_WHOLE, str(path)], stdout=subprocess.PIPE)
+    try:
+        while chunk := child.stdout.read(65536):
+            yield chunk
+    finally:
+        child.kill()
+        child.wait()
+
+@app.get("/bigfile")
+def bigfile():
+    path = Path(os.environ.get("BIGFILE_PATH", "sample-data/bigfile.bin"))
+    if not path.is_file():
+        raise HTTPException(404, "File not found")
+    return StreamingResponse(
+        relay(path),
+        media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+        headers={"Content-Length": str(path.stat().st_size),
+                 "Content-Disposition": f'attachment; filename="{path.name}"'},
+    )
