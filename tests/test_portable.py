@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import psutil
 import pytest
