@@ -81,9 +81,10 @@ def exercise_floor_seconds() -> dict[str, float]:
     return {"chat": chat, "bigfile": bigfile_probe.SLOW_READ_PAUSE, "events": events + disconnect}
 
 
-# A learner edits for a few seconds between saves: the watch starts its next
-# grading process meanwhile. The bench waits this long after each verdict.
-LEARNER_PAUSE = 2.0
+# A learner edits for a few seconds between saves: the watch sets its next
+# grading process up meanwhile (about 1 s of CPU, longer on a loaded
+# machine). The bench waits this long after each verdict.
+LEARNER_PAUSE = 4.0
 # Only bounds a hang: a verdict takes seconds.
 WATCH_LINE_TIMEOUT = 120.0
 
