@@ -23,7 +23,7 @@ import pytest
 
 from conftest import REFERENCE_APP, ROOT
 
-from grader.launch.sandbox import detect_isolation
+from grader.launch.linux.backend import detect_isolation
 from grader.render.gradescope import gradescope_results
 from grader.results import CheckResult, GradeResult
 
