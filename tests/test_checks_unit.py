@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checkapi import CheckFailed, NotApplicable
+from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.checks import test_bigfile as bigfile_checks
 from grader.checks import test_chat as chat_checks
 from grader.checks import test_events as events_checks
@@ -161,6 +161,20 @@ def test_a_server_still_busy_after_disconnect_fails():
     events_checks.test_events_disconnect(quiet_after(0.003), reference)
 
 
+def test_a_cpu_difference_within_the_readings_steps_is_inconclusive_not_failed():
+    # CPU time counted in 10 ms steps (the portable backend): 20 ms over the allowance can be the steps alone.
+    def coarse(quiet_cpu: float) -> AppRecording:
+        disconnect = DisconnectRecording(5, 5, 1.5, 0.05, quiet_cpu, True, cpu_uncertainty=0.01)
+        return events_app(sse_stream(b"data: x\n\n"), disconnect)
+
+    reference = coarse(0.0)  # allowed: 0.0 + 0.3 * 0.05 = 0.015
+    with pytest.raises(Inconclusive, match="too coarse to tell"):
+        events_checks.test_events_disconnect(coarse(0.03), reference)
+    with pytest.raises(CheckFailed, match="still producing events for nobody"):
+        events_checks.test_events_disconnect(coarse(0.05), reference)
+    events_checks.test_events_disconnect(coarse(0.01), reference)
+
+
 def test_a_server_that_stops_answering_after_disconnect_fails():
     wedged = events_app(sse_stream(b"data: x\n\n"), DisconnectRecording(5, 5, 0.5, 0.02, 0.0, False))
     with pytest.raises(CheckFailed, match="stopped answering"):
@@ -188,6 +202,29 @@ def test_memory_growth_within_32_mib_passes_and_beyond_fails():
     bigfile_checks.test_bigfile_memory(bigfile_app(a_download(growth=31 * MiB)))
     with pytest.raises(CheckFailed, match=r"grew by 256\.0 MiB.*one block"):
         bigfile_checks.test_bigfile_memory(bigfile_app(a_download(growth=256 * MiB, largest=256 * MiB)))
+
+
+def sampled(growth: int, samples: int) -> Download:
+    download = a_download()
+    trace = [(index * 0.02, 40 * MiB + growth) for index in range(samples)]
+    download.memory = MemoryTrace(False, 40 * MiB, 40 * MiB + growth, trace, 0.02)
+    return download
+
+
+def test_sampled_memory_judges_like_the_kernels_peak_when_the_download_was_seen_often():
+    bigfile_checks.test_bigfile_memory(bigfile_app(sampled(2 * MiB, samples=40)))
+    with pytest.raises(CheckFailed, match=r"grew by 256\.0 MiB"):
+        bigfile_checks.test_bigfile_memory(bigfile_app(sampled(256 * MiB, samples=40)))
+    # Sampled growth over the bound is a real reading, however few the samples: it fails.
+    with pytest.raises(CheckFailed):
+        bigfile_checks.test_bigfile_memory(bigfile_app(sampled(256 * MiB, samples=2)))
+
+
+def test_a_download_too_short_for_sampled_memory_is_inconclusive_not_passed():
+    with pytest.raises(Inconclusive, match="too few to say"):
+        bigfile_checks.test_bigfile_memory(bigfile_app(sampled(2 * MiB, samples=2)))
+    # The kernel's peak needs no samples.
+    bigfile_checks.test_bigfile_memory(bigfile_app(a_download(growth=2 * MiB)))
 
 
 def test_unreadable_memory_is_not_the_learners_failure():

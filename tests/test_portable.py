@@ -64,7 +64,7 @@ def portable_bank(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
                                   env=portable_environment())  # fmt: skip
         assert finished.returncode == 0, finished.stdout + finished.stderr
         for name in names:
-            results[name] = json.loads((root / "out" / name / "results.json").read_text())
+            results[name] = json.loads((root / "out" / "students" / name / "results.json").read_text())
     return results
 
 

@@ -161,3 +161,23 @@ def test_a_report_without_evidence_still_renders():
     page = render_html(a_result([starts, skipped], evidence={"app": {"log": "SyntaxError: boom"}}))
     assert "SyntaxError: boom" in page
     assert "<svg" not in page
+
+
+SAMPLED = {"backend": "portable", "exact": [],
+           "sampled": ["memory peaks: the largest of samples taken every 20 ms over the app's processes"]}  # fmt: skip
+
+
+def test_every_report_says_which_backend_measured_and_what_was_sampled():
+    from grader.render.json import render_json
+    from grader.render.terminal import render_terminal
+
+    result = a_result(EVERY_STATUS, measurement=SAMPLED)
+    page = render_html(result)
+    assert "How the app was measured: the portable backend" in page
+    assert "Sampled: memory peaks: the largest of samples taken every 20 ms" in page
+    assert "Measured with the portable backend:" in render_terminal(result)
+    assert '"backend": "portable"' in render_json(result)
+    exact = a_result(EVERY_STATUS, measurement={"backend": "linux", "exact": ["CPU time: to the nanosecond"],
+                                                "sampled": []})  # fmt: skip
+    assert "Exact: CPU time: to the nanosecond" in render_html(exact)
+    assert "Measured with" not in render_terminal(exact)  # exact figures, the usual case: nothing to add
