@@ -13,10 +13,13 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from conftest import REFERENCE_APP, ROOT
 from test_grading_bank import FAULTY
 
 import grader
+from grader.launch.linux import reaper
 from grader.launch.linux.backend import detect_isolation
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -37,6 +41,28 @@ start_timeout = 10
 submission_timeout = 90
 """
 ISOLATED, WHY_NOT = detect_isolation()
+# Graded on their own (below), not in the class batch: it grades slowly on purpose.
+APART = {"hostile_outlives"}
+SECRET_VARIABLE = "INSTRUCTOR_SECRET_TOKEN"
+
+
+def canary() -> str:
+    """A secret for the grader's environment, in the form hostile_reads_secrets looks for."""
+    return "SGCANARY" + uuid.uuid4().hex
+
+
+def corpus_source(name: str, marker: str, port: int = 0, tamper: str = "") -> str:
+    source = (HOSTILE / f"{name}.py").read_text()
+    return source.replace("@MARKER@", marker).replace("@PORT@", str(port)).replace("@TAMPER@", tamper)
+
+
+def every_output(out: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file())
+
+
+def graded_log(result: dict) -> str:
+    """What the app printed, as its result keeps it (with everything else the result holds)."""
+    return json.dumps(result)
 
 
 def digest_tree(folder: Path) -> dict[str, str]:
@@ -100,14 +126,12 @@ def graded(tmp_path_factory):
     (earlier / ".submission-hash").write_text("0")
     tamper_targets = [earlier / "results.json", REFERENCE_APP, submissions]
 
-    names = sorted(path.stem for path in HOSTILE.glob("hostile_*.py"))
+    names = sorted(path.stem for path in HOSTILE.glob("hostile_*.py") if path.stem not in APART)
     if not ISOLATED:
         # Outside isolation it would really rewrite the grader's files: never run it unconfined.
         names.remove("hostile_tampers")
     for name in names:
-        source = (HOSTILE / f"{name}.py").read_text()
-        source = source.replace("@MARKER@", marker).replace("@PORT@", str(listener.port))
-        source = source.replace("@TAMPER@", "|".join(str(path) for path in tamper_targets))
+        source = corpus_source(name, marker, listener.port, "|".join(str(path) for path in tamper_targets))
         (submissions / f"{name}.py").write_text(source)
     for name in BANK_APPS:
         shutil.copy(BANK / f"{name}.py", submissions / f"{name}.py")
@@ -118,8 +142,10 @@ def graded(tmp_path_factory):
     reference = REFERENCE_APP.read_bytes()
     command = [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out),
                "--config", str(config), "-j", "2"]  # fmt: skip
+    secret = canary()
     try:
-        finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
+        finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900,
+                                  env={**os.environ, SECRET_VARIABLE: secret})  # fmt: skip
     finally:
         listener.close()
     results = {}
@@ -128,7 +154,7 @@ def graded(tmp_path_factory):
         results[name] = json.loads(path.read_text()) if path.is_file() else None
     return {
         "finished": finished, "results": results, "marker": marker, "listener": listener, "out": out,
-        "grader_files_before": grader_files, "reference_before": reference, "earlier": earlier,
+        "grader_files_before": grader_files, "reference_before": reference, "earlier": earlier, "secret": secret,
     }  # fmt: skip
 
 
@@ -197,3 +223,168 @@ def test_script_from_an_app_never_reaches_a_report_as_markup(graded):
         assert "<script" not in text.lower()
         assert "<img" not in text.lower()  # the app's <img onerror=...> stays text
     assert "&lt;script&gt;" in (out / "students" / "hostile_script" / "report.html").read_text()  # shown, as text
+
+
+# -- secrets, the fork server, and what outlives a grading ------------------------------------------
+
+
+def assert_no_secret_reached_an_app(results: dict, out: Path, secret: str, *, others_too: bool) -> None:
+    """``others_too``: nor could it read the secret from any other process it can see."""
+    said = graded_log(results["hostile_reads_secrets"])
+    assert "decoy found in memory: yes" in said, "the app's memory scan ran and finds what is there"
+    assert "secrets found in its own environment and memory: 0" in said
+    if others_too:
+        assert "in other processes: 0;" in said
+    assert secret.encode() not in every_output(out)
+
+
+def test_no_secret_of_the_graders_reaches_an_app_or_an_output(graded):
+    isolated = graded["results"]["hostile_reads_secrets"]["protections"]["level"] == "isolate"
+    assert_no_secret_reached_an_app(graded["results"], graded["out"], graded["secret"], others_too=isolated)
+
+
+def test_an_app_cant_have_the_fork_server_start_anything(graded):
+    said = graded_log(graded["results"]["hostile_uses_forkserver"])
+    assert "fork-server: " in said
+    assert "fork-server: spawned" not in said
+
+
+NOBODY = 65534
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+def as_nobody_command() -> list[str] | None:
+    """A command prefix that runs the grader as an ordinary user, where this test runs as root and can."""
+    if os.getuid() != 0 or not shutil.which("setpriv") or not SYSTEM_PYTHON.exists():
+        return None
+    site = [path for path in sys.path if path.endswith("site-packages") and Path(path).is_dir()]
+    probe = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", "-i",
+                            f"PYTHONPATH={os.pathsep.join([str(ROOT), *site])}", str(SYSTEM_PYTHON), "-c",
+                            "import grader.launch, fastapi, uvicorn, httpx, pytest"],
+                           capture_output=True, cwd="/")  # fmt: skip
+    if probe.returncode != 0:
+        return None  # another Python, or the installation is not readable to an ordinary user
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", "-i",
+            f"PYTHONPATH={os.pathsep.join([str(ROOT), *site])}", f"PATH={os.environ['PATH']}"]  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=["off", "limits", "auto as an ordinary user"])
+def graded_at(request, tmp_path_factory):
+    """A small class graded below isolation, with a secret in the grader's environment.
+
+    As root, the last runs the batch as ``nobody`` (setpriv, the system's Python): ``auto`` must fall
+    back to ``limits`` and say why, and there no process of the grader's may give the secret away.
+    """
+    level, python, prefix, secret = request.param, sys.executable, [], canary()
+    base = tmp_path_factory.mktemp(f"hostile-{level.split()[0]}")
+    if level.startswith("auto"):
+        prefix = as_nobody_command()
+        if prefix is None:
+            pytest.skip("needs root, setpriv and a system Python 3.11 an ordinary user can run with this installation")
+        base = Path(tempfile.mkdtemp(prefix="streamgrade-hostile-nobody-"))
+        base.chmod(0o777)
+        prefix += [f"HOME={base}", f"{SECRET_VARIABLE}={secret}"]
+        python = str(SYSTEM_PYTHON)
+    submissions, out = base / "class", base / "out"
+    submissions.mkdir()
+    marker = f"streamgrade-hostile-{uuid.uuid4().hex}"
+    for name in ("hostile_reads_secrets", "hostile_uses_forkserver", "hostile_daemon_kills_launcher"):
+        (submissions / f"{name}.py").write_text(corpus_source(name, marker))
+    shutil.copy(BANK / "correct_sync_generators.py", submissions / "correct_sync_generators.py")
+    config = base / "grading.toml"
+    config.write_text(CONFIG)
+    command = [*prefix, python, "-m", "grader", "batch", str(submissions), "--out", str(out),
+               "--config", str(config), "-j", "2", "--sandbox", level.split()[0]]  # fmt: skip
+    try:
+        finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600,
+                                  env={**os.environ, SECRET_VARIABLE: secret})  # fmt: skip
+        results = {path.parent.name: json.loads(path.read_text()) for path in out.glob("students/*/results.json")}
+        yield {"level": level, "finished": finished, "results": results, "out": out, "secret": secret,
+               "marker": marker, "as_root": not prefix}  # fmt: skip
+    finally:
+        if prefix:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def test_below_isolation_no_secret_reaches_an_app_or_an_output(graded_at):
+    assert graded_at["finished"].returncode == 0, graded_at["finished"].stderr
+    protections = graded_at["results"]["hostile_reads_secrets"]["protections"]
+    if graded_at["level"].startswith("auto"):
+        assert protections["level"] == "limits"
+        assert any("needs root" in said for said in protections["not_in_force"]), "it says why not isolate"
+    else:
+        assert protections["level"] == graded_at["level"]
+    # Root with CAP_SYS_PTRACE reads any process below isolation (docs/SECURITY.md says so): there only
+    # the app's own environment, memory and output are promised.
+    assert_no_secret_reached_an_app(graded_at["results"], graded_at["out"], graded_at["secret"],
+                                    others_too=not graded_at["as_root"])  # fmt: skip
+
+
+def test_below_isolation_the_fork_server_refuses_an_app(graded_at):
+    said = graded_log(graded_at["results"]["hostile_uses_forkserver"])
+    assert "fork-server: refused" in said, "the app found the socket, and was refused"
+    assert "fork-server: spawned" not in said
+
+
+def test_below_isolation_nothing_the_apps_started_is_left(graded_at):
+    assert marked(graded_at["marker"]) == []
+    assert statuses(graded_at["results"]["correct_sync_generators"])["chat.content"] == "passed"
+
+
+def test_a_killed_grading_process_leaves_nothing_running(tmp_path):
+    """SIGKILL a grading process while its app runs: the batch goes on, and nothing the app started is left."""
+    submissions, out = tmp_path / "class", tmp_path / "out"
+    submissions.mkdir()
+    marker = f"streamgrade-hostile-{uuid.uuid4().hex}"
+    (submissions / "hostile_outlives.py").write_text(corpus_source("hostile_outlives", marker))
+    shutil.copy(BANK / "correct_sync_generators.py", submissions / "correct_sync_generators.py")
+    config = tmp_path / "grading.toml"
+    config.write_text(CONFIG)
+    # One at a time, in name order: hostile_outlives's is the grading under way once its daemon runs.
+    command = [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out),
+               "--config", str(config), "-j", "1"]  # fmt: skip
+    batch = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        grading = wait_for_grading(marker, batch)
+        os.kill(grading, signal.SIGKILL)
+        stdout, stderr = batch.communicate(timeout=300)
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+            batch.communicate()
+    assert batch.returncode == 0, stdout + stderr
+    assert marked(marker) == []
+    result = json.loads((out / "students" / "hostile_outlives" / "results.json").read_text())
+    assert "the grading process was killed" in statuses_message(result)
+    correct = json.loads((out / "students" / "correct_sync_generators" / "results.json").read_text())
+    assert statuses(correct)["chat.content"] == "passed"
+
+
+def wait_for_grading(marker: str, batch: subprocess.Popen) -> int:
+    """The pid of the batch's grading process under way, once the app's daemon (with ``marker``) runs."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and batch.poll() is None:
+        if marked(marker):
+            for pid, parent in reaper.parent_map().items():
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if parent == batch.pid and b"check" in command:
+                    return pid
+        time.sleep(0.05)  # polling /proc: no event tells a test that another process forked
+    raise AssertionError("the app's daemon never started")
+
+
+def test_a_learners_check_stops_a_daemon_whose_launcher_was_killed(tmp_path):
+    marker = f"streamgrade-hostile-{uuid.uuid4().hex}"
+    app = tmp_path / "app.py"
+    app.write_text(corpus_source("hostile_daemon_kills_launcher", marker))
+    command = [sys.executable, "-m", "grader", "check", str(app), "--sandbox", "off", "--no-html",
+               "--exercise", "chat", "--json", str(tmp_path / "results.json")]  # fmt: skip
+    finished = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert finished.returncode in (0, 1), finished.stderr
+    result = json.loads((tmp_path / "results.json").read_text())
+    claimed = "every process the app started is stopped when grading ends" in result["protections"]["in_force"]
+    assert claimed
+    assert marked(marker) == [], "the claim is true"

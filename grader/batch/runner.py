@@ -37,7 +37,7 @@ from grader.batch.submissions import (
     prepare,
 )
 from grader.files import write_atomically
-from grader.launch import resolve_target
+from grader.launch import grading_environment, resolve_target
 from grader.probes.run import record_reference
 from grader.recording import Calibration, save_calibration
 from grader.render.classreport import render_index
@@ -162,7 +162,8 @@ def run_check(app_path: Path, calibration: Path, options: BatchOptions, workdir:
     ]  # fmt: skip
     for exercise in config.exercises:
         command += ["--exercise", exercise]
-    env = dict(os.environ)
+    # Nothing secret: the grading process starts the reference's second timing, and apps could read that.
+    env = grading_environment(os.environ)
     env.update(launch.child_environment())  # the batch's fork server: its imports are paid once
     with stopping.lock:  # registered before another thread's sweep can take it for a stray
         child = subprocess.Popen(
@@ -305,7 +306,9 @@ def run_batch(options: BatchOptions, report: Callable[[Outcome, int, int], None]
             pending.append(submission)
     if pending:
         launch.adopt_orphans()
-        launch.prepare(share=True)
+        launch.keep_secrets()  # the instructor's environment is in this process
+        reference = resolve_target(options.reference, options.reference_dir)
+        launch.prepare(share=True, floor=options.sandbox.level, trusted=[str(reference.app_dir)])
         try:
             grade_pending(pending, options, outcomes, len(submissions), report)
         finally:

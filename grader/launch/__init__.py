@@ -30,7 +30,7 @@ from grader.launch.features import BACKEND_VARIABLE, BackendError, backend_name
 
 if TYPE_CHECKING:
     from grader.launch.measure import MemorySample, Meter
-    from grader.launch.sandbox import MIB, Limits, Policy, Protections
+    from grader.launch.sandbox import MIB, Limits, Policy, Protections, grading_environment
     from grader.launch.server import (
         DEFAULT_START_TIMEOUT,
         AppStartError,
@@ -57,6 +57,8 @@ __all__ = [
     "adopt_orphans",
     "backend_name",
     "child_environment",
+    "grading_environment",
+    "keep_secrets",
     "own_helpers",
     "prepare",
     "resolve_level",
@@ -72,7 +74,7 @@ __all__ = [
 # app they fork) the HTTP client and the rest that the grader's side needs.
 _LAZY = {
     "grader.launch.measure": ("MemorySample", "Meter"),
-    "grader.launch.sandbox": ("MIB", "Limits", "Policy", "Protections"),
+    "grader.launch.sandbox": ("MIB", "Limits", "Policy", "Protections", "grading_environment"),
     "grader.launch.server": ("DEFAULT_START_TIMEOUT", "AppStartError", "AppTarget", "RunningApp", "TargetError",
                              "resolve_target"),
 }  # fmt: skip
@@ -124,12 +126,14 @@ def resolve_level(requested: str) -> tuple[str, str]:
     return backend().resolve_level(requested)
 
 
-def prepare(*, share: bool = False) -> None:
+def prepare(*, share: bool = False, floor: str = "off", trusted: Iterable[str] = ()) -> None:
     """Start what launching needs now, so its cost overlaps the caller's own start-up.
 
-    ``share``: the gradings this process starts (a batch's) launch through it too.
+    ``share``: the gradings this process starts (a batch's) launch through it
+    too, at level ``floor`` or stronger (``off`` only for apps in ``trusted``
+    folders: the reference's).
     """
-    backend().prepare(share=share)
+    backend().prepare(share=share, floor=floor, trusted=trusted)
 
 
 def shutdown() -> None:
@@ -145,6 +149,11 @@ def child_environment() -> dict[str, str]:
 def own_helpers() -> list[int]:
     """Processes the backend started that are not apps (not to be swept as strays)."""
     return backend().own_helpers()
+
+
+def keep_secrets() -> None:
+    """Let no app of this user read this process's environment or memory (it holds the instructor's)."""
+    backend().keep_secrets()
 
 
 def adopt_orphans() -> None:

@@ -197,8 +197,8 @@ def resolve_level(requested: str) -> tuple[str, str]:
     return "limits", "isolation needs the Linux backend"
 
 
-def prepare(*, share: bool = False) -> None:
-    """Nothing to start ahead: each server is a new interpreter."""
+def prepare(*, share: bool = False, floor: str = "off", trusted: Iterable[str] = ()) -> None:
+    """Nothing to start ahead: each server is a new interpreter (so nothing to refuse a level to)."""
 
 
 def shutdown() -> None:
@@ -215,6 +215,10 @@ def own_helpers() -> list[int]:
 
 def adopt_orphans() -> None:
     """No subreaper here: each app's tree is swept when it stops."""
+
+
+def keep_secrets() -> None:
+    """No portable way to keep a process of the same user from reading this one (docs/SECURITY.md)."""
 
 
 def stop_orphans(known: Iterable[int] = ()) -> None:

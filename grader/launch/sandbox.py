@@ -20,6 +20,7 @@ sandbox and says so.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 MIB = 2**20
@@ -35,6 +36,25 @@ UID_BASE = 2_000_000
 # reserves about 1 GiB it never touches, so the cap is set that much higher
 # than the memory limit (and arenas are capped at 2 in the app's environment).
 ADDRESS_SPACE_HEADROOM = 1024 * MIB
+
+
+# The only variables of the grader's environment an app under limits sees,
+# and all that the fork server (which every app is forked from) starts with.
+KEPT_VARIABLES = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
+# What a grading process needs besides: where to cache the sample file and
+# put temporary files, and how to find the grader's own Python packages.
+GRADING_VARIABLES = frozenset({"HOME", "TMPDIR", "XDG_CACHE_HOME", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"})
+
+
+def kept_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``environ`` that are no secret (no tokens, no keys): ``KEPT_VARIABLES`` and the locale."""
+    return {key: value for key, value in environ.items() if key in KEPT_VARIABLES or key.startswith("LC_")}
+
+
+def grading_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a batch's grading process gets: ``kept_environment``, ``GRADING_VARIABLES`` and streamgrade's own."""
+    own = {key: value for key, value in environ.items() if key in GRADING_VARIABLES or key.startswith("STREAMGRADE_")}
+    return {**kept_environment(environ), **own}
 
 
 @dataclass(frozen=True)
@@ -91,7 +111,8 @@ class Protections:
 
 
 def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: str,
-             isolation_problem: str, as_root: bool = False) -> Protections:  # fmt: skip
+             isolation_problem: str, as_root: bool = False, adopted: bool = True) -> Protections:  # fmt: skip
+    """What held; ``adopted``: whatever the app orphans is adopted by a process that sweeps it."""
     limits = policy.limits
     held = Protections(policy.level)
     if isolated:
@@ -116,6 +137,11 @@ def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: st
                              f"{size_text(limits.file_size)}, {limits.open_files} open files")  # fmt: skip
     else:
         held.not_in_force.append("resource limits and isolation (this is a local check, not a batch)")
-    held.in_force.append("every process the app started is stopped when grading ends")
+    if adopted or policy.limited:
+        held.in_force.append("every process the app started is stopped when grading ends")
+    else:
+        held.not_in_force.append("every process the app started is stopped when grading ends: only those "
+                                 "still below its launcher (it was started without the fork server, and a "
+                                 "learner's check adopts no orphans)")  # fmt: skip
     held.in_force.append("its output is capped: the first and last 32 KiB are kept")
     return held

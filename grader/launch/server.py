@@ -29,7 +29,7 @@ from typing import BinaryIO, Protocol
 import httpx
 
 from grader.launch.measure import Meter
-from grader.launch.sandbox import MIB, Policy, Protections
+from grader.launch.sandbox import MIB, Policy, Protections, kept_environment
 
 # Import, build the app and answer one request: a few hundred ms for a normal
 # app; 20 s leaves room for a loaded machine and a slow import.
@@ -38,8 +38,6 @@ DEFAULT_START_TIMEOUT = 20.0
 # that floods its log costs the grader at most twice this in memory.
 LOG_HEAD_BYTES = 32 * 1024
 LOG_TAIL_BYTES = 32 * 1024
-# The only variables of the grader's environment an app under limits sees.
-KEPT_VARIABLES = {"PATH", "LANG", "LANGUAGE", "TZ"}
 
 
 class TargetError(ValueError):
@@ -207,7 +205,7 @@ class RunningApp:
 def app_environment(policy: Policy, extra: Mapping[str, str] | None) -> dict[str, str]:
     """What the app sees in os.environ: under limits, nothing of the grader's (no tokens, no keys)."""
     if policy.limited:
-        env = {key: value for key, value in os.environ.items() if key in KEPT_VARIABLES or key.startswith("LC_")}
+        env = kept_environment(os.environ)
         env["MALLOC_ARENA_MAX"] = "2"  # see sandbox.ADDRESS_SPACE_HEADROOM
         if policy.isolated:
             env.update(HOME="/tmp", TMPDIR="/tmp", USER="streamgrade", LOGNAME="streamgrade")

@@ -139,8 +139,11 @@ def start_app(
     finally:
         listener.close()  # the child holds its own copy
         os.close(status_write)
+    # Launched by the fork server (a subreaper that sweeps what a killed launcher leaves), or swept
+    # by a grading process that adopts orphans (limits, isolate): nothing the app starts escapes.
     protections = describe(policy, isolated=policy.isolated, cgroup=cgroup is not None, cgroup_problem=cgroup_problem,
-                           isolation_problem=policy.isolation_problem, as_root=os.getuid() == 0)  # fmt: skip
+                           isolation_problem=policy.isolation_problem, as_root=os.getuid() == 0,
+                           adopted=isinstance(process, Launched))  # fmt: skip
     app = LinuxApp(process, f"http://127.0.0.1:{port}", CapturedLog(process.stdout), meter=_no_meter, backend=NAME,
                    policy=policy, protections=protections, cgroup=cgroup, root=root, status=status)  # fmt: skip
     try:
@@ -189,6 +192,9 @@ def launch(spec: LaunchSpec, env: dict[str, str], cwd: Path, listener: int, stat
     log_read, log_write = os.pipe()
     try:
         pid = forkserver.shared().spawn(spec, env, str(cwd), listener, status_write, log_write)
+    except forkserver.Refused:
+        os.close(log_read)
+        raise  # not a failure to fall back from: this process may not start this app
     except OSError:
         os.close(log_read)
     else:
@@ -248,8 +254,8 @@ def resolve_level(requested: str) -> tuple[str, str]:
     return "limits", problem
 
 
-def prepare(*, share: bool = False) -> None:
-    forkserver.shared().start(share=share)
+def prepare(*, share: bool = False, floor: str = "off", trusted: Iterable[str] = ()) -> None:
+    forkserver.shared().start(share=share, floor=floor, trusted=trusted)
 
 
 def shutdown() -> None:
@@ -267,6 +273,10 @@ def own_helpers() -> list[int]:
 
 def adopt_orphans() -> None:
     reaper.become_subreaper()
+
+
+def keep_secrets() -> None:
+    reaper.forbid_inspection()
 
 
 def stop_orphans(known: Iterable[int] = ()) -> None:

@@ -28,11 +28,14 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from typing import BinaryIO
 
 from grader.launch.linux import reaper
+from grader.launch.sandbox import kept_environment
 from grader.launch.spec import LaunchSpec
 
+STOP_GRACE = 5.0  # for the fork server to kill what it launched when its owner has gone
 SPAWN_TIMEOUT = 30.0  # the first spawn waits for the server's imports (about 0.5 s)
 
 
@@ -118,6 +121,16 @@ class Launched:
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)  # no pid reuse can misdirect it
 
 
+class Refused(RuntimeError):
+    """The fork server would not start this app (a level below the batch's, or a malformed request)."""
+
+
+def fork_server_environment() -> dict[str, str]:
+    """No secret (tokens, keys) in it: every app is forked from the fork server, environment block included."""
+    return {**kept_environment(os.environ),
+            **{key: os.environ[key] for key in ("PYTHONPATH", "PYTHONHOME") if key in os.environ}}  # fmt: skip
+
+
 ADDRESS_VARIABLE = "STREAMGRADE_FORKSERVER"  # a shared server's socket path, for a batch's grading processes
 
 
@@ -134,18 +147,20 @@ class ForkServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def start(self, share: bool = False) -> None:
+    def start(self, share: bool = False, floor: str = "off", trusted: Iterable[str] = ()) -> None:
         """Start the server now (its imports then overlap whatever the caller does next).
 
-        ``share``: also let other processes connect (``address()`` says where).
+        ``share``: also let this process's children connect (``address()`` says
+        where), asking for apps at level ``floor`` or stronger, or ``off`` for
+        an app in one of the ``trusted`` folders (the reference's).
         """
         with self._lock:
-            self._start_locked(share)
+            self._start_locked(share, {"floor": floor, "trusted": [str(folder) for folder in trusted]})
 
     def address(self) -> str | None:
         return os.path.join(self._shared_folder, "forkserver") if self._shared_folder else None
 
-    def _start_locked(self, share: bool = False) -> None:
+    def _start_locked(self, share: bool = False, policy: dict | None = None) -> None:
         alive = self._channel is not None and (self._process is None or self._process.poll() is None)
         if alive and (not share or self._shared_folder):
             return
@@ -169,12 +184,15 @@ class ForkServer:
             listening.bind(os.path.join(self._shared_folder, "forkserver"))
             listening.listen(64)
             passed.append(listening)
+        arguments = [str(end.fileno()) for end in passed]
+        if share:
+            arguments.append(json.dumps(policy or {"floor": "off", "trusted": []}))
         try:
+            # Every app is forked from it: it starts with nothing of the grader's environment in its memory.
             self._process = subprocess.Popen(
-                [sys.executable, "-P", "-u", "-m", "grader.launch.linux._forkserver",
-                 *(str(end.fileno()) for end in passed)],
+                [sys.executable, "-P", "-u", "-m", "grader.launch.linux._forkserver", *arguments],
                 pass_fds=[end.fileno() for end in passed], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, cwd="/", start_new_session=True,
+                stderr=subprocess.DEVNULL, cwd="/", start_new_session=True, env=fork_server_environment(),
             )  # fmt: skip
         finally:
             for end in passed:
@@ -183,29 +201,44 @@ class ForkServer:
         self._channel = mine
 
     def spawn(self, spec: LaunchSpec, env: dict[str, str], cwd: str, listener: int, status: int, log: int) -> int:
-        """Fork a launcher; its pid. Raises OSError if the server can't do it."""
-        request = json.dumps({"spec": spec.to_json(), "env": env, "cwd": cwd}).encode()
-        with self._lock:
-            self._start_locked()
-            assert self._channel is not None
-            try:
-                socket.send_fds(self._channel, [request], [listener, status, log])
-                reply = self._channel.recv(4096)
-            except (OSError, TimeoutError):
-                self._close_locked()
-                raise
-            if not reply:
-                self._close_locked()
-                raise OSError("the fork server ended")
-            return int(json.loads(reply)["pid"])
+        """Fork a launcher; its pid. Raises OSError if the server can't do it, Refused if it won't."""
+        request = json.dumps({"spec": spec.to_json(), "cwd": cwd}).encode()
+        # The environment goes in a memfd that only the forked launcher reads: the fork server never
+        # holds it, so it can't leave one app's environment in the memory the next is forked with.
+        environment = os.memfd_create("streamgrade-environment", os.MFD_CLOEXEC)
+        try:
+            with open(environment, "wb", closefd=False) as memfd:
+                memfd.write(json.dumps(env).encode())
+            os.lseek(environment, 0, os.SEEK_SET)
+            with self._lock:
+                self._start_locked()
+                assert self._channel is not None
+                try:
+                    socket.send_fds(self._channel, [request], [listener, status, log, environment])
+                    reply = self._channel.recv(4096)
+                except (OSError, TimeoutError):
+                    self._close_locked()
+                    raise
+                if not reply:
+                    self._close_locked()
+                    raise OSError("the fork server ended")
+        finally:
+            os.close(environment)
+        answer = json.loads(reply)
+        if "refused" in answer:
+            raise Refused(f"the fork server refused to start the app: {answer['refused']}")
+        return int(answer["pid"])
 
     def _close_locked(self) -> None:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
         if self._process is not None:
-            self._process.kill()
-            self._process.wait()
+            try:  # it kills what it launched that still runs, then ends
+                self._process.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
             self._process = None
         if self._shared_folder is not None:
             shutil.rmtree(self._shared_folder, ignore_errors=True)

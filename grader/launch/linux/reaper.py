@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 # Each pass kills what the previous scan found; a process forking as fast as
@@ -42,6 +43,17 @@ def become_subreaper() -> bool:
 def forbid_new_privileges() -> bool:
     """No set-user-ID program can give this process or its children more rights."""
     return _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def forbid_inspection() -> bool:
+    """Processes of this user can't read this one's memory, environment or descriptors, nor trace it.
+
+    An app under ``limits`` runs as the grader's user: without this it could
+    read ``/proc/PID/environ`` and ``/proc/PID/mem`` of the batch and the
+    grading process, and take their file descriptors. (Root with
+    ``CAP_SYS_PTRACE`` still can: only ``isolate`` stops root.)
+    """
+    return _prctl(PR_SET_DUMPABLE, 0)
 
 
 def parent_map() -> dict[int, int]:
