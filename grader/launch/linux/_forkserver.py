@@ -154,8 +154,7 @@ def main(argv: list[str]) -> None:
 
 
 def children() -> set[int]:
-    me = os.getpid()
-    return {pid for pid, parent in reaper.parent_map().items() if parent == me}
+    return reaper.children_of(os.getpid())
 
 
 def sweep(launchers: dict[int, int]) -> None:

@@ -73,6 +73,18 @@ def parent_map() -> dict[int, int]:
     return parents
 
 
+def children_of(pid: int) -> set[int]:
+    """``pid``'s children: from ``/proc/PID/task/*/children`` (no scan of every process) where the kernel has it."""
+    found: set[int] = set()
+    try:
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(f"{task.path}/children", "rb") as children:
+                found |= {int(child) for child in children.read().split()}
+    except (OSError, ValueError):
+        return {child for child, parent in parent_map().items() if parent == pid}
+    return found
+
+
 def descendants(roots: Iterable[int]) -> set[int]:
     """Every process below ``roots`` (not the roots themselves)."""
     children: dict[int, list[int]] = {}
@@ -123,6 +135,8 @@ def kill_trees(roots: Iterable[int]) -> set[int]:
     """Kill ``roots`` and everything below them until nothing is left; the pids killed."""
     roots = set(roots)
     killed: set[int] = set()
+    if not roots:
+        return killed  # nothing to scan /proc for
     for _ in range(SWEEP_PASSES):
         found = living(descendants(roots) | roots)
         if not found:
