@@ -71,7 +71,7 @@ CLIENT = textwrap.dedent("""
         environment = os.memfd_create("env")
         os.write(environment, b"{}")
         read_end, write_end = os.pipe()
-        spec = {"level": level, "app_dir": app_dir}
+        spec = json.dumps({"level": level, "app_dir": app_dir, "import_string": "app:app", "limits": {}})
         socket.send_fds(channel, [json.dumps({"spec": spec, "cwd": "/"}).encode()],
                         [write_end, write_end, write_end, environment])
         print(channel.recv(4096).decode() or "closed")

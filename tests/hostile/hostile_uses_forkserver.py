@@ -33,8 +33,8 @@ def try_forkserver() -> str:
             channel.settimeout(5)
             channel.connect(path)
             here = os.path.dirname(os.path.abspath(__file__))
-            spec = {"app_dir": here, "import_string": "nothing:app", "level": "off", "limits": {},
-                    "cgroup_procs": [], "root": None, "readonly": []}
+            spec = json.dumps({"app_dir": here, "import_string": "nothing:app", "level": "off", "limits": {},
+                               "cgroup_procs": [], "root": None, "readonly": []})
             request = json.dumps({"spec": spec, "cwd": here, "env": {"STREAMGRADE_HOSTILE": MARKER}}).encode()
             environment = os.memfd_create("env")
             os.write(environment, json.dumps({"STREAMGRADE_HOSTILE": MARKER, "PATH": "/usr/bin:/bin"}).encode())
