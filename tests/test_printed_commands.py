@@ -21,8 +21,12 @@ import pytest
 
 from conftest import REFERENCE_APP, ROOT
 from grader.checks import test_app, test_bigfile, test_chat, test_events
-from grader.render.terminal import START_APP, try_it_lines
+from grader.render.terminal import START_APP, starts_the_app, try_it_lines
 from grader.results import CheckResult
+
+# Each way of starting the app is started and every command after it run (a slow download or an endless
+# stream for 5 s): about a minute, more on a loaded machine.
+pytestmark = pytest.mark.timeout(600)
 
 RUNNER = Path(__file__).parent / "printed_commands.py"
 THEN = "  # then: "
@@ -65,6 +69,22 @@ def cases() -> list[dict]:
     return list(found.values())
 
 
+def page_case(page: Path) -> dict:
+    """A page's "Try it by hand": the block that starts the app, then every other block and inline curl."""
+    section = page.read_text(encoding="utf-8").partition("## Try it by hand")[2].split("\n## ", 1)[0]
+    start, commands = "", []
+    for block in re.findall(r"```console\n(.*?)```", section, re.DOTALL):
+        if any(starts_the_app(line) for line in block.splitlines()):
+            start = " && ".join(line for line in block.splitlines() if line.strip())
+        else:
+            commands.append(block.strip())
+    commands += re.findall(r"`(curl [^`]+)`", re.sub(r"```.*?```", "", section, flags=re.DOTALL))
+    return {"start": start, "commands": commands, "checks": [page.name]}
+
+
+PAGES = sorted((ROOT / "exercises").glob("*.md"))
+
+
 def test_every_check_with_a_command_is_covered():
     covered = {check for case in cases() for check in case["checks"]}
     assert {"app.starts", "chat.status", "bigfile.integrity", "bigfile.missing", "events.disconnect"} <= covered
@@ -87,7 +107,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     (kit / "starter").mkdir()
     shutil.copyfile(REFERENCE_APP, kit / "starter" / "app.py")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run([*prefix, sys.executable, str(RUNNER), str(kit)], input=json.dumps(cases()),
+    every = cases() + [page_case(page) for page in PAGES]
+    done = subprocess.run([*prefix, sys.executable, str(RUNNER), str(kit)], input=json.dumps(every),
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -104,6 +125,13 @@ def test_every_printed_command_works_against_the_reference(ran):
             assert "curl: (" not in run["stderr"], said
             if re.search(r"curl .*(-i|-I|-D -)\b", run["command"]):
                 assert "HTTP/1.1 " in run["stdout"], said  # headers are the point: they are shown
+
+
+def test_every_page_says_how_to_start_the_app_apart_from_the_requests():
+    for page in PAGES:
+        case = page_case(page)
+        assert case["start"], f"{page.name}: no command that starts the app"
+        assert case["commands"], f"{page.name}: no request to try"
 
 
 def test_the_missing_file_command_shows_the_404(ran):
