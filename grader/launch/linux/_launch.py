@@ -23,7 +23,6 @@ Usage: python -P -m grader.launch.linux._launch SPEC_JSON
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import resource
@@ -33,7 +32,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from grader.launch.linux import cgroups, reaper
+from grader.launch.linux import cgroups, libc, reaper
 from grader.launch.linux.rlimits import apply_rlimits
 from grader.launch.sandbox import SETUP_FAILED, UID_BASE
 from grader.launch.spec import LaunchSpec
@@ -182,7 +181,7 @@ def run_server(state: Launch) -> None:
         reaper._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if state.spec.level != "off":
             # Few malloc arenas: each reserves 64 MiB of address space (see sandbox.ADDRESS_SPACE_HEADROOM).
-            ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
+            libc.libc().mallopt(M_ARENA_MAX, 2)
             uid = state.uid if state.spec.level == "isolate" else None
             apply_rlimits(state.spec.limits, cgroup_memory=bool(state.spec.cgroup_procs),
                           own_user=uid is not None)  # fmt: skip

@@ -11,13 +11,14 @@ and anything in root's home the app doesn't need are not there at all.
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import os
 import re
 import shutil
 import sys
 import sysconfig
+
+from grader.launch.linux.libc import check, libc
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -44,17 +45,8 @@ APP_SIZE = "128m"
 COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "node_modules", ".streamgrade",
                                       ".cache")  # fmt: skip
 
-_libc = ctypes.CDLL(None, use_errno=True)  # libc, already loaded; find_library would run ldconfig
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(flags), "unshare")
+    check(libc().unshare(flags), "unshare")
 
 
 def mount(
@@ -67,8 +59,8 @@ def mount(
     def encode(text: str | None) -> bytes | None:
         return text.encode() if text is not None else None
 
-    _check(
-        _libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)),
+    check(
+        libc().mount(encode(source), encode(target), encode(fstype), flags, encode(data)),
         f"mount {target}",
     )
 

@@ -12,12 +12,13 @@ batch).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from grader.launch.linux import libc
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -29,8 +30,7 @@ SWEEP_PASSES = 50
 
 def _prctl(option: int, value: int) -> bool:
     try:
-        libc = ctypes.CDLL(None, use_errno=True)  # libc, already loaded; find_library would run ldconfig
-        return libc.prctl(option, value, 0, 0, 0) == 0
+        return libc.prctl(option, value) == 0
     except (OSError, AttributeError):
         return False  # not Linux, or no prctl: the sweep still finds what stayed in the tree
 

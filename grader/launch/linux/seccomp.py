@@ -20,6 +20,8 @@ import errno
 import platform
 import struct
 
+from grader.launch.linux import libc
+
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 SECCOMP_RET_ALLOW = 0x7FFF0000
@@ -92,7 +94,6 @@ def install() -> None:
         raise OSError(errno.ENOSYS, f"no seccomp filter for the {machine} architecture")
     code = program(machine)
     fprog = SockFprog(len(code) // 8, code)
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog)) != 0:
         number = ctypes.get_errno()
         raise OSError(number, f"seccomp: {errno.errorcode.get(number, number)}")
