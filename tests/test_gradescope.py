@@ -24,6 +24,7 @@ import pytest
 from conftest import REFERENCE_APP, ROOT
 
 from grader.launch.linux.backend import detect_isolation
+from grader.probes.run import sample_file, sample_folder
 from grader.render.gradescope import gradescope_results
 from grader.results import CheckResult, GradeResult
 
@@ -228,3 +229,16 @@ def test_a_submission_without_an_app_is_graded_not_a_grader_failure(tmp_path):
     document = json.loads(results.read_text())
     jsonschema.validate(document, SCHEMA)
     assert "no app.py" in checks(document)["app.starts"]["output"]
+
+
+def test_the_image_makes_the_sample_file_where_grading_reads_it(tmp_path, monkeypatch):
+    """setup.sh's step: `sample-file --for-grading` fills the cache a grading under the same XDG_CACHE_HOME uses."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    finished = subprocess.run([sys.executable, "-m", "grader", "sample-file", "--for-grading"], capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+    assert finished.returncode == 0, finished.stderr
+    made = Path(finished.stdout.rsplit(": ", 1)[1].strip())
+    assert made.parent == tmp_path / "streamgrade" and made.stat().st_size == 256 * 2**20
+    before = made.stat().st_mtime_ns
+    assert sample_file(sample_folder(tmp_path / "work"))[0] == made  # found there, not made again
+    assert made.stat().st_mtime_ns == before
