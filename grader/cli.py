@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade only this exercise (default: the first one not at full marks)")  # fmt: skip
     watch.add_argument("--start-timeout", type=float, metavar="SECONDS",
                        help="how long the app may take to start (default 20)")  # fmt: skip
+    watch.add_argument("--hints", action="store_true",
+                       help="show a failure's whole hint, not only where to look (streamgrade hint CHECK_ID)")  # fmt: skip
 
     attempt = commands.add_parser("try", help="start your app, send it a check's request, show what arrives")
     attempt.add_argument("exercise", choices=EXERCISES)
@@ -274,7 +276,7 @@ def run_watch(args: argparse.Namespace) -> int:
         print(f"streamgrade: {error}", file=sys.stderr)
         return 2
     absolute = str(Path(label).resolve()) if ":" not in label else label
-    options = WatchOptions(absolute, label, target.app_dir, args.exercise, args.start_timeout)
+    options = WatchOptions(absolute, label, target.app_dir, args.exercise, args.start_timeout, args.hints)
     return watch(options)
 
 

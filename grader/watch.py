@@ -57,6 +57,7 @@ class WatchOptions:
     folder: Path  # whose saves start a grade
     exercise: str | None = None  # only this one; otherwise the first not at full marks
     start_timeout: float | None = None
+    full_hints: bool = False  # --hints: the whole hint under the failure
 
 
 class Worker:
@@ -94,18 +95,23 @@ class Worker:
     def stop(self) -> None:
         """Stop it and everything in its session; it stops its app's servers when it can."""
         if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
+            self.send(signal.SIGTERM)
             try:
                 self.process.wait(STOP_GRACE)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.send(getattr(signal, "SIGKILL", signal.SIGTERM))
                 self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
+
+    def send(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if hasattr(os, "killpg"):
+                os.killpg(self.process.pid, signum)  # its session: what it started goes too
+            else:  # Windows: no process groups to signal; the process ends its app's servers itself
+                self.process.send_signal(signum)
 
 
 class Watch:
@@ -234,7 +240,8 @@ class Watch:
             self.progress[name] = (score - bonus, maximum)
         for name in outcome.exercises:
             self.progress.setdefault(name, (0.0, 0.0))
-        screen = WatchScreen(outcome, self.current(), self.progress, watching_label(self.options.folder))
+        screen = WatchScreen(outcome, self.current(), self.progress, watching_label(self.options.folder),
+                             self.options.full_hints)  # fmt: skip
         text = render_watch(screen, self.exercises(), unicode=self.unicode)
         self.out.write((CLEAR_SCREEN if self.out.isatty() else "\n") + text)
         self.out.flush()

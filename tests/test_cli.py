@@ -77,3 +77,10 @@ def test_try_an_app_that_does_not_start_says_so(tmp_path):
     assert done.returncode == 1
     assert "Your app did not start" in done.stdout
     assert "no_such_module_here" in done.stdout
+
+
+def test_try_the_download_shows_its_progress_and_the_servers_memory():
+    done = streamgrade("try", "bigfile", "reference/app.py")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"bytes \(100%\), server memory \d+ MiB", done.stdout), done.stdout
+    assert "end of the body" in done.stdout

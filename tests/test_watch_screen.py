@@ -41,3 +41,16 @@ def test_all_done_points_to_the_extra_credit_and_the_reference_where_it_is():
     assert "All three exercises are at full marks" in text
     assert "/site-packages/grader/kit/reference/app.py" in text
     assert "##########" in text  # the ASCII bar
+
+
+def test_with_hints_the_whole_hint_shows_under_where_to_look():
+    result = graded("chat", ["failed"])
+    result.checks[1] = CheckResult("chat.pacing", "chat", "Tokens come delay apart", "failed", 2.0,
+                                   message="too fast", hint="Wait exactly `delay` seconds.")  # fmt: skip
+    step_by_step = render_watch(WatchScreen(result, "chat", {"chat": (0, 2)}), EXERCISES)
+    whole = render_watch(WatchScreen(result, "chat", {"chat": (0, 2)}, full_hints=True), EXERCISES)
+    for text in (step_by_step, whole):
+        assert "Look at how long your generator waits between two tokens." in text
+    assert "Wait exactly `delay` seconds." not in step_by_step
+    assert "streamgrade hint chat.pacing" in step_by_step
+    assert "Hint: Wait exactly `delay` seconds." in whole

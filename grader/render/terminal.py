@@ -31,7 +31,8 @@ def points(value: float) -> str:
     return f"{value:g}"
 
 
-def render_check(check: CheckResult, marks: dict[str, str]) -> list[str]:
+def render_check(check: CheckResult, marks: dict[str, str], *, full_hint: bool = False) -> list[str]:
+    """One check's lines; a failure's hint is where to look, or with ``full_hint`` the whole hint too."""
     if check.counted:
         score = f"{points(check.score)}/{points(check.max_score)}" + (" bonus" if check.bonus else "")
     else:
@@ -48,9 +49,9 @@ def render_check(check: CheckResult, marks: dict[str, str]) -> list[str]:
         nudge = look_at_text(check.id)
         if nudge:  # step by step: where to look first, the answer on request
             lines += textwrap.wrap(nudge, WIDTH, initial_indent=indent, subsequent_indent=indent)
-            if check.hint:
+            if check.hint and not full_hint:
                 lines.append(f"{indent}The full hint: streamgrade hint {check.id}")
-        elif check.hint:
+        if check.hint and (full_hint or not nudge):
             lines += textwrap.wrap("Hint: " + check.hint, WIDTH, initial_indent=indent, subsequent_indent=indent)
         if check.reproduce:
             lines += try_it_lines(check, indent)

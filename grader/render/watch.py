@@ -32,6 +32,7 @@ class WatchScreen:
     # from this grade or an earlier one.
     progress: dict[str, tuple[float, float]] = field(default_factory=dict)
     watching: str = "starter"  # the folder whose saves start a grade
+    full_hints: bool = False  # the whole hint under the failure, not only where to look
 
 
 def bar(score: float, maximum: float, unicode: bool) -> str:
@@ -72,7 +73,7 @@ def render_watch(screen: WatchScreen, exercises: list[str], *, unicode: bool = T
     lines.append(f"{EXERCISE_TITLES.get(screen.exercise, screen.exercise)}  {points(score)}/{points(maximum)}")
     failure = first_failure([*starts, *shown])
     if failure is not None:
-        lines += render_check(failure, marks)
+        lines += render_check(failure, marks, full_hint=screen.full_hints)
         rest = [check for check in shown if check is not failure and check.status in ("failed", "skipped", "error")]
         if rest:
             lines.append(f"  ({len(rest)} more after this: {', '.join(check.id for check in rest)}; "
