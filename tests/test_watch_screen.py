@@ -54,3 +54,12 @@ def test_with_hints_the_whole_hint_shows_under_where_to_look():
     assert "Wait exactly `delay` seconds." not in step_by_step
     assert "streamgrade hint chat.pacing" in step_by_step
     assert "Hint: Wait exactly `delay` seconds." in whole
+
+
+def test_a_route_not_written_yet_is_one_line_and_the_page_to_start_with():
+    result = graded("bigfile", ["failed", "skipped"])
+    result.unwritten = ["bigfile"]
+    text = render_watch(WatchScreen(result, "bigfile", {"bigfile": (0, 2)}), EXERCISES)
+    assert "Not written yet: GET /bigfile answers 501" in text
+    assert "Start with exercises/02-bigfile.md" in text
+    assert "what c1 saw" not in text

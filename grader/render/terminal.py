@@ -91,9 +91,7 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
             title += f"  {points(score - bonus)}/{points(maximum)}" + (f" +{points(bonus)} extra" if bonus else "")
         lines.append(title)
         if exercise in result.unwritten and not any(check.status == "passed" for check in checks):
-            said = (f"Not written yet: {ROUTES.get(exercise, exercise)} answers 501, the starter's placeholder, "
-                    f"so its {len(checks)} checks could not judge it.")  # fmt: skip
-            lines += textwrap.wrap(said, WIDTH, initial_indent=f"  {marks['skipped']} ", subsequent_indent="    ")
+            lines += unwritten_lines(exercise, len(checks), marks)
             lines.append("")
             continue
         for check in checks:
@@ -121,6 +119,13 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
     lines.append(f"{score}  ({duration_text(result)})")
     lines += next_steps(result, marks)
     return "\n".join(lines) + "\n"
+
+
+def unwritten_lines(exercise: str, checks: int, marks: dict[str, str]) -> list[str]:
+    """One line for an exercise whose route still answers the starter's 501, instead of its checks."""
+    said = (f"Not written yet: {ROUTES.get(exercise, exercise)} answers 501, the starter's placeholder, "
+            f"so its {checks} checks could not judge it.")  # fmt: skip
+    return textwrap.wrap(said, WIDTH, initial_indent=f"  {marks['skipped']} ", subsequent_indent="    ")
 
 
 def duration_text(result: GradeResult) -> str:

@@ -19,6 +19,7 @@ from grader.render.terminal import (
     full_marks_lines,
     points,
     render_check,
+    unwritten_lines,
 )
 from grader.results import CheckResult, GradeResult
 BAR_WIDTH = 10  # cells per exercise: the line fits 80 columns with three exercises and the total
@@ -72,7 +73,10 @@ def render_watch(screen: WatchScreen, exercises: list[str], *, unicode: bool = T
     score, maximum = screen.progress.get(screen.exercise, (0.0, 0.0))
     lines.append(f"{EXERCISE_TITLES.get(screen.exercise, screen.exercise)}  {points(score)}/{points(maximum)}")
     failure = first_failure([*starts, *shown])
-    if failure is not None:
+    if failure is not None and failure.exercise != "app" and screen.exercise in result.unwritten:
+        lines += unwritten_lines(screen.exercise, len(shown), marks)
+        lines.append(f"  Start with {EXERCISE_PAGES.get(screen.exercise, screen.exercise)}; save to grade it again.")
+    elif failure is not None:
         lines += render_check(failure, marks, full_hint=screen.full_hints)
         rest = [check for check in shown if check is not failure and check.status in ("failed", "skipped", "error")]
         if rest:
