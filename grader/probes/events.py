@@ -8,7 +8,7 @@ import random
 import httpx
 
 from grader.launch import Meter
-from grader.probes.http import local_client, probe_latencies, record_exchange
+from grader.probes.http import answer, local_client, probe_latencies, record_exchange
 from grader.recording import DisconnectRecording, EventsRecording
 
 # Four events 0.2 s apart: 0.6 s, with gaps well clear of timing noise.
@@ -122,12 +122,8 @@ async def probe_disconnect(base_url: str, meter: Meter) -> DisconnectRecording:
         for client in clients:
             await client.aclose()
 
-    answers_after = True
-    try:
-        async with local_client(base_url, 3) as client:
-            await client.get("/openapi.json")
-    except httpx.HTTPError:
-        answers_after = False
+    async with local_client(base_url, 3) as client:
+        answers_after = await answer(client, "/openapi.json", timeout=3) is not None
     return DisconnectRecording(
         streams=DISCONNECT_STREAMS,
         events_before_disconnect=received,

@@ -15,6 +15,16 @@ def now() -> float:
     return time.perf_counter_ns() / 1e9
 
 
+# Every request asks for the body as the app has it. A compressed body can
+# unpack to a thousand times its size (a gzip bomb), nothing in the contract
+# is about compression, and an app behind GZipMiddleware then answers as it
+# would any client that does not ask for gzip. Bodies are read with
+# ``aiter_raw`` all the same: never decoded, whatever the app sends.
+IDENTITY = {"Accept-Encoding": "identity"}
+# What a probe that only needs an answer reads of its body, at most.
+ANSWER_CAP = 64 * 1024
+
+
 def local_client(base_url: str, timeout: float) -> httpx.AsyncClient:
     """A client for plain HTTP on 127.0.0.1.
 
@@ -22,7 +32,26 @@ def local_client(base_url: str, timeout: float) -> httpx.AsyncClient:
     would show up as noise in a concurrent probe's timing) and no proxy from
     the environment (a proxy would sit between the grader and the app).
     """
-    return httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=False, trust_env=False)
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=False, trust_env=False, headers=IDENTITY)
+
+
+async def answer(client: httpx.AsyncClient, path: str, *, timeout: float) -> int | None:
+    """GET ``path`` for its status: None when no answer came within ``timeout`` s (one deadline for it all).
+
+    The body is read raw, to its end or to ``ANSWER_CAP`` bytes, whichever
+    comes first, and kept nowhere.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            async with client.stream("GET", path) as response:
+                read = 0
+                async for data in response.aiter_raw():
+                    read += len(data)
+                    if read >= ANSWER_CAP:
+                        break
+                return response.status_code
+    except (TimeoutError, httpx.HTTPError):
+        return None
 
 
 def path_with_query(path: str, params: dict[str, str] | None) -> str:
@@ -97,10 +126,7 @@ async def probe_latencies(
     async def one(delay: float) -> float:
         await asyncio.sleep(delay)  # this probe's moment in the window
         started = now()
-        try:
-            await client.get("/openapi.json", timeout=timeout)
-        except httpx.HTTPError:
-            pass
+        await answer(client, "/openapi.json", timeout=timeout)
         return now() - started
 
     return list(await asyncio.gather(*(one(window * index / count) for index in range(count))))
