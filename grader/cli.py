@@ -23,7 +23,7 @@ from grader.plugin import CHECKS_DIR, REFERENCE_APP
 from grader.probes.run import EXERCISES
 from grader.render.html import render_html
 from grader.render.json import render_json
-from grader.render.terminal import render_terminal
+from grader.render.terminal import printable, render_terminal
 from grader.results import GradeResult
 from grader.samplefile import parse_size, write_sample_file
 
@@ -240,7 +240,7 @@ def run_check(args: argparse.Namespace) -> int:
         )  # fmt: skip
     if result is None:
         print("streamgrade: the grader could not run. This is a bug in streamgrade, not in your app.", file=sys.stderr)
-        print(output[-4000:], file=sys.stderr)
+        print(printable(output[-4000:]), file=sys.stderr)
         return 3
     # With --json -, standard output carries the JSON alone (for a pipe); what a person reads goes to stderr.
     text_out = sys.stderr if args.json == "-" else sys.stdout

@@ -267,7 +267,6 @@ class GradingSession:
             title=doc,
             status=status,
             max_score=points,
-            score=points if status == "passed" else 0.0,
             bonus=bool(marker.kwargs.get("bonus", False)),
             message=message,
             hint=(hint if hint is not None else (hint_marker.args[0] if hint_marker else ""))

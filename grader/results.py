@@ -7,6 +7,7 @@ functions of a ``GradeResult``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from math import isfinite
 from typing import Any, Literal
 
 Status = Literal["passed", "failed", "error", "skipped", "inconclusive"]
@@ -24,7 +25,6 @@ class CheckResult:
     title: str
     status: Status
     max_score: float
-    score: float = 0.0
     bonus: bool = False
     message: str = ""
     hint: str = ""
@@ -37,6 +37,15 @@ class CheckResult:
     # Skipped because a parent was not judged (inconclusive, a grader error,
     # or itself skipped under one): no verdict on the app, so no points lost.
     parent_unjudged: bool = False
+
+    def __post_init__(self) -> None:
+        # Points are never negative or endless, whatever a results.json read back says.
+        self.max_score = float(self.max_score) if isfinite(float(self.max_score)) and self.max_score > 0 else 0.0
+
+    @property
+    def score(self) -> float:
+        """All of the check's points when it passed, else none: never above its maximum, by construction."""
+        return self.max_score if self.status == "passed" else 0.0
 
     @property
     def counted(self) -> bool:
@@ -79,7 +88,21 @@ class GradeResult:
 
     @property
     def score(self) -> float:
-        return round(sum(check.score for check in self.checks if check.counted), 2)
+        """All points earned, extra credit included (Gradescope's total)."""
+        return round(self.base_score + self.extra_credit, 2)
+
+    @property
+    def base_score(self) -> float:
+        """Points earned without extra credit: at most ``max_score``, since each check's score is at most its own."""
+        return round(sum(check.score for check in self.checks if check.counted and not check.bonus), 2)
+
+    @property
+    def extra_credit(self) -> float:
+        return round(sum(check.score for check in self.checks if check.counted and check.bonus), 2)
+
+    @property
+    def extra_credit_max(self) -> float:
+        return round(sum(check.max_score for check in self.checks if check.counted and check.bonus), 2)
 
     @property
     def max_score(self) -> float:
@@ -95,15 +118,20 @@ class GradeResult:
             if not check.counted:
                 continue
             score, maximum = totals.get(check.exercise, (0.0, 0.0))
+            # Extra credit is on neither side: a subtotal is never above its maximum.
             totals[check.exercise] = (
-                score + check.score,
+                score + (0 if check.bonus else check.score),
                 maximum + (0 if check.bonus else check.max_score),
             )
         return totals
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        for check, saved in zip(self.checks, data["checks"]):
+            saved["score"] = check.score
         data["score"] = self.score
+        data["base_score"] = self.base_score
+        data["extra_credit"] = self.extra_credit
         data["max_score"] = self.max_score
         data["subtotals"] = {name: {"score": s, "max_score": m} for name, (s, m) in self.subtotals().items()}
         return data

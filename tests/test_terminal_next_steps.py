@@ -12,11 +12,9 @@ def result(statuses: dict[str, str], *, unwritten: tuple[str, ...] = (), bonus: 
     checks = [CheckResult("app.starts", "app", "The app starts", "passed", 0.0)]
     for exercise, status in statuses.items():
         for number in (1, 2):
-            checks.append(CheckResult(f"{exercise}.c{number}", exercise, f"check {number}", status, 1.0,
-                                      score=1.0 if status == "passed" else 0.0))  # fmt: skip
+            checks.append(CheckResult(f"{exercise}.c{number}", exercise, f"check {number}", status, 1.0))
     if "bigfile" in statuses:
-        checks.append(CheckResult("bigfile.ranges", "bigfile", "ranges", bonus, 1.0, bonus=True,
-                                  score=1.0 if bonus == "passed" else 0.0))  # fmt: skip
+        checks.append(CheckResult("bigfile.ranges", "bigfile", "ranges", bonus, 1.0, bonus=True))
     return GradeResult("/kit/starter/app.py", "reference/app.py", "0", "2026-12-01T00:00:00+00:00", 3.6,
                        list(statuses), checks, unwritten=list(unwritten), timings=timings or {})  # fmt: skip
 

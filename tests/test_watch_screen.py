@@ -10,8 +10,8 @@ EXERCISES = ["chat", "bigfile", "events"]
 
 def graded(exercise: str, statuses: list[str]) -> GradeResult:
     checks = [CheckResult("app.starts", "app", "The app starts", "passed", 0.0)]
-    checks += [CheckResult(f"{exercise}.c{n}", exercise, f"check {n}", status, 1.0, message=f"what c{n} saw",
-                           score=1.0 if status == "passed" else 0.0) for n, status in enumerate(statuses, 1)]  # fmt: skip
+    checks += [CheckResult(f"{exercise}.c{n}", exercise, f"check {n}", status, 1.0, message=f"what c{n} saw")
+               for n, status in enumerate(statuses, 1)]
     return GradeResult("starter/app.py", "/site-packages/grader/kit/reference/app.py", "0", "now", 2.1, [exercise],
                        checks)  # fmt: skip
 

@@ -7,6 +7,7 @@ import time
 from typing import TextIO
 
 from grader.batch.runner import Outcome
+from grader.render.terminal import printable
 
 BAR_WIDTH = 30
 
@@ -25,11 +26,13 @@ class Progress:
         if outcome.note:
             self.unusable += 1
         result = outcome.result
-        line = f"{outcome.submission.id}: {result.score:g}/{result.max_score:g}"
+        line = f"{outcome.submission.id}: {result.base_score:g}/{result.max_score:g}"
+        if result.extra_credit:
+            line += f" +{result.extra_credit:g} extra"
         if outcome.reused:
             line += " (unchanged, kept)"
         if outcome.note:
-            line += f" ({outcome.note})"
+            line += f" ({printable(outcome.note)})"
         if not self.interactive:
             print(f"[{done}/{total}] {line}", file=self.stream, flush=True)
             return

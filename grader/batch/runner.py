@@ -139,11 +139,25 @@ def unusable_result(submission: Submission, message: str, config: GradingConfig)
 
 
 def apply_config(result: GradeResult, config: GradingConfig) -> GradeResult:
+    """The instructor's points and hidden checks.
+
+    Each check's points and extra-credit flag come from the grader's own
+    checks, never from the result read back (a results.json is a file an
+    app under ``limits`` can reach); a check the grader does not have, or
+    one listed twice, is dropped.
+    """
+    known = known_checks()
+    seen: set[str] = set()
+    kept = []
     for check in result.checks:
-        if check.id in config.points:
-            check.max_score = config.points[check.id]
-            check.score = check.max_score if check.status == "passed" else 0.0
+        if check.id not in known or check.id in seen:
+            continue
+        seen.add(check.id)
+        check.max_score = config.points.get(check.id, known[check.id].points)
+        check.bonus = known[check.id].bonus
         check.hidden = check.id in config.hidden
+        kept.append(check)
+    result.checks = kept
     return result
 
 

@@ -47,7 +47,7 @@ def render_index(results: dict[str, GradeResult], notes: dict[str, str], exercis
         subtotals = result.subtotals()
         students.append({
             "id": student, "name": result.name or student, "report": f"{students_folder}/{student}/report.html",
-            "score": result.score, "max": result.max_score,
+            "score": result.base_score, "max": result.max_score, "extra": result.extra_credit,
             "exercises": [subtotals.get(name) for name in exercises], "note": notes.get(student, ""),
         })  # fmt: skip
     maximum = max((result.max_score for result in results.values()), default=0.0)
@@ -55,7 +55,7 @@ def render_index(results: dict[str, GradeResult], notes: dict[str, str], exercis
         title=title,
         students=students,
         exercises=[EXERCISE_TITLES.get(name, name) for name in exercises],
-        bins=distribution([result.score for result in results.values()], maximum),
+        bins=distribution([result.base_score for result in results.values()], maximum),
         rates=pass_rates(results),
         maximum=maximum,
     )

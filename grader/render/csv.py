@@ -20,14 +20,17 @@ def spreadsheet_safe(text: str) -> str:
 def render_csv(results: dict[str, GradeResult], check_ids: list[str], notes: dict[str, str] | None = None) -> str:
     """Rows sorted by student id; a check a student was not graded on is left empty.
 
+    ``score`` is never above ``max_score``: extra credit has a column of its own.
+
     ``name`` is the identity column an LMS matches on: the submission's name
-    exactly (an e-mail address, 李雷, zoë). ``id`` is the folder the
-    student's report is in.
+    exactly (an e-mail address, 李雷, zoë). ``id`` is the folder (in
+    ``students/``) the student's report is in.
     """
     notes = notes or {}
     output = io.StringIO()
     writer = csv.writer(output, lineterminator="\r\n")
-    header = ["name", "id", "score", "max_score", *(f"{name}_score" for name in EXERCISES), *check_ids, "note"]
+    header = ["name", "id", "score", "max_score", "extra_credit", *(f"{name}_score" for name in EXERCISES), *check_ids,
+              "note"]  # fmt: skip
     writer.writerow(header)
     for student in sorted(results):
         result = results[student]
@@ -36,8 +39,9 @@ def render_csv(results: dict[str, GradeResult], check_ids: list[str], notes: dic
         writer.writerow([
             spreadsheet_safe(result.name or student),
             spreadsheet_safe(student),
-            f"{result.score:g}",
+            f"{result.base_score:g}",
             f"{result.max_score:g}",
+            f"{result.extra_credit:g}",
             *(f"{subtotals[name][0]:g}" if name in subtotals else "" for name in EXERCISES),
             *(f"{by_id[check].score:g}" if check in by_id and by_id[check].counted else "" for check in check_ids),
             spreadsheet_safe(notes.get(student, "")),

@@ -70,10 +70,13 @@ def in_exercise_order(checks: list[CheckResult]) -> list[tuple[str, CheckResult]
 def summary(result: GradeResult) -> str:
     """The top-level output: the points of the checks shown now, nothing of the hidden ones."""
     shown = [check for check in result.checks if not check.hidden and check.counted]
-    score = round(sum(check.score for check in shown), 2)
+    # Extra credit apart: the points are never more than the maximum they are shown against.
+    score = round(sum(check.score for check in shown if not check.bonus), 2)
     maximum = round(sum(check.max_score for check in shown if not check.bonus), 2)
+    extra = round(sum(check.score for check in shown if check.bonus), 2)
+    extra_max = round(sum(check.max_score for check in shown if check.bonus), 2)
     text = f"streamgrade {result.grader_version}: {score:g} of {maximum:g} points on the checks shown"
-    text += " (extra credit included)." if score > maximum else "."
+    text += f", and {extra:g} of {extra_max:g} extra credit." if extra_max else "."
     hidden = sum(check.hidden for check in result.checks)
     if hidden:
         text += f" {hidden} more {'check is' if hidden == 1 else 'checks are'} hidden until grades are published."

@@ -148,7 +148,6 @@ def render_html(result: GradeResult) -> str:
         checks = [check for check in result.checks if check.exercise == exercise]
         if checks:
             exercises.append(exercise_view(result, exercise, checks))
-    bonus = [check for check in result.checks if check.bonus and check.counted]
     started = next((check for check in result.checks if check.id == "app.starts"), None)
     show_log = (
         (started is not None and started.status == "failed")
@@ -160,7 +159,5 @@ def render_html(result: GradeResult) -> str:
         exercises=exercises,
         marks=MARKS,
         words=STATUS_WORDS,
-        bonus_score=sum(check.score for check in bonus),
-        bonus_max=sum(check.max_score for check in bonus),
         log=(result.evidence.get("app") or {}).get("log", "") if show_log else "",
     )

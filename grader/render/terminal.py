@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from grader.hints import PAGES, look_at_text
@@ -25,6 +26,18 @@ START_APP = "uvicorn starter.app:app --reload --reload-dir starter"
 SERVE_APP = {"bigfile": "streamgrade sample-file && BIGFILE_PATH=sample-data/bigfile.bin uvicorn starter.app:app"}
 SERVE_ANY = "uvicorn starter.app:app"
 WIDTH = 88
+
+
+# Control characters a terminal would act on rather than show: C0 (ESC
+# starts colour, cursor and title sequences; CR rewrites a line), DEL, C1
+# (CSI on its own), and the bidirectional overrides that reorder what is
+# shown. Newline and tab stay.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as its escape (ESC as \\x1b): what an app sent stays text."""
+    return CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def points(value: float) -> str:
@@ -88,7 +101,7 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
         if exercise in subtotals and exercise != "app":
             score, maximum = subtotals[exercise]
             bonus = sum(check.score for check in checks if check.bonus and check.counted)
-            title += f"  {points(score - bonus)}/{points(maximum)}" + (f" +{points(bonus)} extra" if bonus else "")
+            title += f"  {points(score)}/{points(maximum)}" + (f" +{points(bonus)} extra" if bonus else "")
         lines.append(title)
         if exercise in result.unwritten and not any(check.status == "passed" for check in checks):
             lines += unwritten_lines(exercise, len(checks), marks)
@@ -99,8 +112,11 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
         lines.append("")
     lines += [f"Note: {note}" for note in result.notes]
     protections = result.protections
-    if protections and protections.get("level", "off") != "off":  # a learner's own run: nothing to say
-        lines.append(f"Sandbox ({protections['level']}):")
+    if protections and protections.get("level", "off") == "off":
+        lines.append("Sandbox: off. Your app ran as your own program: no limits, no isolation "
+                     "(`--sandbox auto` runs it the way a class batch does).")  # fmt: skip
+    elif protections:
+        lines.append(f"Sandbox: {protections['level']}. What held:")
         for text in protections.get("in_force", []):
             lines += textwrap.wrap(text, WIDTH, initial_indent=f"  {marks['passed']} ", subsequent_indent="    ")
         for text in protections.get("not_in_force", []):
@@ -111,14 +127,13 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
         lines.append(f"Measured with the {measured.get('backend') or 'portable'} backend:")
         for text in measured["sampled"]:
             lines += textwrap.wrap(text, WIDTH, initial_indent="  ~ ", subsequent_indent="    ")
-    bonus_max = sum(check.max_score for check in result.checks if check.bonus and check.counted)
-    bonus = sum(check.score for check in result.checks if check.bonus and check.counted)
-    score = f"Score: {points(result.score - bonus)}/{points(result.max_score)}"
-    if bonus_max:
-        score += f", extra credit {points(bonus)}/{points(bonus_max)}"
+    score = f"Score: {points(result.base_score)}/{points(result.max_score)}"
+    if result.extra_credit_max:
+        score += f", extra credit {points(result.extra_credit)}/{points(result.extra_credit_max)}"
     lines.append(f"{score}  ({duration_text(result)})")
     lines += next_steps(result, marks)
-    return "\n".join(lines) + "\n"
+    # Messages quote what the app sent (bodies, headers, its log): never let it drive the terminal.
+    return printable("\n".join(lines)) + "\n"
 
 
 def unwritten_lines(exercise: str, checks: int, marks: dict[str, str]) -> list[str]:
@@ -187,9 +202,7 @@ def next_steps(result: GradeResult, marks: dict[str, str]) -> list[str]:
     lines = []
     done = [name for name in graded if at_full_marks(result, name)]
     if len(done) == len(EXERCISE_PAGES):
-        bonus_checks = [check for check in result.checks if check.bonus and check.counted]
-        return ["", *all_done_lines(sum(c.score for c in bonus_checks), sum(c.max_score for c in bonus_checks),
-                                    result.reference)]
+        return ["", *all_done_lines(result.extra_credit, result.extra_credit_max, result.reference)]
     for name in done:
         later = following(name)
         while later is not None and later in done:
