@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.contract import BIGFILE_SIZE
-from grader.files import write_atomically
 from grader.launch import (
     DEFAULT_START_TIMEOUT,
     AppStartError,
@@ -38,7 +37,7 @@ from grader.probes.bigfile import (
 from grader.probes.chat import probe_chat
 from grader.probes.events import probe_disconnect, probe_events
 from grader.recording import AppRecording, Download, StartRecording
-from grader.samplefile import write_sample_file
+from grader.samplefile import verified_sample_file
 
 EXERCISES = ("chat", "bigfile", "events")
 BIGFILE_CACHE_NAME = f"bigfile-{BIGFILE_SIZE // 2**20}MiB-no-newlines.bin"
@@ -90,16 +89,9 @@ def sample_folder(workdir: Path) -> Path:
 
 
 def sample_file(folder: Path) -> tuple[Path, str]:
-    """The 256 MiB file with no newline byte, made once and kept."""
-    path, digest_file = (
-        folder / BIGFILE_CACHE_NAME,
-        folder / (BIGFILE_CACHE_NAME + ".sha256"),
-    )
-    if path.is_file() and path.stat().st_size == BIGFILE_SIZE and digest_file.is_file():
-        return path, digest_file.read_text().strip()
-    digest = write_sample_file(path, BIGFILE_SIZE)
-    write_atomically(digest_file, digest)
-    return path, digest
+    """The 256 MiB file with no newline byte, made once and kept, and checked before each use."""
+    path = folder / BIGFILE_CACHE_NAME
+    return path, verified_sample_file(path, BIGFILE_SIZE)
 
 
 async def start_servers(side: Side, exercises: list[str], start_timeout: float, data: list[Path]) -> None:
