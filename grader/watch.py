@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -69,7 +68,7 @@ class Worker:
         with log.open("ab") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "grader._gradeworker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=stderr, text=True, env=env, start_new_session=True,
+                stderr=stderr, text=True, env=env, **launch.new_group(),
             )  # fmt: skip
         assert self.process.stdin is not None
         self.process.stdin.write(request.to_line())
@@ -95,23 +94,16 @@ class Worker:
     def stop(self) -> None:
         """Stop it and everything in its session; it stops its app's servers when it can."""
         if self.process.poll() is None:
-            self.send(signal.SIGTERM)
+            launch.stop_group(self.process)
             try:
                 self.process.wait(STOP_GRACE)
             except subprocess.TimeoutExpired:
-                self.send(getattr(signal, "SIGKILL", signal.SIGTERM))
+                launch.stop_group(self.process, kill=True)
                 self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
-
-    def send(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            if hasattr(os, "killpg"):
-                os.killpg(self.process.pid, signum)  # its session: what it started goes too
-            else:  # Windows: no process groups to signal; the process ends its app's servers itself
-                self.process.send_signal(signum)
 
 
 class Watch:

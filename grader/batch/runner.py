@@ -10,13 +10,11 @@ interrupted batch resumes where it stopped and loses nothing graded.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +35,7 @@ from grader.batch.submissions import (
     prepare,
 )
 from grader.files import write_atomically
-from grader.launch import grading_environment, resolve_target
+from grader.launch import grading_environment, new_group, resolve_target, stop_group
 from grader.probes.run import record_reference
 from grader.recording import Calibration, save_calibration
 from grader.render.classreport import render_index
@@ -98,8 +96,7 @@ class Stopping:
         self.event.set()
         with self.lock:
             for child in self.children:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGTERM)
+                stop_group(child)
 
 
 @dataclass
@@ -182,18 +179,18 @@ def run_check(app_path: Path, calibration: Path, options: BatchOptions, workdir:
     with stopping.lock:  # registered before another thread's sweep can take it for a stray
         child = subprocess.Popen(
             command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True, env=env,
+            env=env, **new_group(),
         )  # fmt: skip
         stopping.children.add(child)
     try:
         _, stderr = child.communicate(timeout=config.submission_timeout)
     except subprocess.TimeoutExpired:
         # SIGTERM first: the grader then stops the app's servers on its way out.
-        os.killpg(child.pid, signal.SIGTERM)
+        stop_group(child)
         try:
             child.communicate(timeout=STOP_GRACE)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
+            stop_group(child, kill=True)
             child.communicate()
         return (
             None,

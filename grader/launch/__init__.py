@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from grader.launch.features import BACKEND_VARIABLE, BackendError, backend_name
+from grader.launch.groups import new_group, stop_group
 
 if TYPE_CHECKING:
     from grader.launch.measure import MemorySample, Meter
@@ -57,6 +58,7 @@ __all__ = [
     "adopt_orphans",
     "backend_name",
     "child_environment",
+    "new_group",
     "grading_environment",
     "keep_secrets",
     "own_helpers",
@@ -66,6 +68,7 @@ __all__ = [
     "running_app",
     "shutdown",
     "start_app",
+    "stop_group",
     "stop_orphans",
 ]
 

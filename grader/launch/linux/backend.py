@@ -46,7 +46,7 @@ class LinuxApp(RunningApp):
 
     def app_processes(self) -> set[int]:
         """The app's processes but its server: below the launcher (which adopts orphans) and in its cgroup."""
-        found = procmem.tree(self.process.pid)
+        found = reaper.tree_below(self.process.pid)
         if self.cgroup is not None:
             found |= self.cgroup.pids()
         return found - {self.process.pid, self.server_pid, self.init_pid}

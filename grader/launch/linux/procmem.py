@@ -70,31 +70,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(after_name[11]) + int(after_name[12])) / CLOCK_TICKS_PER_SECOND
 
 
-def children(pid: int) -> set[int]:
-    """``pid``'s children, from each of its threads' ``children`` file (cheap: no scan of /proc)."""
-    found: set[int] = set()
-    for task in (PROC / str(pid) / "task").iterdir():
-        try:
-            found.update(int(child) for child in (task / "children").read_text().split())
-        except OSError:
-            continue  # the thread exited while we were reading
-    return found
-
-
-def tree(root: int) -> set[int]:
-    """``root``'s descendants (not ``root``), or an empty set if it is gone."""
-    found: set[int] = set()
-    stack = [root]
-    while stack:
-        try:
-            below = children(stack.pop()) - found
-        except OSError:
-            continue
-        found |= below
-        stack.extend(below)
-    return found
-
-
 class ProcMeter:
     """The app's memory and CPU from /proc, summed over its processes (see grader.launch.measure.Meter).
 

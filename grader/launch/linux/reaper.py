@@ -85,6 +85,17 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def tree_below(root: int) -> set[int]:
+    """``root``'s descendants (not ``root``), found through each one's children (no scan of every process)."""
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        below = children_of(stack.pop()) - found
+        found |= below
+        stack.extend(below)
+    return found
+
+
 def descendants(roots: Iterable[int]) -> set[int]:
     """Every process below ``roots`` (not the roots themselves)."""
     children: dict[int, list[int]] = {}
