@@ -231,13 +231,16 @@ def hash_file(digest: Any, path: Path, name: PurePosixPath, allowed: int) -> int
 
 
 def find_app(root: Path) -> Path:
-    for candidate in (root / "app.py", root / "starter" / "app.py"):
-        if candidate.is_file():
-            return candidate
-    # A zip of a folder usually holds that folder: look one level down.
-    folders = [path for path in root.iterdir() if path.is_dir() and path.name not in SKIPPED_NAMES]
-    if len(folders) == 1:
-        return find_app(folders[0])
+    folder = root
+    for _ in range(MAX_DEPTH):
+        for candidate in (folder / "app.py", folder / "starter" / "app.py"):
+            if candidate.is_file():
+                return candidate
+        # A zip of a folder usually holds that folder: look one level down.
+        folders = [path for path in folder.iterdir() if path.is_dir() and path.name not in SKIPPED_NAMES]
+        if len(folders) != 1:
+            break
+        folder = folders[0]
     raise SubmissionError("no app.py found (looked for app.py and starter/app.py)")
 
 
