@@ -64,8 +64,13 @@ def gzip_of_zeros(size: int) -> bytes:
 
 
 def grade_peak(app: Path, results: Path) -> tuple[dict, int]:
-    """Grade ``app`` (chat exercise) in a fresh process tree; its result and the tree's peak resident KiB."""
-    grade = [sys.executable, "-m", "grader", "check", str(app), "--exercise", "chat", "--json", str(results), "--no-html"]
+    """Grade ``app`` in a fresh process tree; its result and the tree's peak resident KiB.
+
+    The chat and events exercises: between them, every probe that reads /openapi.json
+    (readiness, loop latency, the disconnect probe's last look).
+    """
+    grade = [sys.executable, "-m", "grader", "check", str(app), "--exercise", "chat", "--exercise", "events",
+             "--json", str(results), "--no-html"]  # fmt: skip
     measure = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, timeout=300); "
                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")  # fmt: skip
     finished = subprocess.run([sys.executable, "-c", measure, *grade], capture_output=True, text=True, cwd=ROOT,
