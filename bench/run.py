@@ -175,9 +175,12 @@ def batch_verdicts(submissions: Path, out: Path, jobs: int) -> tuple[float, dict
     subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
     seconds = time.perf_counter() - started
     verdicts = {}
-    for results in sorted(out.glob("*/results.json")):
+    for results in sorted(out.glob("students/*/results.json")):
         checks = json.loads(results.read_text())["checks"]
         verdicts[results.parent.name] = {check["id"]: check["status"] for check in checks}
+    expected = sum(1 for _ in submissions.iterdir())
+    if len(verdicts) != expected:  # comparing no verdicts would find no difference
+        raise RuntimeError(f"the batch left {len(verdicts)} results for {expected} submissions in {out}")
     return seconds, verdicts
 
 
