@@ -19,6 +19,8 @@ import httpx
 
 from grader import launch
 from grader.checks import test_bigfile, test_chat, test_events
+from grader.probes.http import IDENTITY
+from grader.render.terminal import printable
 
 # The request each exercise's timing checks send, from the command they print.
 COMMANDS = {"chat": test_chat.TRY_IT, "bigfile": test_bigfile.TRY_IT, "events": test_events.TRY_IT}
@@ -44,7 +46,7 @@ def request_path(command: str) -> str:
 
 
 def show(out: TextIO, at: float, text: str) -> None:
-    print(f"  {at:6.3f} s  {text}", file=out, flush=True)
+    print(f"  {at:6.3f} s  {printable(text)}", file=out, flush=True)  # what the app sent stays text
 
 
 def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
@@ -55,7 +57,7 @@ def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
     except launch.AppStartError as error:
         print(f"Your app did not start: {error}", file=out)
         tail = str(error.log).strip().splitlines()[-15:] if error.log else []
-        print("\n".join("  " + line for line in tail), file=out)
+        print(printable("\n".join("  " + line for line in tail)), file=out)
         launch.shutdown()
         return 1
     try:
@@ -74,7 +76,8 @@ def receive(app: launch.RunningApp, path: str, download: bool, out: TextIO) -> N
     """Send the request and print each piece of the answer as it arrives."""
     timeout = httpx.Timeout(GIVE_UP_AFTER, connect=5.0)
     sent = time.perf_counter()
-    with httpx.Client(base_url=app.base_url, timeout=timeout, trust_env=False) as client:
+    # The bytes as the app sends them, as the grader asks (grader.probes.http.IDENTITY).
+    with httpx.Client(base_url=app.base_url, timeout=timeout, trust_env=False, headers=IDENTITY) as client:
         try:
             with client.stream("GET", path) as response:
                 headers = ", ".join(f"{name}: {value}" for name, value in response.headers.items()

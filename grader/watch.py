@@ -37,6 +37,7 @@ from grader import launch
 from grader._gradeworker import DONE, GO, Request
 from grader.hints import save_last
 from grader.probes.run import EXERCISES
+from grader.render.terminal import printable
 from grader.render.watch import WatchScreen, full_marks, render_watch
 from grader.results import GradeResult
 
@@ -223,13 +224,13 @@ class Watch:
 
     def show(self, outcome: GradeResult | str) -> None:
         if isinstance(outcome, str):
-            self.say(f"streamgrade: the grader could not run; this is a bug in streamgrade, not in your app.\n{outcome}")
+            self.say("streamgrade: the grader could not run; this is a bug in streamgrade, not in your app.\n"
+                     + printable(outcome))
             self.say("Save again to retry.")
             return
         save_last(outcome)  # for `streamgrade hint`
-        for name, (score, maximum) in outcome.subtotals().items():
-            bonus = sum(c.score for c in outcome.checks if c.exercise == name and c.bonus and c.counted)
-            self.progress[name] = (score - bonus, maximum)
+        for name, (score, maximum) in outcome.subtotals().items():  # extra credit is on neither side
+            self.progress[name] = (score, maximum)
         for name in outcome.exercises:
             self.progress.setdefault(name, (0.0, 0.0))
         screen = WatchScreen(outcome, self.current(), self.progress, watching_label(self.options.folder),

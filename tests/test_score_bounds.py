@@ -21,6 +21,7 @@ from grader.render.csv import render_csv
 from grader.render.gradescope import gradescope_results
 from grader.render.html import render_html
 from grader.render.terminal import render_terminal
+from grader.render.watch import WatchScreen, render_watch
 from grader.results import CheckResult, GradeResult
 
 # Extra credit worth more than the whole exercise set, and points moved around.
@@ -123,9 +124,9 @@ def test_the_terminal_shows_what_the_app_sent_as_text():
                         message=f"Expected tokens, got {HOSTILE_TEXT}", traceback=HOSTILE_TEXT)  # fmt: skip
     result = GradeResult(f"app{HOSTILE_TEXT}.py", "reference", "0", "now", 1.0, ["chat"], [check],
                          notes=[HOSTILE_TEXT], protections={"level": "limits", "in_force": [HOSTILE_TEXT]})  # fmt: skip
-    text = render_terminal(result)
-    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", text), repr(text)
-    assert "\\x1b]0;owned\\x07" in text and "red\\rover" in text  # shown, not obeyed
+    for text in (render_terminal(result), render_watch(WatchScreen(result, "chat"), ["chat"])):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", text), repr(text)
+        assert "\\x1b]0;owned\\x07" in text and "red\\rover" in text  # shown, not obeyed
 
 
 @pytest.mark.parametrize(("level", "said"), [

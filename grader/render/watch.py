@@ -18,6 +18,7 @@ from grader.render.terminal import (
     following,
     full_marks_lines,
     points,
+    printable,
     render_check,
     unwritten_lines,
 )
@@ -90,12 +91,11 @@ def render_watch(screen: WatchScreen, exercises: list[str], *, unicode: bool = T
         elif len(exercises) < len(EXERCISE_PAGES):  # only some exercises watched (--exercise)
             lines.append(f"  {marks['passed']} {full_marks_lines(screen.exercise, following(screen.exercise))[0]}")
         else:
-            bonus = [check for check in result.checks if check.bonus and check.counted]
-            done = all_done_lines(sum(c.score for c in bonus), sum(c.max_score for c in bonus), result.reference)
+            done = all_done_lines(result.extra_credit, result.extra_credit_max, result.reference)
             lines += ["  " + line for line in done]
     else:
         lines.append("  No check could judge this exercise in this run (see the notes); save again to retry.")
     lines += ["", progress_line(screen.progress, exercises, unicode)]
     graded = ", ".join(result.exercises)
     lines.append(f"Graded {graded} in {result.duration:g} s. Watching {screen.watching}/ for saves; Ctrl-C to stop.")
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines)) + "\n"  # a message quotes what the app sent: it stays text
