@@ -199,8 +199,10 @@ def sweeping(enabled: bool):
     if not enabled:
         yield
         return
+    parent = os.getppid()
     launch.adopt_orphans()
     launch.keep_secrets()  # an app under limits runs as this user: it may not read this process
+    launch.end_with_parent(parent)  # a killed batch leaves no grading process (nor its apps) running
     try:
         yield
     finally:

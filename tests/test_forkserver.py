@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -123,7 +124,10 @@ def test_the_fork_server_starts_with_no_secret_in_its_environment(monkeypatch):
     server = ForkServer()
     server.start()
     try:
-        environ = Path(f"/proc/{server.pid}/environ").read_bytes()
+        # Empty until the kernel has set up the new program (Popen returns a little before that).
+        deadline = time.monotonic() + 10
+        while not (environ := Path(f"/proc/{server.pid}/environ").read_bytes()) and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         server.stop()
     assert b"INSTRUCTOR_TOKEN" not in environ

@@ -331,18 +331,23 @@ def test_below_isolation_nothing_the_apps_started_is_left(graded_at):
     assert statuses(graded_at["results"]["correct_sync_generators"])["chat.content"] == "passed"
 
 
-def test_a_killed_grading_process_leaves_nothing_running(tmp_path):
-    """SIGKILL a grading process while its app runs: the batch goes on, and nothing the app started is left."""
-    submissions, out = tmp_path / "class", tmp_path / "out"
+def slow_class(folder: Path, marker: str) -> list[str]:
+    """A class where hostile_outlives is graded second, slowly; the command that grades it one at a time."""
+    submissions, out = folder / "class", folder / "out"
     submissions.mkdir()
-    marker = f"streamgrade-hostile-{uuid.uuid4().hex}"
     (submissions / "hostile_outlives.py").write_text(corpus_source("hostile_outlives", marker))
     shutil.copy(BANK / "correct_sync_generators.py", submissions / "correct_sync_generators.py")
-    config = tmp_path / "grading.toml"
+    config = folder / "grading.toml"
     config.write_text(CONFIG)
     # One at a time, in name order: hostile_outlives's is the grading under way once its daemon runs.
-    command = [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out),
-               "--config", str(config), "-j", "1"]  # fmt: skip
+    return [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out),
+            "--config", str(config), "-j", "1"]  # fmt: skip
+
+
+def test_a_killed_grading_process_leaves_nothing_running(tmp_path):
+    """SIGKILL a grading process while its app runs: the batch goes on, and nothing the app started is left."""
+    marker = f"streamgrade-hostile-{uuid.uuid4().hex}"
+    command, out = slow_class(tmp_path, marker), tmp_path / "out"
     batch = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         grading = wait_for_grading(marker, batch)
@@ -358,6 +363,33 @@ def test_a_killed_grading_process_leaves_nothing_running(tmp_path):
     assert "the grading process was killed" in statuses_message(result)
     correct = json.loads((out / "students" / "correct_sync_generators" / "results.json").read_text())
     assert statuses(correct)["chat.content"] == "passed"
+
+
+def test_a_killed_batch_leaves_nothing_running(tmp_path):
+    """SIGKILL the batch itself while an app runs: its grading process and everything it started end too."""
+    marker = f"streamgrade-hostile-{uuid.uuid4().hex}"
+    batch = subprocess.Popen(slow_class(tmp_path, marker), cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        grading = wait_for_grading(marker, batch)
+        arguments = Path(f"/proc/{grading}/cmdline").read_bytes().decode().split("\0")
+        results = Path(arguments[arguments.index("--json") + 1])  # in the batch's scratch folder
+        helpers = reaper.descendants([batch.pid])
+        batch.kill()
+        batch.wait()
+        deadline = time.monotonic() + 60
+        while reaper.living(helpers) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling /proc: the processes end in other sessions, no event reaches the test
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+            batch.wait()
+    scratch_left = results.exists()
+    shutil.rmtree(results.parent, ignore_errors=True)  # the killed batch could not remove it
+    assert not reaper.pid_exists(grading), "the grading process ends with the batch"
+    assert not scratch_left, "it was stopped with the batch, not left to finish grading on its own"
+    assert reaper.living(helpers) == set(), "the fork server and the launchers end too"
+    assert marked(marker) == []
 
 
 def wait_for_grading(marker: str, batch: subprocess.Popen) -> int:

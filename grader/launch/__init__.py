@@ -58,6 +58,7 @@ __all__ = [
     "adopt_orphans",
     "backend_name",
     "child_environment",
+    "end_with_parent",
     "new_group",
     "grading_environment",
     "keep_secrets",
@@ -157,6 +158,11 @@ def own_helpers() -> list[int]:
 def keep_secrets() -> None:
     """Let no app of this user read this process's environment or memory (it holds the instructor's)."""
     backend().keep_secrets()
+
+
+def end_with_parent(parent: int) -> None:
+    """End when ``parent``, this process's parent, ends (a grading process with its batch)."""
+    backend().end_with_parent(parent)
 
 
 def adopt_orphans() -> None:

@@ -221,6 +221,10 @@ def keep_secrets() -> None:
     """No portable way to keep a process of the same user from reading this one (docs/SECURITY.md)."""
 
 
+def end_with_parent(parent: int) -> None:
+    """No portable way to be told of the parent's end: a killed batch's grading process finishes its grade."""
+
+
 def stop_orphans(known: Iterable[int] = ()) -> None:
     """Kill the trees of this process's children that are not ``known`` (what a killed grading left)."""
     known = set(known)

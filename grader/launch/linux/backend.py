@@ -279,5 +279,9 @@ def keep_secrets() -> None:
     reaper.forbid_inspection()
 
 
+def end_with_parent(parent: int) -> None:
+    reaper.end_with_parent(parent)
+
+
 def stop_orphans(known: Iterable[int] = ()) -> None:
     reaper.reap(reaper.kill_trees(reaper.stray_children(known)))

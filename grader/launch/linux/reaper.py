@@ -20,6 +20,7 @@ from pathlib import Path
 
 from grader.launch.linux import libc
 
+PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -45,6 +46,14 @@ def forbid_new_privileges() -> bool:
     return _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
+def end_with_parent(parent: int) -> None:
+    """SIGKILL this process when ``parent`` (its parent now) ends, however it ends: a grading process
+    must not outlive a killed batch (the batch's fork server kills its apps' launchers as it goes)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the request was made
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def forbid_inspection() -> bool:
     """Processes of this user can't read this one's memory, environment or descriptors, nor trace it.
 
@@ -62,14 +71,9 @@ def parent_map() -> dict[int, int]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                text = stat.read()
-        except OSError:
-            continue  # gone meanwhile
-        # The command name is in parentheses and may itself hold ") ": split after the last one.
-        fields = text[text.rfind(b")") + 2 :].split()
-        parents[int(entry.name)] = int(fields[1])
+        fields = _stat_fields(int(entry.name))
+        if fields:  # else gone meanwhile
+            parents[int(entry.name)] = int(fields[1])
     return parents
 
 
@@ -191,13 +195,28 @@ def private_folder(kind: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"streamgrade-{kind}-{os.getpid()}-"))
 
 
-def process_state(pid: int) -> str | None:
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first, then the parent's pid).
+
+    The command name is in parentheses and may itself hold ") ": split after the last one.
+    """
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             text = stat.read()
     except OSError:
         return None
-    return text[text.rfind(b")") + 2 :].split()[0].decode()
+    return text[text.rfind(b")") + 2 :].split()
+
+
+def process_state(pid: int) -> str | None:
+    fields = _stat_fields(pid)
+    return fields[0].decode() if fields else None
+
+
+def parent_of(pid: int) -> int | None:
+    """``pid``'s parent, from its own stat file (no scan of every process)."""
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
 
 
 def pid_exists(pid: int) -> bool:
