@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="grade an app (the default command)", epilog=EXIT_CODES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     check.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
+    # Hidden, as STREAMGRADE_BACKEND (which it sets, for the grading processes too): for tests and comparisons.
+    check.add_argument("--backend", choices=launch.BACKENDS, help=argparse.SUPPRESS)
     check.add_argument("--exercise", action="append", choices=EXERCISES, help="grade only this exercise")
     check.add_argument("--json", metavar="PATH", help="also write the results as JSON (-: to standard output only)")
     check.add_argument(
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions", help="a folder: one folder, .zip or .py per student")
     batch.add_argument("--out", required=True, help="where results go")
+    batch.add_argument("--backend", choices=launch.BACKENDS, help=argparse.SUPPRESS)  # as for check
     batch.add_argument("-j", "--jobs", type=int, default=DEFAULT_JOBS,
                        help=f"submissions graded at once (default {DEFAULT_JOBS})")  # fmt: skip
     batch.add_argument("--shard", metavar="K/N", help="grade only the K-th of N parts (for several machines)")
@@ -480,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
     # A SIGTERM (a batch's time limit, a CI runner) unwinds like Ctrl-C, so the
     # app's servers are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    if getattr(args, "backend", None):
+        os.environ[launch.BACKEND_VARIABLE] = args.backend
+        launch.backend_name.cache_clear()
     if args.command in ("check", "batch", "gradescope"):
         try:
             launch.backend_name()  # STREAMGRADE_BACKEND names one this system can run

@@ -204,6 +204,16 @@ def test_an_unknown_backend_is_a_usage_error(tmp_path):
     assert "Traceback" not in finished.stderr
 
 
+def test_the_hidden_option_chooses_the_backend_as_the_variable_does(tmp_path):
+    output = tmp_path / "results.json"
+    env = {key: value for key, value in os.environ.items() if key != features.BACKEND_VARIABLE}
+    command = [sys.executable, "-m", "grader", "check", str(REFERENCE_APP), "--backend", "portable", "--exercise",
+               "chat", "--json", str(output), "--no-html"]  # fmt: skip
+    finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(output.read_text())["measurement"]["backend"] == "portable"
+
+
 def test_the_linux_backend_is_chosen_where_it_can_run():
     if features.detect().missing_for_linux():
         pytest.skip(f"this system has no {features.detect().missing_for_linux()}")

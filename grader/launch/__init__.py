@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from grader.launch.features import BACKEND_VARIABLE, BackendError, backend_name
+from grader.launch.features import BACKEND_VARIABLE, BACKENDS, BackendError, backend_name
 from grader.launch.groups import new_group, stop_group
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "BACKENDS",
     "BACKEND_VARIABLE",
     "DEFAULT_START_TIMEOUT",
     "MIB",
