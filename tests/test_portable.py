@@ -195,6 +195,17 @@ def test_the_bootstrap_really_takes_linux_away():
     )
 
 
+def test_without_linux_facilities_no_linux_module_is_imported():
+    probe = ("import grader.cli, grader.plugin, grader.probes.run, grader.batch.runner, grader.watch; "
+             "from grader import launch; launch.backend(); "
+             "print(sorted(name for name in sys.modules if name.startswith('grader.launch.linux')))")  # fmt: skip
+    bootstrap = BOOTSTRAP.split("import runpy")[0] + probe
+    finished = subprocess.run([sys.executable, "-c", bootstrap], capture_output=True, text=True, cwd=ROOT,
+                              timeout=60)  # fmt: skip
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "[]"
+
+
 def test_an_unknown_backend_is_a_usage_error(tmp_path):
     env = {**os.environ, features.BACKEND_VARIABLE: "bsd"}
     finished = subprocess.run([sys.executable, "-m", "grader", "check", str(REFERENCE_APP)], capture_output=True,
@@ -232,3 +243,48 @@ def test_a_single_process_app_is_measured_the_same_by_both_meters(reference):
     linux = reference.meter.memory().rss
     portable = TreeMeter(reference.pid).memory().rss
     assert abs(linux - portable) <= 2 * 2**20  # the same process, read a moment apart
+
+
+CHILD_WORKS = """
+import subprocess, sys
+from fastapi import FastAPI
+
+app = FastAPI()
+WORK = "import time; block = bytearray(96 * 2**20); [block.__setitem__(i, 1) for i in range(0, len(block), 4096)]; " \\
+       "end = time.process_time() + 0.6\\nwhile time.process_time() < end: pass\\nprint('done', flush=True); " \\
+       "time.sleep(30)"
+children = []
+
+@app.get("/work")
+def work():
+    child = subprocess.Popen([sys.executable, "-c", WORK], stdout=subprocess.PIPE)
+    children.append(child)
+    child.stdout.readline()  # its CPU is spent and its memory still held
+    return {"child": child.pid}
+"""
+
+
+@pytest.mark.parametrize("backend", ["linux", "portable"])
+def test_both_meters_count_the_work_of_a_child_process(backend, tmp_path):
+    import importlib
+
+    import httpx
+
+    from grader.launch import resolve_target
+
+    if backend == "linux" and features.detect().missing_for_linux():
+        pytest.skip("needs the Linux backend")
+    modules = {"linux": "grader.launch.linux.backend", "portable": "grader.launch.portable"}
+    module = importlib.import_module(modules[backend])
+    (tmp_path / "app.py").write_text(CHILD_WORKS)
+    app = module.start_app(resolve_target(str(tmp_path / "app.py")))
+    try:
+        cpu_before, memory_before = app.meter.cpu_seconds(), app.meter.memory().rss
+        httpx.get(f"{app.base_url}/work", timeout=30).raise_for_status()
+        # The child's 0.6 s of CPU and 96 MiB count as the app's, though its server did neither.
+        assert app.meter.cpu_seconds() - cpu_before >= 0.5
+        assert app.meter.memory().rss - memory_before >= 90 * 2**20
+        assert app.meter.process_count() >= 2
+    finally:
+        app.stop()
+    assert app.leftovers == 0
