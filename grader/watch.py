@@ -179,7 +179,7 @@ class Watch:
                     continue
                 self.show(outcome)
                 if self.spare is None and not self.changed.is_set():
-                    self.spare = self.new_worker()  # its imports happen while the learner edits
+                    self.spare = self.new_worker()  # it sets up while the learner edits
         finally:
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
