@@ -44,6 +44,7 @@ from grader.launch import features, resolve_target, running_app  # noqa: E402
 from grader.probes import bigfile as bigfile_probe  # noqa: E402
 from grader.probes import chat as chat_probe  # noqa: E402
 from grader.probes import events as events_probe  # noqa: E402
+from grader.contract import CHAT_DEFAULT_DELAY, EVENTS_DEFAULT_INTERVAL  # noqa: E402
 from grader.probes.http import local_client  # noqa: E402
 from grader.timing import arrival_at_offsets, bursts  # noqa: E402
 
@@ -62,8 +63,18 @@ def app_path(name: str) -> Path:
 
 def floor_seconds() -> dict[str, float]:
     """The waits a grading run can't avoid, from the probes' own constants."""
-    chat = (chat_probe.TIMING_TOKENS - 1 + chat_probe.CONCURRENT_TOKENS - 1) * chat_probe.TIMING_DELAY
-    events = (events_probe.TIMING_COUNT - 1 + events_probe.CONCURRENT_COUNT - 1) * events_probe.TIMING_INTERVAL
+    # Each exercise runs on two servers at once; the longer one counts, at the largest delay a run can draw.
+    chat = max(
+        (chat_probe.TIMING_TOKENS - 1) * max(chat_probe.TIMING_DELAYS)
+        + (chat_probe.CONCURRENT_TOKENS - 1) * chat_probe.CONCURRENT_DELAY,
+        (chat_probe.DEFAULT_TOKENS - 1) * CHAT_DEFAULT_DELAY
+        + (chat_probe.SECOND_TOKENS - 1) * max(chat_probe.SECOND_DELAYS),
+    )
+    events = max(
+        (events_probe.TIMING_COUNT - 1) * max(events_probe.TIMING_INTERVALS)
+        + (events_probe.CONCURRENT_COUNT - 1) * events_probe.CONCURRENT_INTERVAL,
+        (events_probe.DEFAULT_COUNT - 1) * EVENTS_DEFAULT_INTERVAL,
+    )
     disconnect = 2 * events_probe.CPU_WINDOW + 0.1  # streaming window, settle, quiet window
     downloads = bigfile_probe.SLOW_READ_PAUSE
     # Phase 1 runs chat and events side by side; phase 2 the downloads and the disconnect probe.

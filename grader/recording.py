@@ -67,15 +67,35 @@ class StartRecording:
 
 
 @dataclass
+class TimedReply:
+    """A reply whose tokens are timed: sent with ``delay``, or with no delay parameter (None: the default)."""
+
+    prompt: str  # what the reply should be (the default prompt when none was sent)
+    delay: float | None
+    exchange: Exchange
+    prompt_sent: bool = True
+
+
+@dataclass
 class ChatRecording:
-    delay: float
-    content: list[tuple[str, Exchange]]  # (prompt, exchange) pairs sent with delay=0
+    delay: float  # the solo stream's delay, drawn per run
+    content: list[tuple[str, Exchange]]  # (prompt, exchange) pairs sent with a tiny delay
     solo_prompt: str
     solo: Exchange  # one stream alone on the server: timing evidence
     concurrent: list[Exchange]  # several streams at once, while the server is probed
     idle_latencies: list[float]  # /openapi.json answered before the streams
     busy_latencies: list[float]  # ... and while they ran
-    validation: list[tuple[str, Exchange]]  # (delay value, exchange) for out-of-range delays
+    validation: list[tuple[str, Exchange]]  # (delay value, exchange) for delays that must be refused
+    concurrent_delay: float = 0.2
+    # Recorded on a second server at the same time (see probes/chat.py
+    # probe_chat_more): a reply with no parameters at all, one at a second
+    # delay drawn per run, and the allowed range's ends.
+    paced: list[TimedReply] = field(default_factory=list)
+    accepted: list[tuple[str, Exchange]] = field(default_factory=list)  # (delay value, exchange): must be 200
+
+    def timed(self) -> list[TimedReply]:
+        """Every reply whose pacing is judged: the solo stream first."""
+        return [TimedReply(self.solo_prompt, self.delay, self.solo), *self.paced]
 
 
 @dataclass
@@ -172,6 +192,16 @@ class DisconnectRecording:
 
 
 @dataclass
+class EventsMore:
+    """What a second events server answered, beside the first."""
+
+    default: Exchange  # ?count=2 with no interval: one default gap
+    default_count: int
+    accepted: list[tuple[dict[str, str], Exchange]]  # the ranges' ends: must be 200
+    unexpected_ids: list[tuple[str, Exchange]]  # (Last-Event-ID, exchange) for ids never sent, with count=2
+
+
+@dataclass
 class EventsRecording:
     interval: float
     count: int
@@ -182,7 +212,10 @@ class EventsRecording:
     resume_from: int
     resume_count: int
     resume: Exchange
-    validation: list[tuple[dict[str, str], Exchange]]
+    validation: list[tuple[dict[str, str], Exchange]]  # parameters that must be refused with 422
+    concurrent_interval: float = 0.2
+    # Recorded on a second server at the same time (probes/events.py probe_events_more).
+    more: EventsMore | None = None
     # Recorded last, on the same server: a server this breaks can't spoil
     # the evidence above. None if that probe could not run.
     disconnect: DisconnectRecording | None = None
@@ -220,8 +253,8 @@ class AppRecording:
 # wrote the file.
 
 _TYPES = {cls.__name__: cls for cls in (
-    Chunk, Exchange, StartRecording, ChatRecording, MemoryTrace, Download, RangeProbe,
-    BigfileRecording, DisconnectRecording, EventsRecording, AppRecording,
+    Chunk, Exchange, StartRecording, TimedReply, ChatRecording, MemoryTrace, Download, RangeProbe,
+    BigfileRecording, DisconnectRecording, EventsMore, EventsRecording, AppRecording,
 )}  # fmt: skip
 
 

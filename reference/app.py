@@ -192,9 +192,11 @@ def format_event(seq: int) -> str:
 
 def first_sequence_number(last_event_id: str | None) -> int:
     """Continue after the last event the browser saw, or start at 1."""
-    if last_event_id is not None and last_event_id.strip().isdigit():
-        return int(last_event_id) + 1
-    return 1  # no header, or an id we never sent: start over
+    value = (last_event_id or "").strip()
+    # isascii too: "²".isdigit() is true, and int("²") raises.
+    if value.isascii() and value.isdigit():
+        return int(value) + 1
+    return 1  # no header, or an id we never sent (not a number, negative): start over
 
 
 @app.get("/events")

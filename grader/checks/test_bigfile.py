@@ -16,6 +16,8 @@ from grader.recording import Download, Exchange
 THROUGHPUT_FACTOR = 10
 
 TRY_IT = "curl -sS -D - -o /tmp/download.bin http://127.0.0.1:8000/bigfile"
+# The headers the contract names: a HEAD answer must give each exactly as GET does.
+HEAD_SAME_AS_GET = ("content-type", "content-length", "content-disposition", "accept-ranges")
 MEMORY_HINT = (
     "Read the file in fixed-size pieces, `file.read(64 * 1024)` in a loop, and yield each piece. "
     '`for chunk in open(path, "rb")` and `yield from file` split at newline bytes: a file without '
@@ -271,7 +273,7 @@ def test_bigfile_range(app):
     reproduce="curl -I http://127.0.0.1:8000/bigfile",
 )
 def test_bigfile_head(app):
-    """Extra credit: HEAD gives the headers and no body"""
+    """Extra credit: HEAD gives the same headers as GET and no body"""
     bigfile = app.bigfile
     exchange = bigfile.head
     require_status(exchange, 200, "HEAD /bigfile")
@@ -279,3 +281,12 @@ def test_bigfile_head(app):
         raise CheckFailed(
             f"HEAD /bigfile should announce Content-Length: {bigfile.file_size}, got {exchange.header('content-length')}."
         )
+    # The headers that describe the file; Date and the like may differ between two answers.
+    get = full_download(app)
+    for name in HEAD_SAME_AS_GET:
+        if exchange.header(name) != get.header(name):
+            raise CheckFailed(
+                f"HEAD /bigfile answered {name}: {exchange.header(name) or '(none)'}, but GET /bigfile answered "
+                f"{name}: {get.header(name) or '(none)'}. HEAD should give the same headers as GET, without the body.",
+                evidence={"head": exchange.headers, "get": get.headers},
+            )

@@ -14,8 +14,9 @@ from grader.checks._common import (
     require_answer,
     require_status,
 )
-from grader.contract import TOKEN_PATTERN
-from grader.timing import bursts
+from grader.contract import CHAT_DEFAULT_DELAY, CHAT_DEFAULT_PROMPT, TOKEN_PATTERN, token_ends
+from grader.recording import Exchange, TimedReply
+from grader.timing import arrival_at_offsets, bursts
 
 TRY_IT = "curl -N 'http://127.0.0.1:8000/chat-stream?prompt=one%20two%20three%20four&delay=0.5'"
 
@@ -23,6 +24,31 @@ TRY_IT = "curl -N 'http://127.0.0.1:8000/chat-stream?prompt=one%20two%20three%20
 def token_bursts(app):
     chat = app.chat
     return bursts(chat.solo.chunks, quiet=chat.delay / 2)
+
+
+def token_arrivals(exchange: Exchange, prompt: str, delay: float) -> list[float]:
+    """When each of the contract's tokens had fully arrived.
+
+    Timed by the contract's tokens, not by the pieces the app wrote: an app
+    that sends a word and its space as two pieces, each `delay` after the
+    other, delivers a token every 2 x delay. When the reply is not the prompt
+    (chat.content's concern) there are no tokens to find: the bursts stand in.
+    """
+    if exchange.body == prompt.encode("utf-8"):
+        return arrival_at_offsets(exchange.chunks, token_ends(prompt))
+    return [chunk.at for chunk in bursts(exchange.chunks, quiet=delay / 2)]
+
+
+def asked_for(reply: TimedReply) -> str:
+    if reply.delay is None:
+        return f"With no delay parameter (the default is {CHAT_DEFAULT_DELAY:g} s)"
+    return f"Asked for delay={reply.delay:g}"
+
+
+def request_of(reply: TimedReply) -> str:
+    if not reply.prompt_sent:
+        return "GET /chat-stream (no parameters)"
+    return f"GET /chat-stream?prompt={reply.prompt!r}&delay={reply.delay:g}"
 
 
 @check("chat.status", points=1, reproduce="curl -i 'http://127.0.0.1:8000/chat-stream?delay=0'")
@@ -62,7 +88,7 @@ def test_chat_media_type(app):
     reproduce="curl -N 'http://127.0.0.1:8000/chat-stream?prompt=%20%20two%20%20spaces%20%C3%A9&delay=0'",
 )
 def test_chat_content(app):
-    """The reply is exactly the prompt, spaces and non-ASCII text included"""
+    """The reply is exactly the prompt (the default one when none is given), spaces and non-ASCII included"""
     chat = app.chat
     for prompt, exchange in [*chat.content, (chat.solo_prompt, chat.solo)]:
         require_status(exchange, 200, f"GET /chat-stream?prompt={prompt!r}")
@@ -71,6 +97,17 @@ def test_chat_content(app):
                 f"For the prompt {prompt!r} the reply should be exactly the same text; "
                 f"it was {excerpt(exchange.body)}.",
                 evidence={"prompt": prompt, "body": exchange.body.decode("utf-8", "replace")},
+            )
+    for reply in chat.paced:
+        require_status(reply.exchange, 200, request_of(reply))
+        if reply.exchange.body != reply.prompt.encode("utf-8"):
+            said = "With no prompt parameter the reply should be the default prompt" if not reply.prompt_sent \
+                else "For the prompt"
+            raise CheckFailed(
+                f"{said} {reply.prompt!r}; it was {excerpt(reply.exchange.body)}.",
+                hint=f'The default goes in the signature: `prompt: str = "{CHAT_DEFAULT_PROMPT}"`.'
+                if not reply.prompt_sent else "",
+                evidence={"prompt": reply.prompt, "body": reply.exchange.body.decode("utf-8", "replace")},
             )
 
 
@@ -123,12 +160,24 @@ def test_chat_first_token(app, reference):
     "chat.pacing",
     points=2,
     depends=("chat.incremental",),
-    hint="Wait exactly `delay` seconds between two tokens: `await asyncio.sleep(delay)` once per token.",
+    hint=(
+        "Wait exactly `delay` seconds between two tokens (`await asyncio.sleep(delay)` once per token, with the "
+        "delay that was asked for, 0.2 when none was), and yield each token whole, its spaces included."
+    ),
     reproduce=TRY_IT,
 )
 def test_chat_pacing(app):
-    """Tokens come `delay` seconds apart"""
-    judge_pacing([chunk.at for chunk in token_bursts(app)], app.chat.delay, "delay", "token")
+    """Tokens come `delay` seconds apart, at two delays drawn per run and at the default"""
+    for reply in app.chat.timed():
+        require_status(reply.exchange, 200, request_of(reply))
+        period = CHAT_DEFAULT_DELAY if reply.delay is None else reply.delay
+        times = token_arrivals(reply.exchange, reply.prompt, period)
+        if len(times) < 2:
+            raise CheckFailed(
+                f"{request_of(reply)}: the reply came in one piece, so no gap between tokens could be timed.",
+                evidence={"arrivals": times},
+            )
+        judge_pacing(times, period, "delay", "token", asked=asked_for(reply))
 
 
 @check(
@@ -143,7 +192,7 @@ def test_chat_nonblocking(app, reference):
     for exchange in chat.concurrent:
         require_answer(exchange, "A concurrent GET /chat-stream")
     judge_loop_health(
-        chat.busy_latencies, reference.chat.busy_latencies, chat.delay * LOOP_ALLOWANCE,
+        chat.busy_latencies, reference.chat.busy_latencies, chat.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(chat.concurrent)} streams",
     )  # fmt: skip
 
@@ -151,16 +200,23 @@ def test_chat_nonblocking(app, reference):
 @check(
     "chat.validation",
     points=1,
-    hint="Declare the limits on the parameter: `delay: Annotated[float, Query(ge=0, le=5)] = 0.2`.",
+    hint="Declare the limits on the parameter: `delay: Annotated[float, Query(ge=0, le=5)] = 0.2` (ge and le include the ends).",
     reproduce="curl -i 'http://127.0.0.1:8000/chat-stream?delay=9'",
 )
 def test_chat_validation(app):
-    """A delay outside 0..5 is rejected with 422"""
+    """A delay from 0 to 5 (both included) is accepted, anything else is rejected with 422"""
+    for value, exchange in app.chat.accepted:
+        require_answer(exchange, f"GET /chat-stream?delay={value}")
+        if exchange.status != 200:
+            raise CheckFailed(
+                f"GET /chat-stream?prompt=x&delay={value} was answered with {exchange.status}; expected 200, "
+                f"because {value} is one end of the allowed range, 0 to 5 with both ends included."
+            )
     for value, exchange in app.chat.validation:
         require_answer(exchange, f"GET /chat-stream?delay={value}")
         if exchange.status != 422:
             raise CheckFailed(
                 f"GET /chat-stream?delay={value} was answered with {exchange.status}; expected 422, "
-                "because a delay must be between 0 and 5 seconds.",
+                "because a delay must be a number between 0 and 5 seconds.",
                 reproduce=f"curl -i 'http://127.0.0.1:8000/chat-stream?delay={value}'",
             )

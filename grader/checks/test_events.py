@@ -17,7 +17,8 @@ from grader.checks._common import (
     require_answer,
     require_status,
 )
-from grader.recording import Exchange
+from grader.contract import EVENTS_DEFAULT_INTERVAL
+from grader.recording import EventsMore, Exchange
 from grader.timing import arrival_at_offsets, clusters, gaps, median
 
 # A timestamp may differ from the grader's clock at arrival by this much:
@@ -41,6 +42,16 @@ def parsed(exchange: Exchange) -> sse.ParsedStream:
 def event_arrivals(exchange: Exchange) -> list[float]:
     events = parsed(exchange).events
     return arrival_at_offsets(exchange.chunks, [event.end for event in events])
+
+
+def second_server(app) -> EventsMore:
+    if app.events.more is None:
+        raise NotApplicable("The second events server could not be probed in this run.")
+    return app.events.more
+
+
+def ids_of(exchange: Exchange) -> list[str | None]:
+    return [event.id_field for event in parsed(exchange).events]
 
 
 # The gate of every check that reads the stream: a browser's EventSource
@@ -118,6 +129,12 @@ def payload_problem(event: sse.Event, position: int) -> str | None:
         return f"event {position}'s time is not an ISO-8601 timestamp: {payload.get('time')!r}"
     if stamp.utcoffset() is None:
         return f"event {position}'s time {payload['time']!r} has no time zone; use datetime.now(timezone.utc)"
+    if stamp.utcoffset().total_seconds() != 0:
+        # The right instant in another zone is still not what the contract asks for.
+        return (
+            f"event {position}'s time {payload['time']!r} is not UTC (its offset is not +00:00 or Z); "
+            "use datetime.now(timezone.utc)"
+        )
     if event.id_field != str(payload["seq"]):
         return f"event {position} has id {event.id_field!r} but seq {payload['seq']}; give each event `id: <seq>`"
     return None
@@ -149,7 +166,7 @@ def test_events_payload(app):
     reproduce=TRY_IT,
 )
 def test_events_count(app):
-    """With count=N, exactly events 1..N are sent, then the stream ends"""
+    """With count=N, exactly N events are sent (1..N, or after Last-Event-ID), then the stream ends"""
     events_rec = app.events
     exchange = events_rec.solo
     require_answer(exchange, "GET /events?count=...")
@@ -157,10 +174,24 @@ def test_events_count(app):
         raise CheckFailed(
             f"Asked for count={events_rec.count}, the stream did not end: {exchange.error}."
         )
-    ids = [event.id_field for event in parsed(exchange).events]
+    ids = ids_of(exchange)
     expected = [str(n) for n in range(1, events_rec.count + 1)]
     if ids != expected:
         raise CheckFailed(f"Asked for count={events_rec.count}, expected ids {expected}; got {ids}.")
+    # count counts the events sent in this response, also after a Last-Event-ID.
+    resume, first = events_rec.resume, events_rec.resume_from + 1
+    what = f"GET /events?count={events_rec.resume_count} with Last-Event-ID: {events_rec.resume_from}"
+    require_status(resume, 200, what)
+    sent = len(parsed(resume).events)
+    if resume.error or sent != events_rec.resume_count:
+        ended = f"the stream did not end: {resume.error}" if resume.error else "then the stream ended"
+        raise CheckFailed(
+            f"{what}: expected {events_rec.resume_count} events ({first} to {first + events_rec.resume_count - 1}) "
+            f"and the end of the stream; {sent} came, {ended}. count is the number of events in this response, "
+            "wherever they start.",
+            hint="Count the events sent in this response (`sent += 1`), not the sequence number: stop when "
+            "`sent == count`.",
+        )
 
 
 @check(
@@ -194,12 +225,23 @@ def test_events_incremental(app):
     reproduce=TRY_IT,
 )
 def test_events_pacing(app, reference):
-    """The first event comes at once, then one every `interval` seconds"""
+    """The first event comes at once, then one every `interval` seconds (1 s when it is absent)"""
     events_rec = app.events
     arrivals = event_arrivals(events_rec.solo)
     reference_first = (event_arrivals(reference.events.solo) or [0.0])[0]
     judge_first_at_once(arrivals[0], reference_first, events_rec.interval, "event")
     judge_pacing(arrivals, events_rec.interval, "interval", "event")
+    default = second_server(app).default
+    require_status(default, 200, "GET /events?count=2 (no interval)")
+    default_arrivals = event_arrivals(default)
+    if len(default_arrivals) < 2:
+        raise CheckFailed(
+            f"GET /events?count=2 (no interval) sent {len(default_arrivals)} event(s), so the default interval "
+            "could not be timed.",
+            evidence={"arrivals": default_arrivals},
+        )
+    judge_pacing(default_arrivals, EVENTS_DEFAULT_INTERVAL, "interval", "event",
+                 asked=f"With no interval parameter (the default is {EVENTS_DEFAULT_INTERVAL:g} s)")  # fmt: skip
 
 
 @check(
@@ -240,7 +282,7 @@ def test_events_nonblocking(app, reference):
         require_answer(exchange, "A concurrent GET /events")
     judge_loop_health(
         events_rec.busy_latencies, reference.events.busy_latencies,
-        events_rec.interval * LOOP_ALLOWANCE, f"{len(events_rec.concurrent)} event streams",
+        events_rec.concurrent_interval * LOOP_ALLOWANCE, f"{len(events_rec.concurrent)} event streams",
     )  # fmt: skip
 
 
@@ -269,13 +311,47 @@ def test_events_resume(app):
 
 
 @check(
+    "events.unexpected-id",
+    points=1,
+    depends=("events.headers",),
+    hint=(
+        "Continue after the id only when the header is a whole number (`value.isascii() and value.isdigit()`); "
+        "otherwise start from event 1. `int(value)` on anything else raises, and the browser gets a 500."
+    ),
+    reproduce="curl -i -N -H 'Last-Event-ID: not-a-number' 'http://127.0.0.1:8000/events?count=1'",
+)
+def test_events_unexpected_id(app):
+    """A Last-Event-ID the server never sent (not a number, negative, huge) starts from event 1, never a 500"""
+    for value, exchange in second_server(app).unexpected_ids:
+        what = f"GET /events?count=2 with Last-Event-ID: {value}"
+        require_status(exchange, 200, what)
+        ids = ids_of(exchange)
+        # A huge whole number is still a number: carrying on after it is as sensible as starting over.
+        allowed = ["1", str(int(value) + 1)] if value.isdigit() else ["1"]
+        if not ids or ids[0] not in allowed:
+            raise CheckFailed(
+                f"{what}: expected the stream to start at event {' or '.join(allowed)}; the ids were {ids}. "
+                "An id the server never sent can't be continued from: start again at 1.",
+                evidence={"ids": ids},
+            )
+
+
+@check(
     "events.validation",
     points=1,
-    hint="Declare the limits: `Query(ge=0.01, le=60)` for interval, `Query(ge=1)` for count.",
+    hint="Declare the limits: `Query(ge=0.01, le=60)` for interval, `Query(ge=1)` for count (ge and le include the ends).",
     reproduce="curl -i 'http://127.0.0.1:8000/events?interval=0'",
 )
 def test_events_validation(app):
-    """An interval outside 0.01..60 or a count below 1 is rejected with 422"""
+    """interval from 0.01 to 60 and count from 1 are accepted (ends included), anything else gets 422"""
+    for params, exchange in second_server(app).accepted:
+        query = "&".join(f"{key}={value}" for key, value in params.items())
+        require_answer(exchange, f"GET /events?{query}")
+        if exchange.status != 200:
+            raise CheckFailed(
+                f"GET /events?{query} was answered with {exchange.status}; expected 200: the allowed ranges "
+                "include their ends (interval 0.01 and 60, count 1)."
+            )
     for params, exchange in app.events.validation:
         query = "&".join(f"{key}={value}" for key, value in params.items())
         require_answer(exchange, f"GET /events?{query}")

@@ -168,6 +168,8 @@ def range_probes(served: ServedFile) -> list[tuple[str, tuple[int, int] | None]]
         (f"bytes={size // 2}-{size // 2 + 4095}", (size // 2, size // 2 + 4095)),
         (f"bytes={size - 1000}-", (size - 1000, size - 1)),
         ("bytes=-500", (size - 500, size - 1)),
+        # An end past the file's end is clamped to its last byte (RFC 9110 14.1.2).
+        (f"bytes={size - 100}-{size + 999}", (size - 100, size - 1)),
         (f"bytes={size + 10}-", None),
     ]
 

@@ -1,21 +1,38 @@
-"""Probe GET /chat-stream: content, token timing, and the event loop's health."""
+"""Probe GET /chat-stream: content, token timing, defaults, the allowed range, and the event loop's health."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 
+from grader.contract import CHAT_DEFAULT_DELAY, CHAT_DEFAULT_PROMPT, CHAT_DELAY_LIMITS
 from grader.probes.http import local_client, probe_latencies, record_exchange
-from grader.recording import ChatRecording
+from grader.recording import ChatRecording, Exchange, TimedReply
 
-# The delay between tokens while timing. Long enough that a token's arrival
-# stands clear of loopback and scheduling noise (a few ms), short enough that
-# grading stays quick: six tokens take one second.
-TIMING_DELAY = 0.2
+# The delays streams are timed at, drawn per run from the seed. Never the
+# default (0.2 s, also the value the usual notes hard-code): each lies more
+# than the pacing tolerance (35 %) away from it, so an app that sleeps a fixed
+# 0.2 s fails. The solo stream's delay is short (six tokens take 0.5 to 0.65 s)
+# yet far above loopback and scheduling noise (a few ms); the second, timed on
+# another server at the same time, is a different value on the other side
+# of the default.
+TIMING_DELAYS = (0.1, 0.11, 0.12, 0.13)
+SECOND_DELAYS = (0.35, 0.4)
 TIMING_TOKENS = 6
+SECOND_TOKENS = 3
+# The streams that load the server while its event loop is probed. Their
+# pacing is not judged (a blocking app is judged by chat.nonblocking alone),
+# so one value serves; not the default all the same.
+CONCURRENT_DELAY = 0.18
 CONCURRENT_STREAMS = 3
 CONCURRENT_TOKENS = 3
-OUT_OF_RANGE_DELAYS = ("-0.5", "5.5")
+# Content is checked on replies sent with a tiny delay rather than 0: the
+# range's ends are probed on their own (probe_chat_more), so an app that
+# refuses delay=0 fails the range check only.
+CONTENT_DELAY = "0.001"
+REFUSED_DELAYS = ("-0.5", "5.5", "abc")
+# Default prompt (3 tokens) at the default delay: two gaps, 0.4 s.
+DEFAULT_TOKENS = len(CHAT_DEFAULT_PROMPT.split())
 
 WORDS = ["stream", "token", "FastAPI", "chunk", "yield", "socket", "reply", "model", "async", "bytes"]
 # Prompts that catch the usual mistakes: lost repeated or leading spaces,
@@ -30,49 +47,51 @@ def pick_prompts(rng: random.Random) -> tuple[list[str], str]:
     return [*FIXED_PROMPTS, " ".join(rng.sample(WORDS, 4)) + " ✨"], timed
 
 
+def stream_timeout(delay: float, tokens: int) -> float:
+    """Three times a stream's length and a margin: enough for a slow app, not for one that never ends."""
+    return delay * tokens * 3 + 5
+
+
 async def probe_chat(base_url: str, rng: random.Random) -> ChatRecording:
     content_prompts, timed_prompt = pick_prompts(rng)
-    # A 6-token stream at 0.2 s takes 1 s; allow three times that and a margin.
-    stream_timeout = TIMING_DELAY * TIMING_TOKENS * 3 + 5
-    async with local_client(base_url, stream_timeout) as client:
+    delay = rng.choice(TIMING_DELAYS)
+    timeout = stream_timeout(max(delay, CONCURRENT_DELAY), TIMING_TOKENS)
+    async with local_client(base_url, timeout) as client:
         content = []
         for prompt in content_prompts:
             exchange = await record_exchange(
-                client, "/chat-stream", params={"prompt": prompt, "delay": "0"}, timeout=10
+                client, "/chat-stream", params={"prompt": prompt, "delay": CONTENT_DELAY}, timeout=10
             )
             content.append((prompt, exchange))
 
         solo = await record_exchange(
-            client, "/chat-stream", params={"prompt": timed_prompt, "delay": str(TIMING_DELAY)},
-            timeout=stream_timeout,
-        )  # fmt: skip
+            client, "/chat-stream", params={"prompt": timed_prompt, "delay": str(delay)}, timeout=timeout
+        )
 
         idle = await probe_latencies(client, count=3, window=0.03, timeout=5)
         concurrent_prompt = " ".join(rng.sample(WORDS, CONCURRENT_TOKENS))
         streams = [
             record_exchange(
-                client, "/chat-stream", params={"prompt": concurrent_prompt, "delay": str(TIMING_DELAY)},
-                timeout=stream_timeout,
+                client, "/chat-stream", params={"prompt": concurrent_prompt, "delay": str(CONCURRENT_DELAY)},
+                timeout=timeout,
             )  # fmt: skip
             for _ in range(CONCURRENT_STREAMS)
         ]
         # Probe while the streams run: they last (tokens - 1) * delay seconds.
-        window = (CONCURRENT_TOKENS - 1) * TIMING_DELAY
-        busy_task = asyncio.ensure_future(
-            probe_latencies(client, count=8, window=window, timeout=stream_timeout)
-        )
+        window = (CONCURRENT_TOKENS - 1) * CONCURRENT_DELAY
+        busy_task = asyncio.ensure_future(probe_latencies(client, count=8, window=window, timeout=timeout))
         concurrent = await asyncio.gather(*streams)
         busy = await busy_task
 
         validation = []
-        for value in OUT_OF_RANGE_DELAYS:
+        for value in REFUSED_DELAYS:
             exchange = await record_exchange(
                 client, "/chat-stream", params={"prompt": "x", "delay": value}, timeout=5, stop_after_bytes=1
             )
             validation.append((value, exchange))
 
     return ChatRecording(
-        delay=TIMING_DELAY,
+        delay=delay,
         content=content,
         solo_prompt=timed_prompt,
         solo=solo,
@@ -80,4 +99,33 @@ async def probe_chat(base_url: str, rng: random.Random) -> ChatRecording:
         idle_latencies=idle,
         busy_latencies=busy,
         validation=validation,
+        concurrent_delay=CONCURRENT_DELAY,
     )
+
+
+async def probe_chat_more(base_url: str, rng: random.Random) -> tuple[list[TimedReply], list[tuple[str, Exchange]]]:
+    """On a second server, beside probe_chat: the defaults, a second delay, and the range's ends.
+
+    Returns the timed replies (no parameters at all, then a second delay)
+    and the replies to the allowed range's ends (a one-token prompt, so
+    delay=5 costs no wait).
+    """
+    second_delay = rng.choice(SECOND_DELAYS)
+    second_prompt = " ".join(rng.sample(WORDS, SECOND_TOKENS))
+    timeout = stream_timeout(max(second_delay, CHAT_DEFAULT_DELAY), max(SECOND_TOKENS, DEFAULT_TOKENS))
+    async with local_client(base_url, timeout) as client:
+        default = await record_exchange(client, "/chat-stream", timeout=timeout)
+        second = await record_exchange(
+            client, "/chat-stream", params={"prompt": second_prompt, "delay": str(second_delay)}, timeout=timeout
+        )
+        accepted = []
+        for value in CHAT_DELAY_LIMITS:
+            exchange = await record_exchange(
+                client, "/chat-stream", params={"prompt": "x", "delay": value}, timeout=5, stop_after_bytes=1
+            )
+            accepted.append((value, exchange))
+    paced = [
+        TimedReply(CHAT_DEFAULT_PROMPT, None, default, prompt_sent=False),
+        TimedReply(second_prompt, second_delay, second),
+    ]
+    return paced, accepted

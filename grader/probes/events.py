@@ -1,4 +1,4 @@
-"""Probe GET /events: framing, pacing, resuming, and what happens after a disconnect."""
+"""Probe GET /events: framing, pacing, defaults, ranges, resuming, and what happens after a disconnect."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ import random
 
 import httpx
 
+from grader.contract import EVENTS_COUNT_MINIMUM, EVENTS_DEFAULT_INTERVAL, EVENTS_INTERVAL_LIMITS
 from grader.launch import Meter
 from grader.probes.http import answer, local_client, probe_latencies, record_exchange
-from grader.recording import DisconnectRecording, EventsRecording
+from grader.recording import DisconnectRecording, EventsMore, EventsRecording
 
-# Four events 0.2 s apart: 0.6 s, with gaps well clear of timing noise.
-TIMING_INTERVAL = 0.2
+# The solo stream: four events at an interval drawn per run from the seed,
+# never the default (1 s) nor the 0.2 s the usual notes hard-code (each lies
+# more than the pacing tolerance, 35 %, from both), with gaps well clear of
+# timing noise: 0.3 to 0.39 s in all.
+TIMING_INTERVALS = (0.1, 0.11, 0.12, 0.13)
 TIMING_COUNT = 4
+# The streams that load the server while its event loop is probed; their
+# pacing is not judged, so one value serves.
+CONCURRENT_INTERVAL = 0.18
 CONCURRENT_STREAMS = 3
 CONCURRENT_COUNT = 3
 # The disconnect probe: endless streams at the fastest allowed interval make
@@ -29,25 +36,41 @@ CPU_WINDOW = 0.5
 # steps, over twice the two steps a difference of readings of both apps may
 # be off by, so a leak still fails outside the uncertainty.
 CPU_WINDOW_STEPS = 150
-INVALID_PARAMETERS = ({"interval": "0.001"}, {"interval": "61"}, {"count": "0"})
+RESUME_COUNT = 2
+# Short streams whose ids are read, not timed: fast, yet inside the allowed
+# range (not its end, so an app that refuses the end fails the range check only).
+QUICK_INTERVAL = "0.02"
+REFUSED_PARAMETERS = ({"interval": "0.001"}, {"interval": "61"}, {"count": "0"}, {"count": "1.5"})
+# The allowed ranges' ends, each with count=1 or 2 so no wait is needed
+# (only the status is read).
+ACCEPTED_PARAMETERS = (
+    {"interval": EVENTS_INTERVAL_LIMITS[0], "count": "2"},
+    {"interval": EVENTS_INTERVAL_LIMITS[1], "count": EVENTS_COUNT_MINIMUM},
+)
+# Last-Event-ID values a server never sent: not a number, negative, and
+# larger than any 64-bit integer. None may give a 500.
+UNEXPECTED_IDS = ("not-a-number", "-3", "1" * 25)
+# No interval parameter: two events, one default gap (1 s), on a second server.
+DEFAULT_COUNT = 2
 
 
 async def probe_events(base_url: str, rng: random.Random) -> EventsRecording:
     """Everything but the disconnect probe, which runs later (probe_disconnect)."""
+    interval = rng.choice(TIMING_INTERVALS)
     # Twice the stream's length and a margin: an app that ignores count is
     # cut off soon after, instead of holding the run up.
-    stream_timeout = TIMING_INTERVAL * TIMING_COUNT * 2 + 1.5
+    stream_timeout = max(interval, CONCURRENT_INTERVAL) * TIMING_COUNT * 2 + 1.5
     async with local_client(base_url, stream_timeout) as client:
-        params = {"interval": str(TIMING_INTERVAL), "count": str(TIMING_COUNT)}
+        params = {"interval": str(interval), "count": str(TIMING_COUNT)}
         solo = await record_exchange(client, "/events", params=params, timeout=stream_timeout)
 
         idle = await probe_latencies(client, count=3, window=0.03, timeout=5)
-        concurrent_params = {"interval": str(TIMING_INTERVAL), "count": str(CONCURRENT_COUNT)}
+        concurrent_params = {"interval": str(CONCURRENT_INTERVAL), "count": str(CONCURRENT_COUNT)}
         streams = [
             record_exchange(client, "/events", params=concurrent_params, timeout=stream_timeout)
             for _ in range(CONCURRENT_STREAMS)
         ]
-        window = (CONCURRENT_COUNT - 1) * TIMING_INTERVAL
+        window = (CONCURRENT_COUNT - 1) * CONCURRENT_INTERVAL
         busy_task = asyncio.ensure_future(
             probe_latencies(client, count=6, window=window, timeout=stream_timeout)
         )
@@ -56,29 +79,51 @@ async def probe_events(base_url: str, rng: random.Random) -> EventsRecording:
 
         resume_from = rng.randint(10, 99)
         resume = await record_exchange(
-            client, "/events", params={"interval": "0.01", "count": "2"},
+            client, "/events", params={"interval": QUICK_INTERVAL, "count": str(RESUME_COUNT)},
             headers={"Last-Event-ID": str(resume_from)}, timeout=2,
         )  # fmt: skip
 
         validation = []
-        for invalid in INVALID_PARAMETERS:
+        for invalid in REFUSED_PARAMETERS:
             # The status is all that counts: an app that accepts the value
             # starts streaming, and need not be followed.
             exchange = await record_exchange(client, "/events", params=invalid, timeout=5, stop_after_bytes=1)
             validation.append((invalid, exchange))
 
     return EventsRecording(
-        interval=TIMING_INTERVAL,
+        interval=interval,
         count=TIMING_COUNT,
         solo=solo,
         concurrent=list(concurrent),
         idle_latencies=idle,
         busy_latencies=busy,
         resume_from=resume_from,
-        resume_count=2,
+        resume_count=RESUME_COUNT,
         resume=resume,
         validation=validation,
+        concurrent_interval=CONCURRENT_INTERVAL,
     )
+
+
+async def probe_events_more(base_url: str) -> EventsMore:
+    """On a second server, beside probe_events: the default interval, the ranges' ends, unexpected ids."""
+    default_timeout = EVENTS_DEFAULT_INTERVAL * DEFAULT_COUNT * 2 + 1.5
+    async with local_client(base_url, default_timeout) as client:
+        default = await record_exchange(
+            client, "/events", params={"count": str(DEFAULT_COUNT)}, timeout=default_timeout
+        )
+        accepted = []
+        for params in ACCEPTED_PARAMETERS:
+            exchange = await record_exchange(client, "/events", params=params, timeout=5, stop_after_bytes=1)
+            accepted.append((dict(params), exchange))
+        unexpected = []
+        for value in UNEXPECTED_IDS:
+            exchange = await record_exchange(
+                client, "/events", params={"interval": QUICK_INTERVAL, "count": "2"},
+                headers={"Last-Event-ID": value}, timeout=2,
+            )  # fmt: skip
+            unexpected.append((value, exchange))
+    return EventsMore(default=default, default_count=DEFAULT_COUNT, accepted=accepted, unexpected_ids=unexpected)
 
 
 async def cpu_over(meter: Meter, seconds: float) -> float:

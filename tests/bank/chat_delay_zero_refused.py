@@ -1,0 +1,18 @@
+# Refuses delay=0: gt excludes the end the contract includes.
+import asyncio
+import re
+from typing import Annotated
+
+from fastapi import FastAPI, Query
+from fastapi.responses import StreamingResponse
+
+app = FastAPI()
+
+@app.get("/chat-stream")
+async def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[float, Query(gt=0, le=5)] = 0.2):
+    async def tokens():
+        for index, token in enumerate(re.findall(r"\S+\s*|\s+", prompt)):
+            if index:
+                await asyncio.sleep(delay)
+            yield token
+    return StreamingResponse(tokens(), media_type="text/plain; charset=utf-8")

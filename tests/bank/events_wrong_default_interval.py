@@ -1,0 +1,30 @@
+# interval defaults to 0.5 s instead of 1 s.
+import asyncio
+import json
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import FastAPI, Header, Query
+from fastapi.responses import StreamingResponse
+
+app = FastAPI()
+
+@app.get("/events")
+async def events(
+    interval: Annotated[float, Query(ge=0.01, le=60)] = 0.5,
+    count: Annotated[int | None, Query(ge=1)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+):
+    first = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 1
+
+    async def stream():
+        sent = 0
+        while count is None or sent < count:
+            if sent:
+                await asyncio.sleep(interval)
+            seq = first + sent
+            payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            yield f"id: {seq}\ndata: {payload}\n\n"
+            sent += 1
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
