@@ -171,6 +171,11 @@ class BigfileRecording:
     # Why the range requests were not sent (an app that does not offer
     # ranges), or "" when they were.
     ranges_skipped: str = ""
+    # GET /bigfile on a second server started with BIGFILE_PATH unset, in a
+    # folder holding a small file at the default path (its size and sha256).
+    default_path: Exchange | None = None
+    default_path_size: int = 0
+    default_path_sha256: str = ""
 
     def reference_timed_again(self) -> Download | None:
         """The second timing of the reference, if it is one a verdict can rest on."""

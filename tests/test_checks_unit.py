@@ -15,10 +15,12 @@ from grader.recording import (
     Chunk,
     DisconnectRecording,
     Download,
+    EventsMore,
     EventsRecording,
     Exchange,
     MemoryTrace,
     StartRecording,
+    TimedReply,
 )
 
 DELAY = 0.2
@@ -143,6 +145,7 @@ def test_framing_accepts_crlf_comments_and_retry():
         (b'{"seq": 1, "time": "2026-01-01T00:00:00"}', "no time zone"),
         (b'{"seq": "1", "time": "2026-01-01T00:00:00+00:00"}', "integer seq"),
         (b"seq=1", "not JSON"),
+        (b'{"seq": 1, "time": "2026-01-01T02:00:00+02:00"}', "not UTC"),
     ],
 )
 def test_payload_problems_are_named(data, message):
@@ -179,6 +182,63 @@ def test_a_server_that_stops_answering_after_disconnect_fails():
     wedged = events_app(sse_stream(b"data: x\n\n"), DisconnectRecording(5, 5, 0.5, 0.02, 0.0, False))
     with pytest.raises(CheckFailed, match="stopped answering"):
         events_checks.test_events_disconnect(wedged, quiet_after(0.001))
+
+
+@pytest.mark.parametrize("stamp", [b"2026-01-01T00:00:00+00:00", b"2026-01-01T00:00:00Z", b"2026-01-01T00:00:00.5-00:00"])
+def test_a_utc_time_passes_whichever_way_it_says_utc(stamp):
+    data = b'{"seq": 1, "time": "' + stamp + b'"}'
+    events_checks.test_events_payload(events_app(sse_stream(b"id: 1\ndata: " + data + b"\n\n")))
+
+
+def with_unexpected_ids(*answers: tuple[str, Exchange]) -> AppRecording:
+    app = events_app(sse_stream(b""))
+    app.events.more = EventsMore(default=sse_stream(b""), default_count=2, accepted=[], unexpected_ids=list(answers))
+    return app
+
+
+def test_an_unexpected_last_event_id_starts_from_one_and_never_gives_a_500():
+    huge = "1" * 25
+    from_one = sse_stream(b'id: 1\ndata: {}\n\nid: 2\ndata: {}\n\n')
+    after_huge = sse_stream(f"id: {int(huge) + 1}\ndata: {{}}\n\n".encode())
+    events_checks.test_events_unexpected_id(with_unexpected_ids(("abc", from_one), (huge, after_huge)))
+    events_checks.test_events_unexpected_id(with_unexpected_ids(("-3", from_one), (huge, from_one)))
+    crashed = Exchange("GET", "/events", status=500, chunks=[Chunk(0.001, b"Internal Server Error")])
+    with pytest.raises(CheckFailed, match="status 500"):
+        events_checks.test_events_unexpected_id(with_unexpected_ids(("abc", crashed)))
+    negative = sse_stream(b'id: -2\ndata: {}\n\n')
+    with pytest.raises(CheckFailed, match="start at event 1"):
+        events_checks.test_events_unexpected_id(with_unexpected_ids(("-3", negative)))
+
+
+def chat_with(paced: list[TimedReply], solo: Exchange | None = None) -> AppRecording:
+    app = chat_app(solo or stream(paced_tokens()))
+    app.chat.paced = paced
+    return app
+
+
+def test_pacing_is_timed_on_the_contracts_tokens_not_on_the_pieces_written():
+    # A word and its space sent as two pieces, each DELAY after the other: a token every 2 x DELAY.
+    pieces = [piece for token in (b"a", b"b", b"c", b"d", b"e", b"f") for piece in (token, b" ")][:-1]
+    split = stream([(0.002 + index * DELAY, piece) for index, piece in enumerate(pieces)])
+    with pytest.raises(CheckFailed, match="median 400 ms"):
+        chat_checks.test_chat_pacing(chat_app(split))
+    # One token sent in two pieces at once is still one token on time.
+    halves = [(at + extra, half) for at, token in paced_tokens() for extra, half in ((0, token[:1]), (0.001, token[1:])) if half]
+    chat_checks.test_chat_pacing(chat_app(stream(halves)))
+
+
+def test_pacing_is_judged_at_every_delay_asked_for_and_at_the_default():
+    second = TimedReply("x y z", 0.4, stream([(0.002, b"x "), (0.402, b"y "), (0.802, b"z")]))
+    default = TimedReply("Hello from FastAPI!", None, stream([(0.002, b"Hello "), (0.202, b"from "), (0.402, b"FastAPI!")]),
+                         prompt_sent=False)  # fmt: skip
+    chat_checks.test_chat_pacing(chat_with([default, second]))
+    fixed = TimedReply("x y z", 0.4, stream([(0.002, b"x "), (0.202, b"y "), (0.402, b"z")]))
+    with pytest.raises(CheckFailed, match="Asked for delay=0.4"):
+        chat_checks.test_chat_pacing(chat_with([default, fixed]))
+    wrong_default = TimedReply("Hello from FastAPI!", None, stream([(0.002, b"Hello "), (0.102, b"from "), (0.202, b"FastAPI!")]),
+                               prompt_sent=False)  # fmt: skip
+    with pytest.raises(CheckFailed, match="With no delay parameter"):
+        chat_checks.test_chat_pacing(chat_with([wrong_default, second]))
 
 
 def bigfile_app(download: Download) -> AppRecording:
@@ -281,3 +341,13 @@ def test_throughput_is_judged_against_the_slower_of_the_two_reference_downloads(
     app.bigfile.reference_again.seconds, app.bigfile.reference_again.error = 2.0, "ReadError"  # broke: not a measure
     with pytest.raises(CheckFailed, match="on the same machine"):
         bigfile_checks.test_bigfile_throughput(app, reference)
+
+
+def test_head_must_give_the_headers_get_gives():
+    app = bigfile_app(a_download(accept_ranges="bytes"))
+    get_headers = app.bigfile.download.headers
+    app.bigfile.head = Exchange("HEAD", "/bigfile", status=200, headers=list(get_headers))
+    bigfile_checks.test_bigfile_head(app)
+    app.bigfile.head = Exchange("HEAD", "/bigfile", status=200, headers=[("content-length", str(256 * MiB))])
+    with pytest.raises(CheckFailed, match="content-type"):
+        bigfile_checks.test_bigfile_head(app)

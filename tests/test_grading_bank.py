@@ -52,6 +52,7 @@ FAULTY = {
     "bigfile_yield_from": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "bigfile_range_past_end": {"bigfile.range": "failed"},
     "bigfile_head_partial_headers": {"bigfile.head": "failed"},
+    "bigfile_default_path_wrong": {"bigfile.default-path": "failed"},
     "events_count_ignored": {"events.count": "failed"},
     "events_event_field": {"events.payload": "failed", "events.live-timestamps": "skipped"},
     "events_ignores_last_event_id": {"events.resume": "failed"},
@@ -60,7 +61,7 @@ FAULTY = {
     "events_no_blank_line": {
         "events.framing": "failed", "events.payload": "failed", "events.count": "failed",
         "events.incremental": "failed", "events.pacing": "skipped", "events.live-timestamps": "skipped",
-        "events.resume": "failed",
+        "events.resume": "failed", "events.unexpected-id": "failed",
     },
     # Caching is judged on its own: the stream itself earns its points.
     "events_no_cache_header": {"events.cache": "failed"},
@@ -80,7 +81,7 @@ FAULTY = {
 }
 # Bonus checks the faulty bigfile apps don't attempt (all but those built on the reference's download).
 NO_BONUS = {"bigfile.range": "failed", "bigfile.head": "failed"}
-WITH_BONUS = {"bigfile_range_past_end", "bigfile_head_partial_headers"}
+WITH_BONUS = {"bigfile_range_past_end", "bigfile_head_partial_headers", "bigfile_default_path_wrong"}
 EVENTS_AFTER_HEADERS = [
     "events.framing", "events.payload", "events.count", "events.incremental", "events.pacing",
     "events.live-timestamps", "events.nonblocking", "events.resume", "events.unexpected-id", "events.disconnect",

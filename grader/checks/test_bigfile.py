@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+from hashlib import sha256 as hash_of
 
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, check, mebibytes, seconds
 from grader.checks._common import excerpt, require_answer, require_status
-from grader.contract import MEMORY_BOUND
+from grader.contract import BIGFILE_DEFAULT_PATH, MEMORY_BOUND
 from grader.recording import Download, Exchange
 
 # Slower than the reference by more than this factor, on the same machine at
@@ -218,6 +219,33 @@ def test_bigfile_missing(app):
         detail = None
     if detail is None:
         raise CheckFailed(f'The 404 should have a JSON body like {{"detail": "..."}}; got {excerpt(exchange.body)}.')
+
+
+@check(
+    "bigfile.default-path",
+    points=1,
+    depends=("bigfile.status",),
+    hint=(
+        f'`os.environ.get("BIGFILE_PATH", "{BIGFILE_DEFAULT_PATH}")` inside the endpoint: a relative path is '
+        "found from the folder the server was started in."
+    ),
+    reproduce=f"env -u BIGFILE_PATH uvicorn app:app  # from a folder holding {BIGFILE_DEFAULT_PATH}; then: curl -sS -o /tmp/d.bin http://127.0.0.1:8000/bigfile",
+)
+def test_bigfile_default_path(app):
+    """Without BIGFILE_PATH, the file served is sample-data/bigfile.bin in the folder the server started in"""
+    bigfile = app.bigfile
+    exchange = bigfile.default_path
+    if exchange is None:
+        raise NotApplicable("The server started without BIGFILE_PATH could not be probed in this run.")
+    what = f"GET /bigfile from a server started without BIGFILE_PATH, in a folder holding {BIGFILE_DEFAULT_PATH}"
+    require_status(exchange, 200, what)
+    body = exchange.body
+    if exchange.truncated or len(body) != bigfile.default_path_size or hash_of(body).hexdigest() != bigfile.default_path_sha256:
+        raise CheckFailed(
+            f"{what}: expected that file's {bigfile.default_path_size:,} bytes, received {exchange.received:,} "
+            "bytes that are not its content. When BIGFILE_PATH is not set, serve "
+            f"{BIGFILE_DEFAULT_PATH}, relative to the folder the server was started in.",
+        )
 
 
 @check(

@@ -102,18 +102,21 @@ def backend() -> ModuleType:
 
 def start_app(
     target: AppTarget,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     start_timeout: float | None = None,
     policy: Policy | None = None,
     readonly: list[Path] | None = None,
+    workdir: Path | None = None,
 ) -> RunningApp:
     """Start ``target`` and return once it answers HTTP; raise AppStartError otherwise.
 
-    ``readonly``: folders the app must read besides its own (isolation hides everything else).
+    ``env``: variables to set, or to remove (None). ``readonly``: folders the app must read
+    besides its own (isolation hides everything else). ``workdir``: the folder the server
+    starts in, the app's own by default; under isolation, inside one of ``readonly``.
     """
     module = backend()
     timeout = module.DEFAULT_START_TIMEOUT if start_timeout is None else start_timeout
-    return module.start_app(target, env, timeout, policy, readonly)
+    return module.start_app(target, env, timeout, policy, readonly, workdir)
 
 
 @contextmanager

@@ -144,15 +144,16 @@ def server_command(target: AppTarget, fd: str) -> list[str]:
 
 def start_app(
     target: AppTarget,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     start_timeout: float = DEFAULT_START_TIMEOUT,
     policy: Policy | None = None,
     readonly: list[Path] | None = None,  # noqa: ARG001  (no isolation: the app sees every file)
+    workdir: Path | None = None,
 ) -> RunningApp:
     """Start ``target`` as a plain child process and return once it answers HTTP; AppStartError otherwise."""
     policy = policy or Policy()
     listener, port = listening_socket()
-    common = dict(cwd=target.app_dir, env=app_environment(policy, env), stdout=subprocess.PIPE,
+    common = dict(cwd=workdir or target.app_dir, env=app_environment(policy, env), stdout=subprocess.PIPE,
                   stderr=subprocess.STDOUT)  # fmt: skip
     try:
         if detect().pass_fds:

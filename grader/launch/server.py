@@ -202,8 +202,11 @@ class RunningApp:
         return said
 
 
-def app_environment(policy: Policy, extra: Mapping[str, str] | None) -> dict[str, str]:
-    """What the app sees in os.environ: under limits, nothing of the grader's (no tokens, no keys)."""
+def app_environment(policy: Policy, extra: Mapping[str, str | None] | None) -> dict[str, str]:
+    """What the app sees in os.environ: under limits, nothing of the grader's (no tokens, no keys).
+
+    A variable ``extra`` maps to None is removed, whoever set it.
+    """
     if policy.limited:
         env = kept_environment(os.environ)
         env["MALLOC_ARENA_MAX"] = "2"  # see sandbox.ADDRESS_SPACE_HEADROOM
@@ -211,7 +214,11 @@ def app_environment(policy: Policy, extra: Mapping[str, str] | None) -> dict[str
             env.update(HOME="/tmp", TMPDIR="/tmp", USER="streamgrade", LOGNAME="streamgrade")
     else:
         env = dict(os.environ)
-    env.update(extra or {})
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the learner's folder as it was
     return env

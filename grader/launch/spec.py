@@ -17,6 +17,7 @@ class LaunchSpec:
     cgroup_procs: list[str] = field(default_factory=list)  # the cgroup.procs files the launcher joins
     root: str | None = None  # where an isolated app's file-system view is mounted
     readonly: list[str] = field(default_factory=list)  # folders the app must read besides its own
+    work_dir: str = ""  # the folder the server starts in; the app's own when empty
     # The launcher's ends of the listening socket and of the status pipe, once they are known.
     fd: int = -1
     status_fd: int = -1

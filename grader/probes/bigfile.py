@@ -13,7 +13,7 @@ import httpx
 from grader.contract import REMEASURE_BYTES
 from grader.launch import Meter
 from grader.probes.http import local_client, now, record_exchange
-from grader.recording import BigfileRecording, Download, MemoryTrace, RangeProbe
+from grader.recording import BigfileRecording, Download, Exchange, MemoryTrace, RangeProbe
 
 # A slow reader takes the first MiB, then stops reading for this long. An app
 # that ignores back-pressure reads the rest of the file into memory in far
@@ -225,6 +225,12 @@ async def probe_bigfile_light(base_url: str, meter: Meter, served: ServedFile) -
         head=head,
         ranges_skipped=ranges_skipped,
     )
+
+
+async def probe_default_path(base_url: str) -> Exchange:
+    """GET /bigfile from a server started with BIGFILE_PATH unset (the default path's small file)."""
+    async with local_client(base_url, 10) as client:
+        return await record_exchange(client, "/bigfile", timeout=10)
 
 
 async def probe_reference_again(base_url: str, meter: Meter, clock: DownloadClock, file_size: int) -> Download:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.contract import BIGFILE_SIZE
+from grader.contract import BIGFILE_DEFAULT_PATH, BIGFILE_SIZE
 from grader.launch import (
     DEFAULT_START_TIMEOUT,
     AppStartError,
@@ -31,12 +31,13 @@ from grader.probes.bigfile import (
     DownloadClock,
     ServedFile,
     probe_bigfile_light,
+    probe_default_path,
     probe_full_download,
     probe_reference_again,
 )
 from grader.probes.chat import probe_chat, probe_chat_more
 from grader.probes.events import probe_disconnect, probe_events, probe_events_more
-from grader.recording import AppRecording, ChatRecording, Download, EventsRecording, StartRecording
+from grader.recording import AppRecording, BigfileRecording, ChatRecording, Download, EventsRecording, StartRecording
 from grader.samplefile import verified_sample_file, write_sample_file
 
 EXERCISES = ("chat", "bigfile", "events")
@@ -44,7 +45,11 @@ EXERCISES = ("chat", "bigfile", "events")
 # second server beside the first (probe_chat_more, probe_events_more): a
 # default interval of 1 s costs one gap there, not a second on the
 # critical path.
-SECOND_SERVER = {"chat": "chat-more", "events": "events-more"}
+SECOND_SERVER = {"chat": "chat-more", "events": "events-more", "bigfile": "bigfile-more"}
+# The download's second server starts with BIGFILE_PATH unset, in a folder
+# holding a small file at the default path (a small file is enough to tell
+# which file was served).
+DEFAULT_FILE_SIZE = 200 * 1024
 BIGFILE_CACHE_NAME = f"bigfile-{BIGFILE_SIZE // 2**20}MiB-no-newlines.bin"
 # Served under a name picked per run, so Content-Disposition can't be
 # hard-coded. Always .csv: a type other than the usual fallback exposes a
@@ -64,6 +69,9 @@ class Side:
     served: ServedFile
     recording: AppRecording
     policy: Policy = field(default_factory=Policy)
+    # Where the download's second server starts: it holds the small file at the default path.
+    start_folder: Path = Path()
+    default_sha256: str = ""
     servers: dict[str, RunningApp] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
     began: float = 0.0  # when its recording started, on the event loop's clock
@@ -104,13 +112,16 @@ async def start_servers(side: Side, exercises: list[str], start_timeout: float, 
 
     ``data``: the folders the app reads the served file from (all an isolated app sees besides its own).
     """
-    env = {"BIGFILE_PATH": str(side.served.link)}
+    env: dict[str, str | None] = {"BIGFILE_PATH": str(side.served.link)}
+    unset: dict[str, str | None] = {"BIGFILE_PATH": None}
     clock = asyncio.get_running_loop().time
     started = clock()
     results = await asyncio.gather(
-        *(start_app_in_thread(side.target, env, start_timeout, side.policy, data) for _ in exercises),
+        *(start_app_in_thread(side.target, unset, start_timeout, side.policy, data, side.start_folder)
+          if name == SECOND_SERVER["bigfile"] else start_app_in_thread(side.target, env, start_timeout, side.policy, data)
+          for name in exercises),
         return_exceptions=True,
-    )
+    )  # fmt: skip
     side.recording.start.seconds = max(side.recording.start.seconds, clock() - started)
     for name, result in zip(exercises, results):
         if isinstance(result, RunningApp):
@@ -179,14 +190,14 @@ def keep_disconnect(side: Side) -> Callable[[object], None]:
     return keep
 
 
-async def start_app_in_thread(target: AppTarget, env: dict[str, str], start_timeout: float, policy: Policy,
-                              data: list[Path]) -> RunningApp:  # fmt: skip
+async def start_app_in_thread(target: AppTarget, env: dict[str, str | None], start_timeout: float, policy: Policy,
+                              data: list[Path], workdir: Path | None = None) -> RunningApp:  # fmt: skip
     """``start_app`` in a worker thread; a server that comes up after this was cancelled is stopped, not leaked."""
     lock = threading.Lock()
     state: dict[str, object] = {"cancelled": False, "app": None}
 
     def start() -> RunningApp:
-        app = start_app(target, env, start_timeout, policy, data)
+        app = start_app(target, env, start_timeout, policy, data, workdir)
         with lock:
             abandoned = state["cancelled"]
             state["app"] = app
@@ -278,6 +289,10 @@ async def record_sides(
         making_file = asyncio.ensure_future(asyncio.to_thread(sample_file, folder))
         for folders in data.values():
             folders.append(folder)
+        # Inside the folder each app already reads (data), so an isolated app sees it too.
+        for side in sides:
+            side.start_folder = workdir / side.label / "start"
+            side.default_sha256 = write_sample_file(side.start_folder / BIGFILE_DEFAULT_PATH, DEFAULT_FILE_SIZE)
 
     # Start-up costs CPU (each server imports the app; without the fork server,
     # uvicorn and FastAPI too: about 0.5 s each). The servers
@@ -285,7 +300,7 @@ async def record_sides(
     # light probes run, whose verdicts are all relative to the reference
     # measured at the same moment.
     light = [server for name in exercises if name != "bigfile" for server in (name, SECOND_SERVER[name])]
-    heavy = [name for name in exercises if name == "bigfile"]
+    heavy = [server for name in exercises if name == "bigfile" for server in (name, SECOND_SERVER[name])]
     try:
         await asyncio.gather(*(start_servers(side, light or heavy, start_timeout, data[side.label]) for side in sides))
         later = heavy if light else []
@@ -303,10 +318,18 @@ async def record_sides(
 
         serving = asyncio.ensure_future(asyncio.gather(starting, file_ready()))
 
+        async def bigfile(side: Side, server: RunningApp) -> BigfileRecording:
+            recording, default = await asyncio.gather(
+                probe_bigfile_light(server.base_url, server.meter, side.served),
+                probe_default_path(side.servers[SECOND_SERVER["bigfile"]].base_url),
+            )
+            recording.default_path = default
+            recording.default_path_size, recording.default_path_sha256 = DEFAULT_FILE_SIZE, side.default_sha256
+            return recording
+
         async def bigfile_light(side: Side) -> None:
             await serving  # the download servers start while the timing probes run
-            await guarded(side, "bigfile", lambda server: probe_bigfile_light(server.base_url, server.meter, side.served),
-                          keeper(side, "bigfile"))  # fmt: skip
+            await guarded(side, "bigfile", lambda server: bigfile(side, server), keeper(side, "bigfile"))
 
         async def chat(side: Side, server: RunningApp) -> ChatRecording:
             recording, (paced, accepted) = await asyncio.gather(

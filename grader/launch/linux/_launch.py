@@ -194,7 +194,7 @@ def run_server(state: Launch) -> None:
                 from grader.launch.linux import seccomp
 
                 seccomp.install()
-        os.chdir(state.spec.app_dir)
+        os.chdir(state.spec.work_dir or state.spec.app_dir)
         os.write(state.ready_write, b"1")
         os.close(state.ready_write)
     except Exception:

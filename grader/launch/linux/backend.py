@@ -108,10 +108,11 @@ def launcher_command(spec: LaunchSpec) -> list[str]:
 
 def start_app(
     target: AppTarget,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     start_timeout: float = DEFAULT_START_TIMEOUT,
     policy: Policy | None = None,
     readonly: list[Path] | None = None,
+    workdir: Path | None = None,
 ) -> RunningApp:
     """Start ``target`` in its sandbox and return once it answers HTTP; raise AppStartError otherwise."""
     policy = policy or Policy()
@@ -125,10 +126,12 @@ def start_app(
         app_dir=str(target.app_dir), import_string=target.import_string, level=policy.level, limits=policy.limits,
         cgroup_procs=cgroup.join_command_value() if cgroup else [],
         root=str(root) if root else None, readonly=[str(path) for path in readonly or []],
+        work_dir=str(workdir or target.app_dir),
     )  # fmt: skip
     status = StatusPipe(status_read)
     try:
-        process = launch(spec, app_environment(policy, env), target.app_dir, listener.fileno(), status_write, status)
+        process = launch(spec, app_environment(policy, env), workdir or target.app_dir, listener.fileno(),
+                         status_write, status)  # fmt: skip
     except BaseException:
         status.close()
         if cgroup is not None:
