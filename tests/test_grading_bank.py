@@ -48,7 +48,8 @@ FAULTY = {
     "bigfile_read_ahead": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "bigfile_read_all": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "bigfile_tiny_chunks": {"bigfile.integrity": "skipped", "bigfile.throughput": "failed"},
-    "bigfile_text_mode": {"bigfile.integrity": "failed"},
+    # The default path's file is told by its bytes, which this app changes too.
+    "bigfile_text_mode": {"bigfile.integrity": "failed", "bigfile.default-path": "skipped"},
     "bigfile_yield_from": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "bigfile_range_past_end": {"bigfile.range": "failed"},
     "bigfile_head_partial_headers": {"bigfile.head": "failed"},

@@ -49,7 +49,7 @@ SECOND_SERVER = {"chat": "chat-more", "events": "events-more", "bigfile": "bigfi
 # The download's second server starts with BIGFILE_PATH unset, in a folder
 # holding a small file at the default path (a small file is enough to tell
 # which file was served).
-DEFAULT_FILE_SIZE = 200 * 1024
+DEFAULT_FILE_SIZE = 32 * 1024
 BIGFILE_CACHE_NAME = f"bigfile-{BIGFILE_SIZE // 2**20}MiB-no-newlines.bin"
 # Served under a name picked per run, so Content-Disposition can't be
 # hard-coded. Always .csv: a type other than the usual fallback exposes a
