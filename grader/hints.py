@@ -50,6 +50,7 @@ STEPS: dict[str, Step] = {
     "bigfile.backpressure": Step("who decides when the next piece is read: the client, or a loop of yours", (5,)),
     "bigfile.throughput": Step("the size of the pieces you yield", (2,)),
     "bigfile.missing": Step("what happens before the first byte when the file is not there", (6,)),
+    "bigfile.default-path": Step("the path you use when BIGFILE_PATH is not set, and what it is relative to", (6,)),
     "bigfile.range": Step("the Range header: which bytes it asks for", (7,)),
     "bigfile.head": Step("the methods your route accepts"),
     "events.headers": Step("the media type of your response", (1,)),
@@ -62,6 +63,7 @@ STEPS: dict[str, Step] = {
     "events.live-timestamps": Step("where the timestamp is taken", (3,)),
     "events.nonblocking": Step("how your generator waits: does the whole server wait with it?", (5,)),
     "events.resume": Step("the Last-Event-ID header: do you read it?", (4,)),
+    "events.unexpected-id": Step("what your code does with a Last-Event-ID that is not a number", (4,)),
     "events.validation": Step("the declarations of interval and count"),
     "events.disconnect": Step("what your generator does when the client leaves", (5,)),
 }
