@@ -72,6 +72,11 @@ def misses(results: dict) -> dict[str, str]:
     return {check["id"]: check["status"] for check in results["checks"] if check["status"] != "passed"}
 
 
+# The first test to ask for portable_bank waits for the three batches.
+BANK_TIMEOUT = pytest.mark.timeout(3 * BATCH_TIMEOUT)
+
+
+@BANK_TIMEOUT
 @pytest.mark.parametrize("name", sorted(FAULTY) + sorted(CORRECT))
 def test_the_portable_backend_gives_the_linux_verdicts(portable_bank, name):
     results = portable_bank[name]
@@ -80,6 +85,7 @@ def test_the_portable_backend_gives_the_linux_verdicts(portable_bank, name):
     assert results["measurement"]["backend"] == "portable"
 
 
+@BANK_TIMEOUT
 def test_the_portable_report_says_what_was_sampled(portable_bank):
     measured = portable_bank["bigfile_read_all"]["measurement"]
     assert any("sampled every 20 ms" in text or "every 20 ms" in text for text in measured["sampled"])
