@@ -142,6 +142,7 @@ def test_the_sandbox_changes_no_verdict_even_for_memory_hungry_apps(name, tmp_pa
         pytest.param("correct_fileresponse", (), False, id="fileresponse"),
         pytest.param("correct_fastapi_sse", ("events",), False, id="fastapi-sse"),
         pytest.param("correct_sse_starlette_crlf", ("events",), False, id="sse-starlette-crlf-pings"),
+        pytest.param("correct_behind_middleware", (), False, id="gzip-cors-middleware-lifespan"),
     ],
 )
 def test_a_correct_app_gets_full_marks(name, exercises, bonus_missing, tmp_path):
