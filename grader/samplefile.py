@@ -8,7 +8,6 @@ such a file as one single line as big as the file.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -18,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 BLOCK_SIZE = 1024 * 1024
 NO_NEWLINES = bytes.maketrans(b"\n", b"\x0b")
@@ -118,7 +118,8 @@ def write_record(record_path: Path, digest: str, path: Path) -> None:
 def hash_regular_file(path: Path) -> str | None:
     """The sha256 of ``path``, None if it is not a regular file (a link put in its place is not followed)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        # Not following a link, not blocking on a FIFO: where the system has those flags (Windows has neither).
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
     with os.fdopen(descriptor, "rb") as file:
@@ -135,12 +136,27 @@ def folder_lock(folder: Path) -> Iterator[None]:
     """One grading at a time checks or makes the file; past ``LOCK_WAIT`` (a holder that never lets go), go on."""
     with open(folder / ".sample-file.lock", "a") as lock:
         deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
+        while not try_lock(lock) and time.monotonic() <= deadline:
+            time.sleep(0.05)
         yield
+
+
+def try_lock(file: IO[str]) -> bool:
+    """Take an exclusive lock on ``file`` without waiting; False if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:
+        try:
+            import msvcrt  # Windows: a lock on the file's first byte
+        except ImportError:
+            return True  # no file locks on this system: go on unlocked
+        try:
+            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -107,7 +107,8 @@ for module, names in ((os, ("fork", "forkpty", "pidfd_open", "register_at_fork")
     for name in names:
         if hasattr(module, name):
             delattr(module, name)
-sys.modules["resource"] = None  # import resource: ImportError, as on Windows
+for name in ("resource", "fcntl"):
+    sys.modules[name] = None  # import resource: ImportError, as on Windows
 
 
 def hidden(path):
