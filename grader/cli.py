@@ -266,6 +266,11 @@ def run_check(args: argparse.Namespace) -> int:
     elif args.json:
         write_atomically(Path(args.json), render_json(result))
         print(f"Results written to {args.json}")
+    if not any(check.counted for check in result.checks) and any(c.status == "error" for c in result.checks):
+        # Nothing judged because the grader failed: a score of 0/0 with exit 0 would read as graded.
+        print("streamgrade: the grader could not judge your app (see the errors above). This is a bug in "
+              "streamgrade or a problem with this machine, not your app.", file=sys.stderr)  # fmt: skip
+        return 3
     if args.fail_under is not None and result.score < args.fail_under:
         return 1
     return 0

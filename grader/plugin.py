@@ -226,6 +226,12 @@ class GradingSession:
             return
         if call.when == "setup" and report.skipped:
             self.record(item, "skipped", message=str(report.longrepr[2]).removeprefix("Skipped: "))
+        elif call.when == "setup" and report.failed:
+            # Recording the apps (the fixtures) failed: the grader's fault, said on every check it left
+            # unjudged; silence here would read as a score of 0/0.
+            self.record(item, "error", traceback=report.longreprtext,
+                        message="The grader itself failed while running the apps; this is not your app's fault and "
+                                "is not counted.")  # fmt: skip
         elif call.when == "call":
             self.record_call(item, call)
             self.results[check_id(item)].duration = round(call.duration, 6)  # JUnit's testcase time

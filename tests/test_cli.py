@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import REFERENCE_APP, ROOT
 
 
 def streamgrade(*arguments: str, cwd=ROOT) -> subprocess.CompletedProcess[str]:
@@ -84,3 +84,18 @@ def test_try_the_download_shows_its_progress_and_the_servers_memory():
     assert done.returncode == 0, done.stderr
     assert re.search(r"bytes \(100%\), server memory \d+ MiB", done.stdout), done.stdout
     assert "end of the body" in done.stdout
+
+
+def test_a_grader_that_fails_to_record_says_so_and_exits_3_not_a_silent_zero(monkeypatch, capsys):
+    import grader.probes.run
+    from grader.cli import main
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("recording broke")
+
+    monkeypatch.setattr(grader.probes.run, "record_sides", broken)
+    code = main(["check", str(REFERENCE_APP), "--exercise", "chat", "--no-html"])
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert "[app.starts, not counted, error]" in out and "recording broke" in out
+    assert "could not judge your app" in err
