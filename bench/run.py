@@ -61,20 +61,28 @@ def app_path(name: str) -> Path:
     )
 
 
-def floor_seconds() -> dict[str, float]:
-    """The waits a grading run can't avoid, from the probes' own constants."""
-    # Each exercise runs on two servers at once; the longer one counts, at the largest delay a run can draw.
-    chat = max(
+def chat_floor() -> float:
+    """The chat probes' waits: two servers at once, the longer counts, at the largest delay a run can draw."""
+    return max(
         (chat_probe.TIMING_TOKENS - 1) * max(chat_probe.TIMING_DELAYS)
         + (chat_probe.CONCURRENT_TOKENS - 1) * chat_probe.CONCURRENT_DELAY,
         (chat_probe.DEFAULT_TOKENS - 1) * CHAT_DEFAULT_DELAY
         + (chat_probe.SECOND_TOKENS - 1) * max(chat_probe.SECOND_DELAYS),
     )
-    events = max(
+
+
+def events_floor() -> float:
+    """The events probes' waits before the disconnect probe, as chat_floor."""
+    return max(
         (events_probe.TIMING_COUNT - 1) * max(events_probe.TIMING_INTERVALS)
         + (events_probe.CONCURRENT_COUNT - 1) * events_probe.CONCURRENT_INTERVAL,
         (events_probe.DEFAULT_COUNT - 1) * EVENTS_DEFAULT_INTERVAL,
     )
+
+
+def floor_seconds() -> dict[str, float]:
+    """The waits a grading run can't avoid, from the probes' own constants."""
+    chat, events = chat_floor(), events_floor()
     disconnect = 2 * events_probe.CPU_WINDOW + 0.1  # streaming window, settle, quiet window
     downloads = bigfile_probe.SLOW_READ_PAUSE
     # Phase 1 runs chat and events side by side; phase 2 the downloads and the disconnect probe.
@@ -84,12 +92,10 @@ def floor_seconds() -> dict[str, float]:
 
 def exercise_floor_seconds() -> dict[str, float]:
     """The waits grading one exercise alone can't avoid (what `streamgrade watch` grades on a save)."""
-    chat = (chat_probe.TIMING_TOKENS - 1 + chat_probe.CONCURRENT_TOKENS - 1) * chat_probe.TIMING_DELAY
-    events = (events_probe.TIMING_COUNT - 1 + events_probe.CONCURRENT_COUNT - 1) * events_probe.TIMING_INTERVAL
     disconnect = 2 * events_probe.CPU_WINDOW + 0.1
     # Alone, the events exercise runs its disconnect probe after its timing probes; the
     # download exercise's only fixed wait is the slow reader's pause.
-    return {"chat": chat, "bigfile": bigfile_probe.SLOW_READ_PAUSE, "events": events + disconnect}
+    return {"chat": chat_floor(), "bigfile": bigfile_probe.SLOW_READ_PAUSE, "events": events_floor() + disconnect}
 
 
 # A learner edits for a few seconds between saves: the watch sets its next

@@ -1,4 +1,4 @@
-# Correct streaming, but delay defaults to 0.1 s instead of 0.2 s.
+# Correct streaming, but delay defaults to 0.5 s instead of 0.2 s.
 import asyncio
 import re
 from typing import Annotated
@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 app = FastAPI()
 
 @app.get("/chat-stream")
-async def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[float, Query(ge=0, le=5)] = 0.1):
+async def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[float, Query(ge=0, le=5)] = 0.5):
     async def tokens():
         for index, token in enumerate(re.findall(r"\S+\s*|\s+", prompt)):
             if index:
