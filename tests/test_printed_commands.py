@@ -137,3 +137,18 @@ def test_every_page_says_how_to_start_the_app_apart_from_the_requests():
 def test_the_missing_file_command_shows_the_404(ran):
     missing = next(outcome for outcome in ran if outcome["start"].startswith("BIGFILE_PATH=/no/such/file"))
     assert "HTTP/1.1 404" in missing["runs"][0]["stdout"]
+
+
+def test_every_report_says_what_to_start_before_a_command():
+    from grader.render.gradescope import test_output
+    from grader.render.html import render_html
+    from grader.results import GradeResult
+
+    check = CheckResult("bigfile.range", "bigfile", "Range", "failed", 1.0,
+                        reproduce="curl -I http://127.0.0.1:8000/bigfile")  # fmt: skip
+    result = GradeResult("starter/app.py", "reference/app.py", "0", "now", 1.0, ["bigfile"], [check])
+    serve = "streamgrade sample-file &amp;&amp; BIGFILE_PATH=sample-data/bigfile.bin uvicorn starter.app:app"
+    assert f"(start your app first: <code>{serve}</code>)" in render_html(result)
+    assert "start the app first, in the kit's folder: `streamgrade sample-file && BIGFILE_PATH" in test_output(check)
+    terminal = try_it_lines(check, "")
+    assert terminal[0] == f"Try it: start your app in another terminal ({serve.replace('&amp;', '&')}), then:"

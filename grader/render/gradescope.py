@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any
 
-from grader.render.terminal import EXERCISE_TITLES
+from grader.render.terminal import EXERCISE_TITLES, serve_first
 from grader.results import CheckResult, GradeResult
 
 HIDDEN_VISIBILITY = "after_published"
@@ -51,7 +51,9 @@ def test_output(check: CheckResult) -> str:
     if check.status == "failed" and check.hint:
         parts.append(f"**Hint:** {check.hint}")  # written as Markdown by the check's author
     if check.status == "failed" and check.reproduce:
-        parts.append("**Try it:**\n\n" + code_block(check.reproduce))
+        serve = serve_first(check)
+        first = f" (start the app first, in the kit's folder: `{serve}`)" if serve else ""
+        parts.append(f"**Try it{first}:**\n\n" + code_block(check.reproduce))
     return "\n\n".join(parts)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from grader.render.terminal import EXERCISE_TITLES, MARKS
+from grader.render.terminal import EXERCISE_TITLES, MARKS, serve_first
 from grader.results import CheckResult, GradeResult
 from grader.timing import median
 
@@ -40,6 +40,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["mib"] = lambda value: f"{value / 2**20:.1f} MiB"
     env.filters["ms"] = lambda value: f"{value * 1000:.0f} ms"
+    env.filters["serve_first"] = serve_first
     return env
 
 

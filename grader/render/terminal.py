@@ -77,11 +77,16 @@ def starts_the_app(command: str) -> bool:
     return command.startswith(("uvicorn ", "BIGFILE_PATH="))
 
 
+def serve_first(check: CheckResult) -> str:
+    """What must run before the check's command, in the kit's folder ("" when the command starts the app)."""
+    return "" if starts_the_app(check.reproduce) else SERVE_APP.get(check.exercise, SERVE_ANY)
+
+
 def try_it_lines(check: CheckResult, indent: str) -> list[str]:
     """The check's command as it works when pasted in the kit's folder, with what must run first."""
-    if starts_the_app(check.reproduce):
+    serve = serve_first(check)
+    if not serve:
         return [f"{indent}Try it: {check.reproduce}"]
-    serve = SERVE_APP.get(check.exercise, SERVE_ANY)
     return [
         f"{indent}Try it: start your app in another terminal ({serve}), then:",
         f"{indent}  {check.reproduce}",
