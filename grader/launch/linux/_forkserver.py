@@ -118,7 +118,8 @@ def main(argv: list[str]) -> None:
         listener = socket.socket(fileno=int(argv[1]))
         policy = json.loads(argv[2])
         waiting.register(listener, selectors.EVENT_READ)
-    launchers: dict[int, int] = {}  # pid -> its pidfd
+    launchers: dict[int, int] = {}  # pid -> its pidfd, while it runs
+    clients: dict[int, Client] = {}  # pid -> whom it was forked for, while it runs
     while True:
         for key, _ in waiting.select():
             if key.fileobj is listener:
@@ -132,6 +133,7 @@ def main(argv: list[str]) -> None:
             if isinstance(key.data, int):  # a launcher ended: if it was killed, its orphans are here now
                 waiting.unregister(key.fileobj)
                 os.close(launchers.pop(key.data))
+                clients.pop(key.data).launchers.discard(key.data)  # its pid may be another's next
                 sweep(launchers)
                 continue
             client = key.data
@@ -140,8 +142,10 @@ def main(argv: list[str]) -> None:
                 try:
                     launchers[pid] = os.pidfd_open(pid)
                     waiting.register(launchers[pid], selectors.EVENT_READ, pid)
+                    clients[pid] = client
                 except OSError:
                     launchers.pop(pid, None)  # ended already
+                    client.launchers.discard(pid)
             if not alive:
                 if client is owner:
                     reaper.kill_trees(children())
