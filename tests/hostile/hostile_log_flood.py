@@ -16,7 +16,7 @@ app = FastAPI()
 
 
 @app.get("/chat-stream")
-async def chat_stream(prompt: str, delay: float = Query(0.05, ge=0, le=2)):
+async def chat_stream(prompt: str = "Hello from FastAPI!", delay: float = Query(0.05, ge=0, le=2)):
     async def tokens():
         for index, token in enumerate(prompt.split(" ")):
             if index:
