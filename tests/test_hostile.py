@@ -312,6 +312,8 @@ def test_below_isolation_no_secret_reaches_an_app_or_an_output(graded_at):
     if graded_at["level"].startswith("auto"):
         assert protections["level"] == "limits"
         assert any("needs root" in said for said in protections["not_in_force"]), "it says why not isolate"
+        # Whether the kernel would allow isolation without root (user namespaces), and that it is not used.
+        assert any("user namespaces" in said for said in protections["not_in_force"])
     else:
         assert protections["level"] == graded_at["level"]
     # Root with CAP_SYS_PTRACE reads any process below isolation (docs/SECURITY.md says so): there only

@@ -222,10 +222,25 @@ def detect_isolation() -> tuple[bool, str]:
     return _detected["isolate"]
 
 
+CLONE_NEWUSER = 0x10000000
+
+
+def user_namespaces_allowed() -> bool:
+    """Whether an ordinary user may make a user namespace here (tried in a child: it can't be undone)."""
+    trial = f"import ctypes, sys; sys.exit(ctypes.CDLL(None).unshare({CLONE_NEWUSER}) != 0)"
+    try:
+        return subprocess.run([sys.executable, "-c", trial], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def _try_isolation() -> tuple[bool, str]:
     """Grade-like trial: start an empty app isolated, the way every app will be, and ask it for a page."""
     if os.getuid() != 0:
-        return False, "needs root (the grader runs as an ordinary user)"
+        if user_namespaces_allowed():
+            return False, ("needs root (the grader runs as an ordinary user; this kernel allows unprivileged "
+                           "user namespaces, which streamgrade does not use yet)")  # fmt: skip
+        return False, "needs root (the grader runs as an ordinary user, and this kernel allows no user namespaces)"
     import httpx
 
     with tempfile.TemporaryDirectory(prefix="streamgrade-trial-") as folder:
