@@ -3,8 +3,8 @@
 The commands are taken from what the terminal report prints for each check
 (``try_it_lines``) and from the first run's welcome, then run by a shell in a
 copy of the kit whose starter is the reference solution, on port 8000 as
-printed (in a network namespace of its own, so nothing else on the machine
-holds that port).
+printed (in network and process namespaces of their own, so nothing else on
+the machine holds that port or shows in `pgrep`).
 """
 
 from __future__ import annotations
@@ -90,19 +90,24 @@ def test_every_check_with_a_command_is_covered():
     assert {"app.starts", "chat.status", "bigfile.integrity", "bigfile.missing", "events.disconnect"} <= covered
 
 
-def network_namespace() -> list[str] | None:
-    """A prefix that runs a command with a network of its own (port 8000 free), or None."""
+# A network of its own (port 8000 free whatever else runs here) and processes of its own (a page's
+# `pgrep -f 'uvicorn starter.app'` finds this server only, as on a learner's machine).
+UNSHARE = ["unshare", "--net", "--pid", "--fork", "--mount-proc"]
+
+
+def namespaces() -> list[str] | None:
+    """A prefix that runs a command in namespaces of its own, or None where they can't be made."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return None
-    probe = subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True)
-    return None if probe.returncode else ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
+    probe = subprocess.run([*UNSHARE, "ip", "link", "set", "lo", "up"], capture_output=True)
+    return None if probe.returncode else [*UNSHARE, "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
 
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
-    prefix = network_namespace()
+    prefix = namespaces()
     if prefix is None:
-        pytest.skip("needs a network namespace (root and unshare) so that port 8000 is free")
+        pytest.skip("needs network and process namespaces (root and unshare): port 8000 free, pgrep finding one app")
     kit = tmp_path_factory.mktemp("kit")
     (kit / "starter").mkdir()
     shutil.copyfile(REFERENCE_APP, kit / "starter" / "app.py")

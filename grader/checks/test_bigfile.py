@@ -229,7 +229,9 @@ def test_bigfile_missing(app):
         f'`os.environ.get("BIGFILE_PATH", "{BIGFILE_DEFAULT_PATH}")` inside the endpoint: a relative path is '
         "found from the folder the server was started in."
     ),
-    reproduce=f"env -u BIGFILE_PATH uvicorn app:app  # from a folder holding {BIGFILE_DEFAULT_PATH}; then: curl -sS -o /tmp/d.bin http://127.0.0.1:8000/bigfile",
+    # From the kit's folder, where `streamgrade sample-file` writes BIGFILE_DEFAULT_PATH.
+    reproduce=("streamgrade sample-file && env -u BIGFILE_PATH uvicorn starter.app:app  "
+               "# then: curl -sS -o /tmp/d.bin http://127.0.0.1:8000/bigfile"),
 )
 def test_bigfile_default_path(app):
     """Without BIGFILE_PATH, the file served is sample-data/bigfile.bin in the folder the server started in"""

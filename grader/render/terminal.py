@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import re
 import textwrap
 
 from grader.hints import PAGES, look_at_text
@@ -73,8 +74,12 @@ def render_check(check: CheckResult, marks: dict[str, str], *, full_hint: bool =
     return lines
 
 
+# A command that starts the app itself: uvicorn, after what sets up its file or environment.
+STARTS_THE_APP = re.compile(r"(?:streamgrade sample-file && )?(?:env (?:-u \S+ )*)?(?:[A-Z_]+=\S+ )*uvicorn ")
+
+
 def starts_the_app(command: str) -> bool:
-    return command.startswith(("uvicorn ", "BIGFILE_PATH="))
+    return STARTS_THE_APP.match(command) is not None
 
 
 def serve_first(check: CheckResult) -> str:
