@@ -12,10 +12,11 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
-READ_WHOLE = "import sys; data = open(sys.argv[1], 'rb').read(); sys.stdout.buffer.write(data)"
+# The child says when it holds the whole file, then sends it.
+READ_WHOLE = ("import sys; data = open(sys.argv[1], 'rb').read(); print('read', file=sys.stderr, flush=True); "
+              "sys.stdout.buffer.write(data)")
 
-def relay(path):
-    child = subprocess.Popen([sys.executable, "-c", READ_WHOLE, str(path)], stdout=subprocess.PIPE)
+def relay(child):
     try:
         while chunk := child.stdout.read(65536):
             yield chunk
@@ -28,8 +29,11 @@ def bigfile():
     path = Path(os.environ.get("BIGFILE_PATH", "sample-data/bigfile.bin"))
     if not path.is_file():
         raise HTTPException(404, "File not found")
+    child = subprocess.Popen([sys.executable, "-c", READ_WHOLE, str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    child.stderr.readline()  # read: the file is in the child's memory before the first byte goes out
     return StreamingResponse(
-        relay(path),
+        relay(child),
         media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
         headers={"Content-Length": str(path.stat().st_size),
                  "Content-Disposition": f'attachment; filename="{path.name}"'},
