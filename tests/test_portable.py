@@ -78,11 +78,6 @@ BANK_TIMEOUT = pytest.mark.timeout(3 * BATCH_TIMEOUT)
 
 
 @BANK_TIMEOUT
-# The first test to use portable_bank waits for its three batches (2 to 5 minutes), beyond the suite's per-test limit.
-PORTABLE_BANK_TIMEOUT = 3 * BATCH_TIMEOUT
-
-
-@pytest.mark.timeout(PORTABLE_BANK_TIMEOUT)
 @pytest.mark.parametrize("name", sorted(FAULTY) + sorted(CORRECT))
 def test_the_portable_backend_gives_the_linux_verdicts(portable_bank, name):
     results = portable_bank[name]
@@ -92,7 +87,6 @@ def test_the_portable_backend_gives_the_linux_verdicts(portable_bank, name):
 
 
 @BANK_TIMEOUT
-@pytest.mark.timeout(PORTABLE_BANK_TIMEOUT)
 def test_the_portable_report_says_what_was_sampled(portable_bank):
     measured = portable_bank["bigfile_read_all"]["measurement"]
     assert any("sampled every 20 ms" in text or "every 20 ms" in text for text in measured["sampled"])
