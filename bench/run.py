@@ -11,6 +11,8 @@ Six measurements (docs/PERFORMANCE.md has the targets and the findings):
   precision  the grader's arrival times minus the moment an instrumented app
              handed each piece to the server
   stability  verdicts under two busy-loop processes against the unloaded ones
+  repeat     each bank app graded N times in a batch: the checks whose status
+             is not the same in every run (the goal is 0)
   memory     measured growth against a known allocation
 
 A measurement, not a test: the full run takes about a quarter of an hour.
@@ -39,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import sse  # noqa: E402
+from grader.batch.runner import STUDENTS_DIR  # noqa: E402
 from grader.cli import DEFAULT_JOBS  # noqa: E402
 from grader.launch import features, resolve_target, running_app  # noqa: E402
 from grader.probes import bigfile as bigfile_probe  # noqa: E402
@@ -83,7 +86,8 @@ def events_floor() -> float:
 def floor_seconds() -> dict[str, float]:
     """The waits a grading run can't avoid, from the probes' own constants."""
     chat, events = chat_floor(), events_floor()
-    disconnect = 2 * events_probe.CPU_WINDOW + 0.1  # streaming window, settle, quiet window
+    # idle baseline, streaming window, settle, quiet window
+    disconnect = events_probe.IDLE_WINDOW + 2 * events_probe.CPU_WINDOW + 0.1
     downloads = bigfile_probe.SLOW_READ_PAUSE
     # Phase 1 runs chat and events side by side; phase 2 the downloads and the disconnect probe.
     return {"phase1": max(chat, events), "phase2": max(disconnect, downloads),
@@ -178,9 +182,13 @@ def measure_latency(runs: int, names: list[str], work: Path) -> dict:
     return {"floor": {key: round(value, 2) for key, value in floor.items()}, "runs": runs, "apps": rows}
 
 
+def bank_apps() -> list[Path]:
+    return sorted(path for path in BANK.glob("*.py") if not path.name.startswith("broken_import"))
+
+
 def make_class(folder: Path, size: int) -> None:
     folder.mkdir(parents=True)
-    bank = sorted(path for path in BANK.glob("*.py") if not path.name.startswith("broken_import"))
+    bank = bank_apps()
     for index in range(size):
         source = bank[index % len(bank)]
         shutil.copyfile(source, folder / f"s{index:02d}_{source.name}")
@@ -276,6 +284,21 @@ def measure_stability(repeats: int, names: list[str], work: Path) -> dict:
                           for check, status in unloaded[name].items() if verdicts.get(check) != status]  # fmt: skip
     return {"apps": names, "runs_per_app": repeats, "verdicts": sum(len(v) for v in unloaded.values()) * repeats,
             "flips": flips}  # fmt: skip
+
+
+def measure_repeatability(repeats: int, size: int, work: Path) -> dict:
+    """Grade the same class ``repeats`` times: every check whose status is not the same in every run."""
+    submissions = work / "repeat-class"
+    make_class(submissions, size)
+    runs = [batch_verdicts(submissions, work / f"repeat-{run}", DEFAULT_JOBS)[1] for run in range(repeats)]
+    unstable = []
+    for student, checks in runs[0].items():
+        for check in checks:
+            seen = [run.get(student, {}).get(check) for run in runs]
+            if len(set(seen)) > 1:
+                unstable.append({"app": student, "check": check, "statuses": seen})
+    return {"apps": size, "runs_per_app": repeats, "jobs": DEFAULT_JOBS,
+            "checks": sum(len(checks) for checks in runs[0].values()), "unstable": unstable}  # fmt: skip
 
 
 def measure_memory(sizes_mib: list[int]) -> dict:
@@ -375,6 +398,13 @@ def print_backends(backends: dict) -> None:
               f"measured MiB: {row['memory_mib']}  sampled error MiB: {row.get('sampled_error_mib', '-')}")
 
 
+def print_repeat(repeat: dict) -> None:
+    print(f"Repeat stability ({repeat['apps']} apps graded {repeat['runs_per_app']} times at -j {repeat['jobs']}): "
+          f"{len(repeat['unstable'])} of {repeat['checks']} checks not the same in every run")
+    for row in repeat["unstable"]:
+        print(f"  {row['app']} {row['check']}: {', '.join(map(str, row['statuses']))}")
+
+
 def print_memory(memory: dict) -> None:
     print("Memory accuracy")
     for row in memory["runs"]:
@@ -383,7 +413,7 @@ def print_memory(memory: dict) -> None:
 
 
 PRINTERS = {"latency": print_latency, "watch": print_watch, "batch": print_batch, "precision": print_precision,
-            "stability": print_stability, "memory": print_memory, "backends": print_backends}  # fmt: skip
+            "stability": print_stability, "repeat": print_repeat, "memory": print_memory, "backends": print_backends}  # fmt: skip
 
 
 ON_REQUEST = {"backends"}  # parts run only when named with --only
@@ -400,6 +430,8 @@ def parts(quick: bool, work: Path) -> dict:
         "precision": lambda: measure_precision(1 if quick else 5, work),
         "stability": lambda: measure_stability(1, ["reference"], work) if quick else measure_stability(
             10, STABILITY_APPS, work),
+        "repeat": lambda: measure_repeatability(2, 6, work) if quick else measure_repeatability(5, len(bank_apps()),
+                                                                                                work),
         "memory": lambda: measure_memory([64] if quick else [32, 64, 128]),
         # Only when asked for (--only backends): it grades the reference again with each backend.
         "backends": lambda: measure_backends(1 if quick else 7, [64] if quick else [32, 64, 128, 256], work),

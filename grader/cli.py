@@ -142,11 +142,13 @@ class ResultCatcher:
 
     def __init__(self) -> None:
         self.result: GradeResult | None = None
+        self.interrupted = False
+        self.failure = ""
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         session = config.pluginmanager.get_plugin("streamgrade-session")
         if session is not None:
-            self.result = session.result
+            self.result, self.interrupted, self.failure = session.result, session.interrupted, session.failure
 
 
 def grade(target: str, *, exercises: list[str] | None = None, reference: str | None = None,
@@ -188,7 +190,9 @@ def grade(target: str, *, exercises: list[str] | None = None, reference: str | N
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
         pytest.main(arguments, plugins=[catcher, *plugins])
-    return catcher.result, output.getvalue()
+    if catcher.interrupted:
+        raise KeyboardInterrupt  # pytest caught it and stopped every server on the way out
+    return catcher.result, output.getvalue() + catcher.failure
 
 
 @contextlib.contextmanager
@@ -236,13 +240,19 @@ def run_check(args: argparse.Namespace) -> int:
         return 2
     # Absolute paths: the grading run resolves them from another folder.
     target = str(Path(args.target).resolve()) if ":" not in args.target else args.target
-    with sweeping(args.sandbox != "off"):
-        result, output = grade(
-            target, exercises=args.exercise, reference=args.reference, seed=args.seed,
-            start_timeout=args.start_timeout, reference_recording=args.reference_recording,
-            sandbox=args.sandbox, limits=args.limits, isolation_problem=args.isolation_problem,
-            reference_dir=args.reference_dir,
-        )  # fmt: skip
+    try:
+        with sweeping(args.sandbox != "off"):
+            result, output = grade(
+                target, exercises=args.exercise, reference=args.reference, seed=args.seed,
+                start_timeout=args.start_timeout, reference_recording=args.reference_recording,
+                sandbox=args.sandbox, limits=args.limits, isolation_problem=args.isolation_problem,
+                reference_dir=args.reference_dir,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        kept = "" if args.no_html or not Path(args.html).exists() else f" {args.html} is the previous run's, left as it was."
+        print(f"\nstreamgrade: interrupted, so there is no score. Every server it started is stopped.{kept}",
+              file=sys.stderr)  # fmt: skip
+        return 130
     if result is None:
         print("streamgrade: the grader could not run. This is a bug in streamgrade, not in your app.", file=sys.stderr)
         print(printable(output[-4000:]), file=sys.stderr)

@@ -136,9 +136,17 @@ def measurement(app: AppRecording) -> dict[str, Any]:
     return {"backend": app.backend, "exact": exact, "sampled": sampled}
 
 
+def crashes(app: AppRecording) -> list[dict[str, Any]]:
+    """The exceptions each exercise's server logged, with the learner's own frames only."""
+    return [{"exercise": exercise, "exception": capped(crash.exception, TEXT_CAP), "file": crash.file,
+             "line": crash.line, "count": crash.count,
+             "traceback": [capped(line, TEXT_CAP) for line in crash.traceback]}
+            for exercise, logged in app.crashes.items() for crash in logged]  # fmt: skip
+
+
 def collect(app: AppRecording, reference: AppRecording) -> dict[str, Any]:
     """Evidence per exercise: settings, then the learner's and the reference's side."""
-    evidence: dict[str, Any] = {"app": {"log": capped(app.log or app.start.log, LOG_CAP)}}
+    evidence: dict[str, Any] = {"app": {"log": capped(app.log or app.start.log, LOG_CAP), "crashes": crashes(app)}}
     if app.chat is not None or reference.chat is not None:
         chat = app.chat or reference.chat
         evidence["chat"] = {"delay": chat.delay, "prompt": chat.solo_prompt,

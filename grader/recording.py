@@ -43,6 +43,7 @@ class Exchange:
     truncated: bool = False  # more than BODY_CAP arrived; the rest was not kept
     ended_at: float | None = None  # seconds after sending when the body ended
     error: str | None = None  # why the exchange did not complete normally
+    broken: bool = False  # the server closed the connection or broke HTTP mid-answer (a crash, usually)
 
     @property
     def body(self) -> bytes:
@@ -87,6 +88,7 @@ class ChatRecording:
     busy_latencies: list[float]  # ... and while they ran
     validation: list[tuple[str, Exchange]]  # (delay value, exchange) for delays that must be refused
     concurrent_delay: float = 0.2
+    concurrent_prompt: str = ""  # what the concurrent streams were asked to send
     # Recorded on a second server at the same time (see probes/chat.py
     # probe_chat_more): a reply with no parameters at all, one at a second
     # delay drawn per run, and the allowed range's ends.
@@ -130,6 +132,11 @@ class Download:
     memory: MemoryTrace | None
     stopped_early: str | None = None  # why the grader gave up before the end
     error: str | None = None
+    broken: bool = False  # the server closed the connection or broke HTTP mid-answer
+
+    def delivered(self, size: int) -> bool:
+        """A 200 that delivered all ``size`` bytes and ended cleanly."""
+        return self.status == 200 and self.received == size and self.error is None and self.stopped_early is None
 
     def header(self, name: str) -> str | None:
         return Exchange("GET", "", headers=self.headers).header(name)
@@ -176,6 +183,7 @@ class BigfileRecording:
     default_path: Exchange | None = None
     default_path_size: int = 0
     default_path_sha256: str = ""
+    slow_read_first: int = 0  # bytes the slow reader takes before it pauses
 
     def reference_timed_again(self) -> Download | None:
         """The second timing of the reference, if it is one a verdict can rest on."""
@@ -194,6 +202,18 @@ class DisconnectRecording:
     error: str | None = None
     # Seconds: how far quiet_cpu may be from the truth (the meter's resolution; 0 for exact readings).
     cpu_uncertainty: float = 0.0
+    # Streams that ended by themselves before the client left, and how
+    # (nothing was left to stop: the disconnect was not exercised on them).
+    ended_early: list[str] = field(default_factory=list)
+    broken: bool = False  # one of them broke off (a crash, usually)
+    interval: float = 0.0  # the interval the endless streams asked for
+    # Wake-ups of the server's threads (context switches, see launch.measure.Meter.wakeups):
+    # over idle_window before the streams opened, and over one window while
+    # clients read and after they left.
+    idle_window: float = 0.0
+    idle_wakeups: int = 0
+    streaming_wakeups: int = 0
+    quiet_wakeups: int = 0
 
 
 @dataclass
@@ -219,11 +239,23 @@ class EventsRecording:
     resume: Exchange
     validation: list[tuple[dict[str, str], Exchange]]  # parameters that must be refused with 422
     concurrent_interval: float = 0.2
+    concurrent_count: int = 0  # events each concurrent stream was asked for
     # Recorded on a second server at the same time (probes/events.py probe_events_more).
     more: EventsMore | None = None
     # Recorded last, on the same server: a server this breaks can't spoil
     # the evidence above. None if that probe could not run.
     disconnect: DisconnectRecording | None = None
+
+
+@dataclass
+class Crash:
+    """An exception the app's server logged, reduced to the learner's own part of the traceback."""
+
+    exception: str  # its last line: "NameError: name 'time' is not defined"
+    file: str  # the file of the last frame in the learner's own code ("" when no frame is theirs)
+    line: int
+    traceback: list[str]  # the header, the learner's frames and the exception line
+    count: int = 1  # how often the log shows it
 
 
 @dataclass
@@ -250,6 +282,14 @@ class AppRecording:
             "events": self.events.solo.status if self.events else None,
         }
         return [name for name, status in answers.items() if status == 501]
+    crashes: dict[str, list[Crash]] = field(default_factory=dict)  # server ("chat", "chat-more") -> what its log shows
+
+    def crash(self, exercise: str) -> Crash | None:
+        """The exception the exercise's server logged, preferring one raised in the learner's own code."""
+        # The exercise's own server first, then its others ("chat-more"...).
+        logged = [crash for server in sorted(self.crashes, key=lambda name: name != exercise)
+                  if server.split("-", 1)[0] == exercise for crash in self.crashes[server]]  # fmt: skip
+        return next((crash for crash in logged if crash.file), logged[0] if logged else None)
 
 
 # -- saving a recording ------------------------------------------------------
@@ -259,7 +299,7 @@ class AppRecording:
 
 _TYPES = {cls.__name__: cls for cls in (
     Chunk, Exchange, StartRecording, TimedReply, ChatRecording, MemoryTrace, Download, RangeProbe,
-    BigfileRecording, DisconnectRecording, EventsMore, EventsRecording, AppRecording,
+    BigfileRecording, DisconnectRecording, EventsMore, EventsRecording, Crash, AppRecording,
 )}  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from grader.recording import (
     BigfileRecording,
     ChatRecording,
     Chunk,
+    Crash,
     DisconnectRecording,
     Download,
     EventsMore,
@@ -176,6 +177,32 @@ def test_a_cpu_difference_within_the_readings_steps_is_inconclusive_not_failed()
     with pytest.raises(CheckFailed, match="still producing events for nobody"):
         events_checks.test_events_disconnect(coarse(0.05), reference)
     events_checks.test_events_disconnect(coarse(0.01), reference)
+def woken(quiet: int, idle: int = 3, quiet_cpu: float = 0.006) -> AppRecording:
+    """A disconnect recording with wake-ups: 5 streams at 0.01 s, idle over 0.25 s, quiet over 0.5 s."""
+    return events_app(sse_stream(b"data: x\n\n"), DisconnectRecording(
+        5, 5, 0.5, 0.02, quiet_cpu, True, interval=0.01, idle_window=0.25, idle_wakeups=idle,
+        streaming_wakeups=60, quiet_wakeups=quiet))  # fmt: skip
+
+
+def test_cheap_work_left_running_after_disconnect_fails_by_its_wakeups():
+    # Measured on a producer that only queues a number: 48 to 50 wake-ups in
+    # 0.5 s against the reference's 5, with CPU under the CPU bound.
+    reference = woken(5, quiet_cpu=0.001)
+    with pytest.raises(CheckFailed, match="woke up 48 times"):
+        events_checks.test_events_disconnect(woken(48), reference)
+    events_checks.test_events_disconnect(woken(8), reference)
+
+
+def test_an_app_that_wakes_up_on_its_own_when_idle_is_no_leak():
+    # A heartbeat of its own: 20 wake-ups in 0.25 s before any stream opened.
+    events_checks.test_events_disconnect(woken(45, idle=20), woken(5, quiet_cpu=0.001))
+
+
+def test_streams_that_end_by_themselves_give_the_disconnect_no_evidence():
+    ended = events_app(sse_stream(b"data: x\n\n"), DisconnectRecording(
+        5, 5, 0.5, 0.02, 0.0, True, ended_early=["it ended"] * 5, interval=0.01))  # fmt: skip
+    with pytest.raises(CheckFailed, match="could not be seen"):
+        events_checks.test_events_disconnect(ended, quiet_after(0.001))
 
 
 def test_a_server_that_stops_answering_after_disconnect_fails():
@@ -292,6 +319,29 @@ def test_unreadable_memory_is_not_the_learners_failure():
     download.memory = None
     with pytest.raises(NotApplicable):
         bigfile_checks.test_bigfile_memory(bigfile_app(download))
+
+
+def test_memory_never_passes_on_a_download_that_served_nothing():
+    # A wrong path opened in the generator: 200, then the body broke off at once.
+    empty = a_download()
+    empty.received, empty.error, empty.broken = 0, "the server closed the connection", True
+    crashed = bigfile_app(empty)
+    for check in (bigfile_checks.test_bigfile_memory, bigfile_checks.test_bigfile_backpressure):
+        with pytest.raises(CheckFailed, match="delivered 0 of the file's"):
+            check(crashed)
+    crashed.crashes["bigfile"] = [Crash("FileNotFoundError: [Errno 2] No such file", "/kit/app.py", 13, ["x"])]
+    with pytest.raises(CheckFailed, match=r"your app raised an error\.\nFileNotFoundError.*\(app\.py, line 13\)"):
+        bigfile_checks.test_bigfile_memory(crashed)
+
+
+def test_memory_is_judged_on_a_slow_download_that_was_still_serving():
+    slow = a_download()
+    slow.received, slow.stopped_early = 3 * MiB, "stopped after 7.0 s with 3,145,728 bytes received"
+    bigfile_checks.test_bigfile_memory(bigfile_app(slow))
+    hungry = a_download(growth=256 * MiB)
+    hungry.received, hungry.stopped_early = 0, "stopped after 7.0 s with 0 bytes received"
+    with pytest.raises(CheckFailed, match="grew by 256"):  # growth is evidence enough to fail
+        bigfile_checks.test_bigfile_memory(bigfile_app(hungry))
 
 
 @pytest.mark.parametrize(

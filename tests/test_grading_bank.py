@@ -8,6 +8,7 @@ for all others. A correct app must get full marks.
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
@@ -27,6 +28,9 @@ FAULTY = {
     "chat_collect_then_yield": {"chat.incremental": "failed", "chat.first-token": "skipped", "chat.pacing": "skipped"},
     "chat_double_delay": {"chat.pacing": "failed"},
     "chat_no_validation": {"chat.validation": "failed"},
+    # Raises after its first token: every check that reads a stream names the exception.
+    "chat_name_error": {"chat.content": "failed", "chat.incremental": "failed", "chat.first-token": "skipped",
+                        "chat.pacing": "skipped", "chat.nonblocking": "failed"},
     "chat_sleep_first": {"chat.first-token": "failed"},
     "chat_split_spaces": {"chat.content": "failed"},
     "chat_time_sleep_async": {"chat.nonblocking": "failed"},
@@ -42,6 +46,9 @@ FAULTY = {
     "bigfile_inline": {"bigfile.headers": "failed"},
     # Memory is measured over the app's whole process tree, not its server alone.
     "bigfile_child_reads_whole": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
+    # Served 0 bytes: no memory verdict without a download that delivered the file.
+    "bigfile_opens_wrong_path": {"bigfile.integrity": "failed", "bigfile.memory": "failed",
+                                 "bigfile.backpressure": "failed", "bigfile.throughput": "failed"},
     "bigfile_line_iteration": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "bigfile_missing_500": {"bigfile.missing": "failed"},
     "bigfile_no_headers": {"bigfile.headers": "failed"},
@@ -55,9 +62,15 @@ FAULTY = {
     "bigfile_head_partial_headers": {"bigfile.head": "failed"},
     "bigfile_default_path_wrong": {"bigfile.default-path": "failed"},
     "events_count_ignored": {"events.count": "failed"},
+    # A 500 before the body: nothing of the stream can be judged.
+    "events_500_before_body": {"events.headers": "failed", "events.cache": "failed"},
+    # The endless streams die by themselves: no disconnect was exercised.
+    "events_endless_crashes": {"events.disconnect": "failed"},
     "events_event_field": {"events.payload": "failed", "events.live-timestamps": "skipped"},
     "events_ignores_last_event_id": {"events.resume": "failed"},
     "events_leaks_after_disconnect": {"events.disconnect": "failed"},
+    # Cheap leaked work: judged by the server's wake-ups, which cheap work does not shrink.
+    "events_producer_never_cancelled": {"events.disconnect": "failed"},
     "events_naive_time": {"events.payload": "failed", "events.live-timestamps": "skipped"},
     "events_no_blank_line": {
         "events.framing": "failed", "events.payload": "failed", "events.count": "failed",
@@ -181,6 +194,35 @@ def test_the_starter_gets_zero_without_errors(tmp_path):
     assert results["score"] == 0
     assert "error" not in statuses(results).values()
     assert "inconclusive" not in statuses(results).values()
+
+
+@pytest.mark.parametrize(
+    ("name", "check_id", "exception", "line"),
+    [
+        pytest.param("chat_name_error", "chat.incremental", "NameError: name 'time' is not defined", 16,
+                     id="raises-after-the-first-token"),
+        pytest.param("events_500_before_body", "events.headers", "TypeError: int() argument", 19,
+                     id="500-before-the-body"),
+        pytest.param("bigfile_opens_wrong_path", "bigfile.memory", "FileNotFoundError: [Errno 2]", 13,
+                     id="missing-file-opened-in-the-generator"),
+    ],
+)
+def test_a_crash_is_named_with_the_learners_exception_file_and_line(name, check_id, exception, line, tmp_path):
+    exercise = name.split("_", 1)[0]
+    report = tmp_path / "report.html"
+    command = [sys.executable, "-m", "grader", "check", str(BANK / f"{name}.py"), "--exercise", exercise,
+               "--json", str(tmp_path / "results.json"), "--html", str(report)]  # fmt: skip
+    finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    check = next(c for c in json.loads((tmp_path / "results.json").read_text())["checks"] if c["id"] == check_id)
+    assert check["status"] == "failed"
+    assert "your app raised an error" in check["message"]
+    assert exception in check["message"] and f"({name}.py, line {line})" in check["message"]
+    assert "RemoteProtocolError" not in check["message"] and "peer closed" not in check["message"]
+    frame = f'{name}.py", line {line}'
+    for shown in (finished.stdout, html.unescape(report.read_text())):
+        assert frame in shown and exception.split(":")[0] in shown
+        # Only the learner's frames: uvicorn's, Starlette's and the grader's are trimmed away.
+        assert "site-packages" not in shown and "uvicorn/protocols" not in shown
 
 
 def test_checks_under_an_inconclusive_parent_cost_no_points(tmp_path):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from grader.checkapi import CheckFailed, seconds
-from grader.recording import Exchange
+from grader.recording import Crash, Exchange
 from grader.timing import gaps, median
+from grader.tracebacks import describe
 
 EXCERPT = 200
 # The timing bounds of chat and events, as shares of the requested period
@@ -19,6 +22,10 @@ FIRST_ALLOWANCE = 0.5
 # A small request may wait a quarter period longer than on the reference
 # under the same load; a blocking sleep holds it for about half a period.
 LOOP_ALLOWANCE = 0.25
+# A loop-health verdict needs streams that ran while the small requests were
+# sent: each must last at least half its own waits (a stream that crashed
+# after one token, or ignores the delay, proves nothing either way).
+STREAM_EVIDENCE = 0.5
 
 
 def excerpt(data: bytes | str, limit: int = EXCERPT) -> str:
@@ -26,14 +33,54 @@ def excerpt(data: bytes | str, limit: int = EXCERPT) -> str:
     return repr(text[:limit]) + (" ..." if len(text) > limit else "")
 
 
-def require_answer(exchange: Exchange, what: str) -> None:
-    """Fail with a clear message when a request got no HTTP answer at all."""
+CRASH_HINT = (
+    "Start your app with uvicorn, send the request under 'Try it', and read the traceback uvicorn prints: "
+    "the line of your own file it names is where the exception was raised."
+)
+
+
+class Answer(Protocol):
+    """What an exchange and a download both tell: how the answer went."""
+
+    status: int | None
+    received: int
+    broken: bool
+
+
+def require_no_crash(answer: Answer, what: str, crash: Crash | None, *, body: bool = True) -> None:
+    """When ``what`` got a 500 or broke off and the server logged an exception, fail naming it.
+
+    ``body=False``: the check judges the status line and headers only, which a
+    body that broke off later does not change.
+
+    A break-off alone is only how the crash looked from outside: the
+    exception, with the learner's own file and line, is what helps.
+    """
+    if crash is None:
+        return
+    if answer.status == 500:
+        happened = f"{what} was answered with 500"
+    elif answer.broken and body:
+        happened = f"{what} broke off after {answer.received:,} bytes of the body"
+    else:
+        return
+    raise CheckFailed(
+        f"{happened}: your app raised an error.\n{describe(crash)}",
+        hint=CRASH_HINT,
+        evidence={"exception": crash.exception, "file": crash.file, "line": crash.line, "traceback": crash.traceback},
+    )
+
+
+def require_answer(exchange: Exchange, what: str, crash: Crash | None = None, *, body: bool = True) -> None:
+    """Fail with a clear message when a request got no HTTP answer at all, or the app raised while answering."""
+    require_no_crash(exchange, what, crash, body=body)
     if exchange.status is None:
         raise CheckFailed(f"{what} got no answer: {exchange.error or 'the connection closed'}.")
 
 
-def require_status(exchange: Exchange, expected: int, what: str) -> None:
-    require_answer(exchange, what)
+def require_status(exchange: Exchange, expected: int, what: str, crash: Crash | None = None, *,
+                   body: bool = True) -> None:  # fmt: skip
+    require_answer(exchange, what, crash, body=body)
     if exchange.status == expected:
         return
     message = f"{what} was answered with status {exchange.status}; expected {expected}."

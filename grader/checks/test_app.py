@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grader.checkapi import CheckFailed, check
+from grader.tracebacks import learner_traceback
 
 LOG_LINES_SHOWN = 15
 
@@ -26,26 +27,3 @@ def test_app_starts(app):
     if shown:
         message += "\nWhat it printed:\n" + "\n".join("  " + line for line in shown)
     raise CheckFailed(message, evidence={"log": app.start.log, "seconds": round(app.start.seconds, 3)})
-
-
-
-# Frames of Python's import machinery and of installed packages say nothing
-# about the learner's mistake; the frames in their own file do.
-MACHINERY = ("<frozen ", "site-packages", "/lib/python3", "grader/launch/_serve.py")
-
-
-def learner_traceback(log: str) -> list[str]:
-    """The last traceback in ``log`` without the import machinery's frames."""
-    lines = log.splitlines()
-    starts = [index for index, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
-    if not starts:
-        return []
-    kept, skipping = [lines[starts[-1]]], False
-    for line in lines[starts[-1] + 1 :]:
-        if line.startswith("  File "):
-            skipping = any(marker in line for marker in MACHINERY)
-        elif not line.startswith("    "):
-            skipping = False  # the exception line itself, or what follows
-        if not skipping:
-            kept.append(line)
-    return kept[-LOG_LINES_SHOWN:]

@@ -8,13 +8,17 @@ import re
 from hashlib import sha256 as hash_of
 
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, check, mebibytes, seconds
-from grader.checks._common import excerpt, require_answer, require_status
+from grader.checks._common import excerpt, require_answer, require_no_crash, require_status
 from grader.contract import BIGFILE_DEFAULT_PATH, MEMORY_BOUND
 from grader.recording import Download, Exchange
 
 # Slower than the reference by more than this factor, on the same machine at
 # the same time, is a broken download (a tiny chunk size, a sleep per chunk).
 THROUGHPUT_FACTOR = 10
+# Memory and speed are judged on a download once this much of the file came
+# (even if the body broke off later): twice the memory bound, so a server
+# that keeps what it reads has shown it.
+SERVED_EVIDENCE = 2 * MEMORY_BOUND
 
 TRY_IT = "curl -sS -D - -o /tmp/download.bin http://127.0.0.1:8000/bigfile"
 # The headers the contract names: a HEAD answer must give each exactly as GET does.
@@ -33,7 +37,8 @@ def full_download(app) -> Download:
 
 
 def as_exchange(download: Download) -> Exchange:
-    return Exchange("GET", "/bigfile", status=download.status, headers=download.headers, error=download.error)
+    return Exchange("GET", "/bigfile", status=download.status, headers=download.headers, error=download.error,
+                    received=download.received, broken=download.broken)  # fmt: skip
 
 
 @check("bigfile.status", points=1, reproduce=TRY_IT)
@@ -42,7 +47,7 @@ def test_bigfile_status(app):
     download = full_download(app)
     if download.stopped_early and download.status is None:
         raise CheckFailed(f"GET /bigfile sent no answer: the grader {download.stopped_early}.")
-    require_status(as_exchange(download), 200, "GET /bigfile")
+    require_status(as_exchange(download), 200, "GET /bigfile", app.crash("bigfile"), body=False)
 
 
 @check(
@@ -105,6 +110,7 @@ def test_bigfile_integrity(app):
     if download.stopped_early:
         raise NotApplicable("The download was stopped before the end (see bigfile.throughput).")
     if download.error:
+        require_no_crash(download, "GET /bigfile", app.crash("bigfile"))
         raise CheckFailed(f"The download broke off after {download.received:,} bytes: {download.error}.")
     if download.received != bigfile.file_size:
         raise CheckFailed(f"Expected {bigfile.file_size:,} bytes, received {download.received:,}.")
@@ -143,13 +149,34 @@ def judge_memory(download: Download, situation: str) -> None:
     raise CheckFailed(message, evidence={"samples": memory.samples, "growth": memory.growth})
 
 
+def require_served(app, download: Download, what: str, enough: int) -> None:
+    """A memory verdict can pass only on a download that served the file: a server that sent nothing read nothing.
+
+    Served means ``enough`` bytes came (whatever went wrong after), or the
+    body was still coming, unbroken, when the grader stopped waiting.
+    """
+    if download.received >= enough:
+        return
+    if download.stopped_early and download.received > 0 and not download.broken:
+        return  # slow, but serving the file all along
+    require_no_crash(download, what, app.crash("bigfile"))
+    if download.stopped_early:
+        raise NotApplicable("Nothing came before the grader gave up (see bigfile.throughput).")
+    raise CheckFailed(
+        f"{what} delivered {download.received:,} of the file's {app.bigfile.file_size:,} bytes"
+        f"{f' ({download.error})' if download.error else ''}, so the memory it takes to serve the file "
+        "was not measured. See bigfile.integrity.",
+        hint="Serve the file BIGFILE_PATH names, all of it: open that path, not another, in your generator.",
+    )
+
+
 @check("bigfile.memory", points=4, depends=("bigfile.status",), hint=MEMORY_HINT, reproduce=TRY_IT)
 def test_bigfile_memory(app):
     """Serving a 256 MiB file raises the server's memory by at most 32 MiB"""
     download = full_download(app)
-    if download.stopped_early and download.received == 0:
-        raise NotApplicable("Nothing was downloaded before the grader gave up (see bigfile.throughput).")
+    # Growth past the bound is evidence enough to fail; passing needs the file served.
     judge_memory(download, f"Serving a {mebibytes(app.bigfile.file_size)} file with no newline byte")
+    require_served(app, download, "GET /bigfile", min(app.bigfile.file_size, SERVED_EVIDENCE))
 
 
 @check(
@@ -165,8 +192,10 @@ def test_bigfile_memory(app):
 def test_bigfile_backpressure(app):
     """Memory stays bounded while a client reads slowly"""
     slow = app.bigfile.slow_read
-    require_answer(as_exchange(slow), "GET /bigfile (read slowly)")
+    what = "GET /bigfile (read slowly)"
+    require_answer(as_exchange(slow), what, app.crash("bigfile"), body=False)
     judge_memory(slow, f"While a client read 1 MiB and then paused for {app.bigfile.slow_read_pause:g} s")
+    require_served(app, slow, what, min(max(app.bigfile.slow_read_first, 1), app.bigfile.file_size))
 
 
 @check(
@@ -186,6 +215,8 @@ def test_bigfile_throughput(app, reference):
         # Recorded earlier on a quieter machine: judge by the reference measured beside this download.
         reference_rate, where = again.rate, "measured at the same time"
         took = f"the reference ran at {again.rate / 2**20:.1f} MiB/s, {where}"
+    if download.received < min(app.bigfile.file_size, SERVED_EVIDENCE):
+        require_no_crash(download, "GET /bigfile", app.crash("bigfile"))  # no rate to judge: name the crash
     if download.stopped_early:
         raise CheckFailed(f"The download was too slow to wait for: the grader {download.stopped_early} ({took}).")
     rate = download.rate
@@ -212,7 +243,7 @@ def test_bigfile_throughput(app, reference):
 def test_bigfile_missing(app):
     """A missing file gives 404 with a JSON detail, not 500"""
     exchange = app.bigfile.missing
-    require_status(exchange, 404, "GET /bigfile when the file does not exist")
+    require_status(exchange, 404, "GET /bigfile when the file does not exist", app.crash("bigfile"))
     try:
         detail = json.loads(exchange.body).get("detail")
     except (ValueError, AttributeError):
@@ -285,12 +316,12 @@ def test_bigfile_range(app):
         exchange = probe.exchange
         what = f"GET /bigfile with Range: {probe.range_header}"
         if probe.expected is None:
-            require_status(exchange, 416, what)
+            require_status(exchange, 416, what, app.crash("bigfile"))
             if exchange.header("content-range") != f"bytes */{size}":
                 raise CheckFailed(f"{what}: expected Content-Range: bytes */{size}, got {exchange.header('content-range')}.")
             continue
         first, last = probe.expected
-        require_status(exchange, 206, what)
+        require_status(exchange, 206, what, app.crash("bigfile"))
         expected_range = f"bytes {first}-{last}/{size}"
         if exchange.header("content-range") != expected_range:
             raise CheckFailed(f"{what}: expected Content-Range: {expected_range}, got {exchange.header('content-range')}.")
@@ -312,7 +343,7 @@ def test_bigfile_head(app):
     """Extra credit: HEAD gives the same headers as GET and no body"""
     bigfile = app.bigfile
     exchange = bigfile.head
-    require_status(exchange, 200, "HEAD /bigfile")
+    require_status(exchange, 200, "HEAD /bigfile", app.crash("bigfile"))
     if exchange.header("content-length") != str(bigfile.file_size):
         raise CheckFailed(
             f"HEAD /bigfile should announce Content-Length: {bigfile.file_size}, got {exchange.header('content-length')}."

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from grader.checkapi import CheckFailed, check, seconds
+from grader.checkapi import CheckFailed, NotApplicable, check, seconds
 from grader.checks._common import (
     LOOP_ALLOWANCE,
+    STREAM_EVIDENCE,
     excerpt,
     judge_first_at_once,
     judge_loop_health,
@@ -54,7 +55,7 @@ def request_of(reply: TimedReply) -> str:
 @check("chat.status", points=1, reproduce="curl -i 'http://127.0.0.1:8000/chat-stream?delay=0'")
 def test_chat_status(app):
     """GET /chat-stream answers 200"""
-    require_status(app.chat.solo, 200, "GET /chat-stream")
+    require_status(app.chat.solo, 200, "GET /chat-stream", app.crash("chat"), body=False)
 
 
 # Judged on its own: a reply whose bytes and timing are right earns their
@@ -91,7 +92,7 @@ def test_chat_content(app):
     """The reply is exactly the prompt (the default one when none is given), spaces and non-ASCII included"""
     chat = app.chat
     for prompt, exchange in [*chat.content, (chat.solo_prompt, chat.solo)]:
-        require_status(exchange, 200, f"GET /chat-stream?prompt={prompt!r}")
+        require_status(exchange, 200, f"GET /chat-stream?prompt={prompt!r}", app.crash("chat"))
         if exchange.body != prompt.encode("utf-8"):
             raise CheckFailed(
                 f"For the prompt {prompt!r} the reply should be exactly the same text; "
@@ -124,9 +125,9 @@ def test_chat_content(app):
 def test_chat_incremental(app):
     """Tokens arrive one by one, spread over time, not all at the end"""
     chat = app.chat
+    require_answer(chat.solo, "GET /chat-stream", app.crash("chat"))
     expected = len(TOKEN_PATTERN.findall(chat.solo_prompt))
     arrived = token_bursts(app)
-    require_answer(chat.solo, "GET /chat-stream")
     spread = arrived[-1].at - arrived[0].at if arrived else 0.0
     wanted_spread = (expected - 1) * chat.delay
     # Half the tokens as separate bursts, over half the expected time: a
@@ -189,8 +190,19 @@ def test_chat_pacing(app):
 def test_chat_nonblocking(app, reference):
     """Other requests are answered promptly while streams run"""
     chat = app.chat
+    # Evidence first: the streams must have run while the small requests were sent.
+    wanted = (len(TOKEN_PATTERN.findall(chat.concurrent_prompt)) - 1) * chat.concurrent_delay
     for exchange in chat.concurrent:
-        require_answer(exchange, "A concurrent GET /chat-stream")
+        require_answer(exchange, "A concurrent GET /chat-stream", app.crash("chat"))
+        if exchange.broken:
+            raise CheckFailed(f"A concurrent GET /chat-stream broke off after {exchange.received:,} bytes: {exchange.error}.")
+        # ended_at is None for a stream still running when the grader stopped waiting: it ran long enough.
+        if exchange.ended_at is not None and exchange.ended_at < wanted * STREAM_EVIDENCE:
+            raise NotApplicable(
+                f"The concurrent streams ended after {seconds(exchange.ended_at)}, before the "
+                f"{chat.concurrent_delay:g} s waits between their tokens could run ({seconds(wanted)} expected): whether other "
+                "requests wait while streams run could not be seen. See chat.pacing."
+            )
     judge_loop_health(
         chat.busy_latencies, reference.chat.busy_latencies, chat.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(chat.concurrent)} streams",
@@ -213,7 +225,7 @@ def test_chat_validation(app):
                 f"because {value} is one end of the allowed range, 0 to 5 with both ends included."
             )
     for value, exchange in app.chat.validation:
-        require_answer(exchange, f"GET /chat-stream?delay={value}")
+        require_answer(exchange, f"GET /chat-stream?delay={value}", app.crash("chat"))
         if exchange.status != 422:
             raise CheckFailed(
                 f"GET /chat-stream?delay={value} was answered with {exchange.status}; expected 422, "

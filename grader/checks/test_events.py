@@ -8,8 +8,10 @@ from datetime import datetime
 from grader import sse
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, check, seconds
 from grader.checks._common import (
+    CRASH_HINT,
     LOOP_ALLOWANCE,
     PACING_TOLERANCE,
+    STREAM_EVIDENCE,
     excerpt,
     judge_first_at_once,
     judge_loop_health,
@@ -18,8 +20,9 @@ from grader.checks._common import (
     require_status,
 )
 from grader.contract import EVENTS_DEFAULT_INTERVAL
-from grader.recording import EventsMore, Exchange
+from grader.recording import DisconnectRecording, EventsMore, Exchange
 from grader.timing import arrival_at_offsets, clusters, gaps, median
+from grader.tracebacks import describe
 
 # A timestamp may differ from the grader's clock at arrival by this much:
 # enough for scheduling noise, far too little for local time labelled UTC.
@@ -27,6 +30,13 @@ CLOCK_TOLERANCE = 2.0
 # After the clients left, the server may still burn this share of the CPU it
 # used while streaming to them (on top of what the reference burns then).
 LEAK_SHARE = 0.3
+# CPU shrinks with cheap leaked work; wake-ups do not. A producer left
+# running for a client that left wakes the server at least once per interval
+# (the timers of several coalesce into one wake-up): window / interval times,
+# 50 in 0.5 s at 0.01 s. Up to 0.4 of that above the baseline is allowed: 20,
+# far above a correct server's noise (0 to 3 above the baseline, measured) and
+# far below a leak's 40 to 50 (docs/PERFORMANCE.md).
+LEAK_WAKEUP_SHARE = 0.4
 
 TRY_IT = "curl -N 'http://127.0.0.1:8000/events?interval=0.5&count=4'"
 FRAMING_HINT = (
@@ -65,7 +75,7 @@ def ids_of(exchange: Exchange) -> list[str | None]:
 def test_events_headers(app):
     """GET /events answers 200 as text/event-stream"""
     exchange = app.events.solo
-    require_status(exchange, 200, "GET /events")
+    require_status(exchange, 200, "GET /events", app.crash("events"), body=False)
     if exchange.media_type != "text/event-stream":
         raise CheckFailed(
             f"Expected Content-Type text/event-stream, got {exchange.header('content-type') or '(none)'}. "
@@ -82,7 +92,7 @@ def test_events_headers(app):
 def test_events_cache(app):
     """The stream is marked not to be cached (Cache-Control: no-cache)"""
     exchange = app.events.solo
-    require_status(exchange, 200, "GET /events")
+    require_status(exchange, 200, "GET /events", app.crash("events"), body=False)
     cache_control = (exchange.header("cache-control") or "").lower()
     if "no-cache" not in cache_control and "no-store" not in cache_control:
         raise CheckFailed(
@@ -96,6 +106,7 @@ def test_events_cache(app):
 def test_events_framing(app):
     """Every line is one a browser understands and every event ends with a blank line"""
     exchange = app.events.solo
+    require_answer(exchange, "GET /events", app.crash("events"))
     stream = parsed(exchange)
     problem = stream.first_problem
     if problem is None and stream.unfinished is not None and exchange.error is None:
@@ -149,6 +160,7 @@ def payload_problem(event: sse.Event, position: int) -> str | None:
 )
 def test_events_payload(app):
     """Each event has id n and JSON data with seq n and a UTC timestamp"""
+    require_answer(app.events.solo, "GET /events", app.crash("events"))
     events = parsed(app.events.solo).events
     if not events:
         raise CheckFailed("The stream held no complete event to read.")
@@ -169,7 +181,7 @@ def test_events_count(app):
     """With count=N, exactly N events are sent (1..N, or after Last-Event-ID), then the stream ends"""
     events_rec = app.events
     exchange = events_rec.solo
-    require_answer(exchange, "GET /events?count=...")
+    require_answer(exchange, "GET /events?count=...", app.crash("events"))
     if exchange.error:
         raise CheckFailed(
             f"Asked for count={events_rec.count}, the stream did not end: {exchange.error}."
@@ -204,6 +216,7 @@ def test_events_count(app):
 def test_events_incremental(app):
     """Events arrive one by one as they are produced"""
     events_rec = app.events
+    require_answer(events_rec.solo, "GET /events", app.crash("events"))
     arrivals = event_arrivals(events_rec.solo)
     distinct = len(clusters(arrivals, events_rec.interval / 2))
     spread = arrivals[-1] - arrivals[0] if arrivals else 0.0
@@ -278,8 +291,19 @@ def test_events_live_timestamps(app):
 def test_events_nonblocking(app, reference):
     """Other requests are answered promptly while event streams run"""
     events_rec = app.events
+    # Evidence first: the streams must have run while the small requests were sent.
+    wanted = (events_rec.concurrent_count - 1) * events_rec.concurrent_interval
     for exchange in events_rec.concurrent:
-        require_answer(exchange, "A concurrent GET /events")
+        require_answer(exchange, "A concurrent GET /events", app.crash("events"))
+        if exchange.broken:
+            raise CheckFailed(f"A concurrent GET /events broke off after {exchange.received:,} bytes: {exchange.error}.")
+        # ended_at is None for a stream still running when the grader stopped waiting: it ran long enough.
+        if exchange.ended_at is not None and exchange.ended_at < wanted * STREAM_EVIDENCE:
+            raise NotApplicable(
+                f"The concurrent event streams ended after {seconds(exchange.ended_at)}, before the "
+                f"{events_rec.concurrent_interval:g} s waits between their events could run ({seconds(wanted)} expected): "
+                "whether other requests wait while streams run could not be seen. See events.pacing."
+            )
     judge_loop_health(
         events_rec.busy_latencies, reference.events.busy_latencies,
         events_rec.concurrent_interval * LOOP_ALLOWANCE, f"{len(events_rec.concurrent)} event streams",
@@ -297,9 +321,7 @@ def test_events_resume(app):
     """A Last-Event-ID header makes the stream continue after that event"""
     events_rec = app.events
     exchange = events_rec.resume
-    if exchange.status is None:
-        require_answer(exchange, f"GET /events with Last-Event-ID: {events_rec.resume_from}")
-    require_status(exchange, 200, f"GET /events with Last-Event-ID: {events_rec.resume_from}")
+    require_status(exchange, 200, f"GET /events with Last-Event-ID: {events_rec.resume_from}", app.crash("events"))
     # The first events only: whether the stream stops after count is events.count's concern.
     ids = [event.id_field for event in parsed(exchange).events][: events_rec.resume_count]
     expected = [str(events_rec.resume_from + n) for n in range(1, events_rec.resume_count + 1)]
@@ -354,7 +376,7 @@ def test_events_validation(app):
             )
     for params, exchange in app.events.validation:
         query = "&".join(f"{key}={value}" for key, value in params.items())
-        require_answer(exchange, f"GET /events?{query}")
+        require_answer(exchange, f"GET /events?{query}", app.crash("events"))
         if exchange.status != 422:
             raise CheckFailed(f"GET /events?{query} was answered with {exchange.status}; expected 422.",
                               reproduce=f"curl -i 'http://127.0.0.1:8000/events?{query}'")  # fmt: skip
@@ -376,13 +398,37 @@ def test_events_disconnect(app, reference):
     reference_gone = reference.events.disconnect
     if gone is None or reference_gone is None:
         raise NotApplicable("The disconnect probe could not run in this run.")
-    if gone.error:
-        raise CheckFailed(f"An endless stream (no count) could not be read: {gone.error}.")
+    endless = f"GET /events?interval={gone.interval:g}"
+    if gone.error or gone.ended_early:
+        # Nothing was left for a disconnect to stop: this verdict has no evidence to pass on.
+        crash = app.crash("events")
+        if gone.broken and crash is not None:
+            raise CheckFailed(
+                f"The endless streams ({endless}, no count) broke off before the client left: your app raised an "
+                f"error.\n{describe(crash)}",
+                hint=CRASH_HINT, evidence={"exception": crash.exception, "traceback": crash.traceback},
+            )
+        how = gone.error or f"{len(gone.ended_early)} of {gone.streams} ended by themselves ({gone.ended_early[0]})"
+        raise CheckFailed(
+            f"Without count a stream should go on until the client disconnects, but the endless streams "
+            f"({endless}) did not: {how}. So what your server does after a client leaves could not be seen."
+        )
     if not gone.answers_after:
         raise CheckFailed(
             "After clients disconnected from endless streams, the server stopped answering requests: "
             "something blocked its event loop for good."
         )
+    leaked_wakeups, allowed_wakeups, baseline = wakeups_after(gone, reference_gone)
+    if leaked_wakeups > allowed_wakeups:
+        raise CheckFailed(
+            f"After {gone.streams} clients left their streams, your server still woke up {gone.quiet_wakeups} times "
+            f"in {gone.window:g} s (the reference after they left, or your server before the streams opened: "
+            f"{baseline}), about once every {seconds(gone.window / max(gone.quiet_wakeups, 1))}; the streams asked for "
+            f"an event every {seconds(gone.interval)}. Something is still producing events for nobody, even if each "
+            "one costs little CPU.",
+            evidence={"quiet_wakeups": gone.quiet_wakeups, "baseline_wakeups": baseline,
+                      "allowed_extra_wakeups": allowed_wakeups, "quiet_cpu": gone.quiet_cpu},
+        )  # fmt: skip
     allowed = reference_gone.quiet_cpu + LEAK_SHARE * max(gone.streaming_cpu, reference_gone.streaming_cpu)
     if gone.quiet_cpu <= allowed:
         return
@@ -399,3 +445,17 @@ def test_events_disconnect(app, reference):
         f"left: {seconds(reference_gone.quiet_cpu)}). It is still producing events for nobody.",
         evidence={"quiet_cpu": gone.quiet_cpu, "streaming_cpu": gone.streaming_cpu},
     )
+
+
+def wakeups_after(gone: DisconnectRecording, reference_gone: DisconnectRecording) -> tuple[int, float, int]:
+    """Wake-ups after the clients left beyond the baseline, how many are allowed, and the baseline.
+
+    The baseline is the larger of the reference's wake-ups after its clients
+    left and the app's own before the streams opened (a heartbeat task of its
+    own is no leak), both over the same window in the same run.
+    """
+    if not gone.interval or not gone.idle_window:
+        return 0, 0.0, 0  # recorded without wake-ups: the CPU verdict alone
+    idle = round(gone.idle_wakeups * gone.window / gone.idle_window)
+    baseline = max(reference_gone.quiet_wakeups, idle)
+    return gone.quiet_wakeups - baseline, LEAK_WAKEUP_SHARE * gone.window / gone.interval, baseline

@@ -47,6 +47,15 @@ class Meter(Protocol):
         """CPU time the app's processes have used so far (threads and processes that ended drop out)."""
         ...
 
+    def wakeups(self) -> int:
+        """How often the app's threads have been switched out so far (voluntary and involuntary context switches).
+
+        Unlike CPU time, this does not shrink when the work done per wake-up
+        is cheap: a timer left running for nobody shows in it however little
+        it does (threads and processes that ended drop out).
+        """
+        ...
+
     def process_count(self) -> int:
         """How many processes the app has now (for the uncertainty of a CPU difference)."""
         ...

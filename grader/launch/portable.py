@@ -106,6 +106,18 @@ class TreeMeter:
                 total += times.user + times.system
         return total
 
+    def wakeups(self) -> int:
+        total = 0
+        try:
+            processes = self.processes()
+        except ProcessLookupError:
+            return 0
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                switches = process.num_ctx_switches()
+                total += switches.voluntary + switches.involuntary
+        return total
+
     def process_count(self) -> int:
         try:
             return len(self.processes())

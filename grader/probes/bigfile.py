@@ -12,7 +12,7 @@ import httpx
 
 from grader.contract import REMEASURE_BYTES
 from grader.launch import Meter
-from grader.probes.http import local_client, now, record_exchange
+from grader.probes.http import broke_off, describe_http_error, local_client, now, record_exchange
 from grader.recording import BigfileRecording, Download, Exchange, MemoryTrace, RangeProbe
 
 # A slow reader takes the first MiB, then stops reading for this long. An app
@@ -154,7 +154,7 @@ async def download(
     except asyncio.CancelledError:
         pass
     except httpx.HTTPError as failure:
-        seen.error = f"{type(failure).__name__}: {failure}"
+        seen.error, seen.broken = describe_http_error(failure), broke_off(failure)
     seen.seconds = now() - started
     seen.sha256 = digest.hexdigest()
     seen.memory = await sampler.finish() if sampler else None
@@ -224,6 +224,7 @@ async def probe_bigfile_light(base_url: str, meter: Meter, served: ServedFile) -
         ranges=ranges,
         head=head,
         ranges_skipped=ranges_skipped,
+        slow_read_first=SLOW_READ_FIRST,
     )
 
 

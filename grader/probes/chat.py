@@ -100,6 +100,7 @@ async def probe_chat(base_url: str, rng: random.Random) -> ChatRecording:
         busy_latencies=busy,
         validation=validation,
         concurrent_delay=CONCURRENT_DELAY,
+        concurrent_prompt=concurrent_prompt,
     )
 
 

@@ -9,7 +9,7 @@ import httpx
 
 from grader.contract import EVENTS_COUNT_MINIMUM, EVENTS_DEFAULT_INTERVAL, EVENTS_INTERVAL_LIMITS
 from grader.launch import Meter
-from grader.probes.http import answer, local_client, probe_latencies, record_exchange
+from grader.probes.http import answer, broke_off, describe_http_error, local_client, probe_latencies, record_exchange
 from grader.recording import DisconnectRecording, EventsMore, EventsRecording
 
 # The solo stream: three events at an interval drawn per run from the seed,
@@ -53,6 +53,10 @@ ACCEPTED_PARAMETERS = (
 UNEXPECTED_IDS = ("not-a-number", "-3", "1" * 25)
 # No interval parameter: two events, one default gap (1 s), on a second server.
 DEFAULT_COUNT = 2
+# The server's own background activity, measured before the streams open
+# (and scaled to CPU_WINDOW): an app may wake up on its own (a heartbeat
+# task), which is no leak. Half a window: wake-ups of an idle server are few.
+IDLE_WINDOW = 0.25
 
 
 async def probe_events(base_url: str, rng: random.Random) -> EventsRecording:
@@ -103,6 +107,7 @@ async def probe_events(base_url: str, rng: random.Random) -> EventsRecording:
         resume=resume,
         validation=validation,
         concurrent_interval=CONCURRENT_INTERVAL,
+        concurrent_count=CONCURRENT_COUNT,
     )
 
 
@@ -127,21 +132,26 @@ async def probe_events_more(base_url: str) -> EventsMore:
     return EventsMore(default=default, default_count=DEFAULT_COUNT, accepted=accepted, unexpected_ids=unexpected)
 
 
-async def cpu_over(meter: Meter, seconds: float) -> float:
-    before = meter.cpu_seconds()
+async def activity_over(meter: Meter, seconds: float) -> tuple[float, int]:
+    """The app's CPU seconds and wake-ups over ``seconds``."""
+    cpu_before, wakeups_before = meter.cpu_seconds(), meter.wakeups()
     await asyncio.sleep(seconds)  # the measurement window itself
-    return max(0.0, meter.cpu_seconds() - before)
+    return max(0.0, meter.cpu_seconds() - cpu_before), max(0, meter.wakeups() - wakeups_before)
 
 
 async def probe_disconnect(base_url: str, meter: Meter) -> DisconnectRecording:
-    """Open endless streams, drop them, and compare the server's CPU before and after."""
+    """Open endless streams, drop them, and compare the server's activity before, during and after."""
     params = {"interval": str(DISCONNECT_INTERVAL)}
     window = max(CPU_WINDOW, CPU_WINDOW_STEPS * meter.cpu_resolution)
     received = 0
     streaming_cpu = quiet_cpu = 0.0
+    idle_wakeups = streaming_wakeups = quiet_wakeups = 0
     error = None
+    ended_early: list[str] = []
+    broken = False
     clients = [local_client(base_url, 5) for _ in range(DISCONNECT_STREAMS)]
     try:
+        _, idle_wakeups = await activity_over(meter, IDLE_WINDOW)
         contexts = [client.stream("GET", "/events", params=params) for client in clients]
         async with asyncio.timeout(5):
             responses = [await context.__aenter__() for context in contexts]
@@ -152,7 +162,11 @@ async def probe_disconnect(base_url: str, meter: Meter) -> DisconnectRecording:
                 received += 1
         # Keep reading while measuring, so the server isn't held up by full buffers.
         drain = [asyncio.ensure_future(drain_forever(reader)) for reader in readers]
-        streaming_cpu = await cpu_over(meter, window)
+        streaming_cpu, streaming_wakeups = await activity_over(meter, window)
+        # An endless stream that ended by itself has nothing left for a disconnect to stop.
+        ended = [task.result() for task in drain if task.done()]
+        ended_early = [how for how, _ in ended]
+        broken = any(broke for _, broke in ended)
         for task in drain:
             task.cancel()
         await asyncio.gather(*drain, return_exceptions=True)
@@ -161,9 +175,14 @@ async def probe_disconnect(base_url: str, meter: Meter) -> DisconnectRecording:
         for client in clients:
             await client.aclose()
         await asyncio.sleep(0.1)  # give the server a moment to notice the disconnects
-        quiet_cpu = await cpu_over(meter, window)
-    except (TimeoutError, StopAsyncIteration, httpx.HTTPError, OSError) as failure:
-        error = f"the endless stream could not be read: {type(failure).__name__} {failure}".strip()
+        quiet_cpu, quiet_wakeups = await activity_over(meter, window)
+    except StopAsyncIteration:
+        error = "an endless stream ended before its first bytes"
+    except TimeoutError:
+        error = "an endless stream sent nothing within 5 s"
+    except (httpx.HTTPError, OSError) as failure:
+        error = describe_http_error(failure) if isinstance(failure, httpx.HTTPError) else str(failure)
+        broken = broke_off(failure)
     finally:
         for client in clients:
             await client.aclose()
@@ -180,12 +199,21 @@ async def probe_disconnect(base_url: str, meter: Meter) -> DisconnectRecording:
         error=error,
         # A difference of two readings counted in steps is off by less than one step, for each process.
         cpu_uncertainty=meter.cpu_resolution * max(1, meter.process_count()),
+        ended_early=ended_early,
+        broken=broken,
+        interval=DISCONNECT_INTERVAL,
+        idle_window=IDLE_WINDOW,
+        idle_wakeups=idle_wakeups,
+        streaming_wakeups=streaming_wakeups,
+        quiet_wakeups=quiet_wakeups,
     )
 
 
-async def drain_forever(reader) -> None:
+async def drain_forever(reader) -> tuple[str, bool]:
+    """Read until cancelled; a stream that ends first says how (and whether it broke off)."""
     try:
         async for _ in reader:
             pass
-    except httpx.HTTPError:
-        pass
+    except httpx.HTTPError as failure:
+        return describe_http_error(failure), broke_off(failure)
+    return "it ended", False

@@ -97,7 +97,13 @@ async def record_exchange(
         exchange.error = f"no complete answer within {timeout:g} s"
     except httpx.HTTPError as error:
         exchange.error = describe_http_error(error)
+        exchange.broken = broke_off(error)
     return exchange
+
+
+def broke_off(error: BaseException) -> bool:
+    """Whether the server closed the connection or broke HTTP mid-answer: what a crash in a route looks like."""
+    return isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError))
 
 
 def describe_http_error(error: httpx.HTTPError) -> str:

@@ -39,6 +39,7 @@ from grader.probes.chat import probe_chat, probe_chat_more
 from grader.probes.events import probe_disconnect, probe_events, probe_events_more
 from grader.recording import AppRecording, BigfileRecording, ChatRecording, Download, EventsRecording, StartRecording
 from grader.samplefile import verified_sample_file, write_sample_file
+from grader.tracebacks import crashes
 
 EXERCISES = ("chat", "bigfile", "events")
 # Exercises whose defaults, range ends and second timing are probed on a
@@ -151,6 +152,8 @@ def stop_side(side: Side) -> None:
         text = server.log.text()
         if text:
             side.logs.append(f"--- server for {name} ---\n{text}")
+            # Per server: a crash in one exercise's servers is named by that exercise's checks only.
+            side.recording.crashes[name] = crashes(text)
     side.servers.clear()
     side.recording.log = "\n".join(side.logs)
 

