@@ -77,7 +77,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_the_reference_report_shows_full_marks_and_a_timeline(reports, tmp_path):
     seen, screenshot = open_in_chromium(reports["reference"], tmp_path / "profile")
-    assert "Score: 14 / 14" in seen.text
+    assert "Score: 15 / 15" in seen.text
     assert "✓ passed · Tokens arrive one by one" in seen.text
     assert seen.tags.count("svg") == 1 and seen.tags.count("rect") >= 12  # 6 tokens, both apps
     assert screenshot.stat().st_size > 20_000  # a drawn page, not a blank one
@@ -85,7 +85,7 @@ def test_the_reference_report_shows_full_marks_and_a_timeline(reports, tmp_path)
 
 def test_a_faulty_report_shows_the_failure_and_its_hint(reports, tmp_path):
     seen, _ = open_in_chromium(reports["buffered"], tmp_path / "profile")
-    assert "Score: 7 / 14" in seen.text  # incremental failed, its two children skipped
+    assert "Score: 8 / 15" in seen.text  # incremental failed, its two children skipped
     assert "✗ failed · Tokens arrive one by one" in seen.text
     assert "Hint: Return a StreamingResponse over a generator" in seen.text
     assert "your app: 1 token arrivals" in seen.text
