@@ -143,12 +143,11 @@ class ResultCatcher:
     def __init__(self) -> None:
         self.result: GradeResult | None = None
         self.interrupted = False
-        self.failure = ""
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         session = config.pluginmanager.get_plugin("streamgrade-session")
         if session is not None:
-            self.result, self.interrupted, self.failure = session.result, session.interrupted, session.failure
+            self.result, self.interrupted = session.result, session.interrupted
 
 
 def grade(target: str, *, exercises: list[str] | None = None, reference: str | None = None,
@@ -192,7 +191,7 @@ def grade(target: str, *, exercises: list[str] | None = None, reference: str | N
         pytest.main(arguments, plugins=[catcher, *plugins])
     if catcher.interrupted:
         raise KeyboardInterrupt  # pytest caught it and stopped every server on the way out
-    return catcher.result, output.getvalue() + catcher.failure
+    return catcher.result, output.getvalue()
 
 
 @contextlib.contextmanager
@@ -263,7 +262,10 @@ def run_check(args: argparse.Namespace) -> int:
     print(render_terminal(result, unicode=unicode), end="", file=text_out)
     if args.reference_recording is None:  # a learner's own grade, not one of a batch's
         save_last(result)  # for `streamgrade hint`
-    if not args.no_html:
+    # Nothing judged because the grader failed: a score of 0/0 with exit 0 would read as graded,
+    # and a report of errors would replace the last real one.
+    unjudged = not any(check.counted for check in result.checks) and any(c.status == "error" for c in result.checks)
+    if not args.no_html and not unjudged:
         try:
             write_atomically(Path(args.html), render_html(result))
             print(f"Report: {Path(args.html).resolve()}", file=text_out)
@@ -276,10 +278,10 @@ def run_check(args: argparse.Namespace) -> int:
     elif args.json:
         write_atomically(Path(args.json), render_json(result))
         print(f"Results written to {args.json}")
-    if not any(check.counted for check in result.checks) and any(c.status == "error" for c in result.checks):
-        # Nothing judged because the grader failed: a score of 0/0 with exit 0 would read as graded.
+    if unjudged:
+        kept = "" if args.no_html or not Path(args.html).exists() else f" {args.html} is the previous run's, left as it was."
         print("streamgrade: the grader could not judge your app (see the errors above). This is a bug in "
-              "streamgrade or a problem with this machine, not your app.", file=sys.stderr)  # fmt: skip
+              f"streamgrade or a problem with this machine, not your app.{kept}", file=sys.stderr)  # fmt: skip
         return 3
     if args.fail_under is not None and result.score < args.fail_under:
         return 1
