@@ -271,7 +271,7 @@ def test_bigfile_default_path(app):
     if exchange is None:
         raise NotApplicable("The server started without BIGFILE_PATH could not be probed in this run.")
     what = f"GET /bigfile from a server started without BIGFILE_PATH, in a folder holding {BIGFILE_DEFAULT_PATH}"
-    require_status(exchange, 200, what)
+    require_status(exchange, 200, what, app.crash("bigfile"))
     body = exchange.body
     if exchange.truncated or len(body) != bigfile.default_path_size or hash_of(body).hexdigest() != bigfile.default_path_sha256:
         download = bigfile.download

@@ -100,7 +100,7 @@ def test_chat_content(app):
                 evidence={"prompt": prompt, "body": exchange.body.decode("utf-8", "replace")},
             )
     for reply in chat.paced:
-        require_status(reply.exchange, 200, request_of(reply))
+        require_status(reply.exchange, 200, request_of(reply), app.crash("chat"))
         if reply.exchange.body != reply.prompt.encode("utf-8"):
             said = "With no prompt parameter the reply should be the default prompt" if not reply.prompt_sent \
                 else "For the prompt"
@@ -170,7 +170,7 @@ def test_chat_first_token(app, reference):
 def test_chat_pacing(app):
     """Tokens come `delay` seconds apart, at two delays drawn per run and at the default"""
     for reply in app.chat.timed():
-        require_status(reply.exchange, 200, request_of(reply))
+        require_status(reply.exchange, 200, request_of(reply), app.crash("chat"))
         period = CHAT_DEFAULT_DELAY if reply.delay is None else reply.delay
         times = token_arrivals(reply.exchange, reply.prompt, period)
         if len(times) < 2:
@@ -218,7 +218,7 @@ def test_chat_nonblocking(app, reference):
 def test_chat_validation(app):
     """A delay from 0 to 5 (both included) is accepted, anything else is rejected with 422"""
     for value, exchange in app.chat.accepted:
-        require_answer(exchange, f"GET /chat-stream?delay={value}")
+        require_answer(exchange, f"GET /chat-stream?delay={value}", app.crash("chat"))
         if exchange.status != 200:
             raise CheckFailed(
                 f"GET /chat-stream?prompt=x&delay={value} was answered with {exchange.status}; expected 200, "

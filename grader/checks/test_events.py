@@ -193,7 +193,7 @@ def test_events_count(app):
     # count counts the events sent in this response, also after a Last-Event-ID.
     resume, first = events_rec.resume, events_rec.resume_from + 1
     what = f"GET /events?count={events_rec.resume_count} with Last-Event-ID: {events_rec.resume_from}"
-    require_status(resume, 200, what)
+    require_status(resume, 200, what, app.crash("events"))
     sent = len(parsed(resume).events)
     if resume.error or sent != events_rec.resume_count:
         ended = f"the stream did not end: {resume.error}" if resume.error else "then the stream ended"
@@ -245,7 +245,7 @@ def test_events_pacing(app, reference):
     judge_first_at_once(arrivals[0], reference_first, events_rec.interval, "event")
     judge_pacing(arrivals, events_rec.interval, "interval", "event")
     default = second_server(app).default
-    require_status(default, 200, "GET /events?count=2 (no interval)")
+    require_status(default, 200, "GET /events?count=2 (no interval)", app.crash("events"))
     default_arrivals = event_arrivals(default)
     if len(default_arrivals) < 2:
         raise CheckFailed(
@@ -346,7 +346,7 @@ def test_events_unexpected_id(app):
     """A Last-Event-ID the server never sent (not a number, negative, huge) starts from event 1, never a 500"""
     for value, exchange in second_server(app).unexpected_ids:
         what = f"GET /events?count=2 with Last-Event-ID: {value}"
-        require_status(exchange, 200, what)
+        require_status(exchange, 200, what, app.crash("events"))
         ids = ids_of(exchange)
         # A huge whole number is still a number: carrying on after it is as sensible as starting over.
         allowed = ["1", str(int(value) + 1)] if value.isdigit() else ["1"]
@@ -368,7 +368,7 @@ def test_events_validation(app):
     """interval from 0.01 to 60 and count from 1 are accepted (ends included), anything else gets 422"""
     for params, exchange in second_server(app).accepted:
         query = "&".join(f"{key}={value}" for key, value in params.items())
-        require_answer(exchange, f"GET /events?{query}")
+        require_answer(exchange, f"GET /events?{query}", app.crash("events"))
         if exchange.status != 200:
             raise CheckFailed(
                 f"GET /events?{query} was answered with {exchange.status}; expected 200: the allowed ranges "
