@@ -453,6 +453,18 @@ def gradescope_failed(results_path: Path, reason: str, details: str = "") -> int
     return 3
 
 
+def fresh_folder(taken: Path) -> str:
+    """A folder that does not exist yet, to suggest instead of the one refused (a new one inside it, or beside it)."""
+    here = Path.cwd().resolve()
+    inside = taken.resolve() == here
+    base = "my-streaming" if inside else taken.resolve().name
+    parent = here if inside else taken.resolve().parent
+    name, number = base, 2
+    while (parent / name).exists():
+        name, number = f"{base}-{number}", number + 1
+    return name if parent == here else str(parent / name)
+
+
 def run_init_command(args: argparse.Namespace) -> int:
     """Write the learner's kit from the installed package, overwriting nothing."""
     from grader.kit import KitExists, write_kit
@@ -463,7 +475,7 @@ def run_init_command(args: argparse.Namespace) -> int:
     except KitExists as refused:
         where = "this folder" if folder.resolve() == Path.cwd().resolve() else str(folder)
         print(f"streamgrade: {where} already has {', '.join(refused.existing)}; nothing was written, "
-              "so your work there is safe.\nStart in a new folder instead: streamgrade init my-streaming",
+              f"so your work there is safe.\nStart in a new folder instead: streamgrade init {fresh_folder(folder)}",
               file=sys.stderr)  # fmt: skip
         return 2
     except OSError as error:

@@ -186,3 +186,31 @@ def test_a_hostile_class_folder_is_graded_whole(hostile_class, tmp_path):
     assert sorted(csv.DictReader((out / "grades.csv").read_text().splitlines()), key=lambda row: row["id"]) == sorted(
         rows.values(), key=lambda row: row["id"]
     )
+
+
+@pytest.mark.parametrize(
+    ("files", "found"),
+    [
+        pytest.param({"solution.py": "app = 1\n"}, "solution.py", id="one-file-named-freely"),
+        pytest.param({"app.py": "app = 1\n", "helpers.py": ""}, "app.py", id="app-py-beside-a-helper"),
+        pytest.param({"work/jane_doe.py": "app = 1\n"}, "work/jane_doe.py", id="one-file-in-the-one-folder"),
+    ],
+)
+def test_a_folder_with_one_python_file_is_graded_whatever_the_file_is_called(tmp_path, files, found):
+    # Gradescope keeps an upload's own name: a lone solution.py is the app.
+    source = tmp_path / "submission"
+    for name, text in files.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    app = prepare(Submission("submission", source), tmp_path / "scratch")
+    assert app.name == "app.py" and app.read_text() == files[found]
+    assert (source / found).is_file(), "the submission itself is left as it was"
+
+
+def test_a_folder_with_several_python_files_and_no_app_py_says_so(tmp_path):
+    source = tmp_path / "submission"
+    source.mkdir()
+    (source / "main.py").write_text("app = 1\n")
+    (source / "helpers.py").write_text("")
+    with pytest.raises(SubmissionError, match="no app.py"):
+        prepare(Submission("submission", source), tmp_path / "scratch")

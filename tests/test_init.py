@@ -66,3 +66,12 @@ def test_every_folder_of_the_package_ships_in_the_wheel():
     assert folders <= set(setuptools["packages"]), folders - set(setuptools["packages"])
     for package, folder in setuptools["package-dir"].items():
         assert package in setuptools["packages"] and (ROOT / folder).is_dir()
+
+
+def test_a_refused_init_suggests_a_folder_that_is_free(tmp_path):
+    assert init("my-streaming", cwd=tmp_path).returncode == 0
+    refused = init("my-streaming", cwd=tmp_path)
+    assert refused.returncode == 2
+    suggested = refused.stderr.rsplit("streamgrade init ", 1)[1].strip()
+    assert suggested == "my-streaming-2"
+    assert init(suggested, cwd=tmp_path).returncode == 0
