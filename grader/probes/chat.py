@@ -121,8 +121,14 @@ async def probe_chat_more(base_url: str, rng: random.Random) -> tuple[list[Timed
         )
         accepted = []
         for value in CHAT_DELAY_LIMITS:
+            # Long enough for a one-token reply that is sent whole after its
+            # delay: how the app streams is judged elsewhere, here only its status.
             exchange = await record_exchange(
-                client, "/chat-stream", params={"prompt": "x", "delay": value}, timeout=5, stop_after_bytes=1
+                client,
+                "/chat-stream",
+                params={"prompt": "x", "delay": value},
+                timeout=stream_timeout(float(value), 1),
+                stop_after_bytes=1,
             )
             accepted.append((value, exchange))
     paced = [
