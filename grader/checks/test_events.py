@@ -154,7 +154,7 @@ def payload_problem(event: sse.Event, position: int) -> str | None:
 @check(
     "events.payload",
     points=2,
-    depends=("events.headers",),
+    depends=("events.framing",),
     hint='Build the data line with `json.dumps({"seq": n, "time": datetime.now(timezone.utc).isoformat()})`.',
     reproduce=TRY_IT,
 )
@@ -173,7 +173,7 @@ def test_events_payload(app):
 @check(
     "events.count",
     points=1,
-    depends=("events.headers",),
+    depends=("events.framing",),
     hint="Count the events you send and stop the generator (return) after `count` of them; start at seq 1.",
     reproduce=TRY_IT,
 )
@@ -209,7 +209,7 @@ def test_events_count(app):
 @check(
     "events.incremental",
     points=2,
-    depends=("events.headers",),
+    depends=("events.framing",),
     hint="Yield each event as it is made; don't build a list of events and send it at the end.",
     reproduce=TRY_IT,
 )
@@ -313,7 +313,7 @@ def test_events_nonblocking(app, reference):
 @check(
     "events.resume",
     points=2,
-    depends=("events.headers",),
+    depends=("events.framing",),
     hint="Read the header with `last_event_id: Annotated[str | None, Header()] = None` and start at int(it) + 1.",
     reproduce="curl -N -H 'Last-Event-ID: 41' 'http://127.0.0.1:8000/events?count=2'",
 )
@@ -335,7 +335,7 @@ def test_events_resume(app):
 @check(
     "events.unexpected-id",
     points=1,
-    depends=("events.headers",),
+    depends=("events.framing",),
     hint=(
         "Continue after the id only when the header is a whole number (`value.isascii() and value.isdigit()`); "
         "otherwise start from event 1. `int(value)` on anything else raises, and the browser gets a 500."
