@@ -63,3 +63,19 @@ def test_a_route_not_written_yet_is_one_line_and_the_page_to_start_with():
     assert "Not written yet: GET /bigfile answers 501" in text
     assert "Start with exercises/02-bigfile.md" in text
     assert "what c1 saw" not in text
+
+
+def test_a_score_from_before_the_latest_save_says_so():
+    # chat was at full marks; a save broke it, but only bigfile was graded.
+    result = graded("bigfile", ["failed"])
+    text = render_watch(WatchScreen(result, "bigfile", {"chat": (15, 15), "bigfile": (0, 1)}), EXERCISES)
+    assert "chat ██████████ 15/15 (earlier)" in text
+    assert "bigfile ░░░░░░░░░░ 0/1 " in text and "0/1 (earlier)" not in text
+    assert "(earlier): graded before your latest save" in text
+
+
+def test_an_exercise_not_graded_in_this_run_is_not_called_unjudgeable():
+    result = graded("bigfile", ["passed"])
+    text = render_watch(WatchScreen(result, "events", {"chat": (1, 1), "bigfile": (1, 1)}), EXERCISES)
+    assert "Not graded yet: save a change to grade it." in text
+    assert "No check could judge" not in text

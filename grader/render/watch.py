@@ -43,7 +43,9 @@ def bar(score: float, maximum: float, unicode: bool) -> str:
     return full * filled + empty * (BAR_WIDTH - filled)
 
 
-def progress_line(progress: dict[str, tuple[float, float]], exercises: list[str], unicode: bool) -> str:
+def progress_line(progress: dict[str, tuple[float, float]], exercises: list[str], unicode: bool,
+                  graded_now: tuple[str, ...] | list[str] = ()) -> str:  # fmt: skip
+    """One line for all exercises; a score from before the latest save says so (the code has changed since)."""
     parts, total, total_max = [], 0.0, 0.0
     for name in exercises:
         if name not in progress:
@@ -51,7 +53,8 @@ def progress_line(progress: dict[str, tuple[float, float]], exercises: list[str]
             continue
         score, maximum = progress[name]
         total, total_max = total + score, total_max + maximum
-        parts.append(f"{name} {bar(score, maximum, unicode)} {points(score)}/{points(maximum)}")
+        earlier = "" if name in graded_now else " (earlier)"
+        parts.append(f"{name} {bar(score, maximum, unicode)} {points(score)}/{points(maximum)}{earlier}")
     return "  ".join(parts) + f"   total {points(total)}/{points(total_max)}"
 
 
@@ -93,9 +96,13 @@ def render_watch(screen: WatchScreen, exercises: list[str], *, unicode: bool = T
         else:
             done = all_done_lines(result.extra_credit, result.extra_credit_max, result.reference)
             lines += ["  " + line for line in done]
+    elif screen.exercise not in result.exercises:
+        lines.append("  Not graded yet: save a change to grade it.")
     else:
         lines.append("  No check could judge this exercise in this run (see the notes); save again to retry.")
-    lines += ["", progress_line(screen.progress, exercises, unicode)]
+    lines += ["", progress_line(screen.progress, exercises, unicode, result.exercises)]
+    if any(name in screen.progress and name not in result.exercises for name in exercises):
+        lines.append("(earlier): graded before your latest save; full marks on every exercise grade them all again.")
     graded = ", ".join(result.exercises)
     lines.append(f"Graded {graded} in {result.duration:g} s. Watching {screen.watching}/ for saves; Ctrl-C to stop.")
     return printable("\n".join(lines)) + "\n"  # a message quotes what the app sent: it stays text
