@@ -91,3 +91,11 @@ def test_junit_testcases_carry_their_time_and_the_file_follows_the_common_schema
 def test_the_schema_refuses_a_testcase_without_time():
     xml = '<testsuite name="s" tests="1"><testcase classname="chat" name="chat.status"/></testsuite>'
     assert not JUNIT_SCHEMA.is_valid(xml)
+
+
+def test_two_entries_of_one_name_keep_their_suffixes_so_no_two_rows_share_a_name(tmp_path):
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob.py").write_text("")
+    (tmp_path / "carol.zip").write_bytes(b"")
+    names = sorted(submission.name for submission in discover(tmp_path))
+    assert names == ["bob", "bob.py", "carol"]

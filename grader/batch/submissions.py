@@ -10,6 +10,7 @@ many bytes make it unusable, with a message, never a crash.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import os
@@ -18,6 +19,7 @@ import shutil
 import stat
 import unicodedata
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -43,11 +45,16 @@ class SubmissionError(ValueError):
 class Submission:
     id: str  # a safe name for files and columns, derived from the entry's name
     source: Path  # the entry in the instructor's folder
+    keep_suffix: bool = False  # another entry has the same name without .zip or .py (bob.py beside bob/)
 
     @property
     def name(self) -> str:
-        """The entry's name as the instructor's folder gives it, without .zip or .py: what an LMS matches on."""
-        return exact_name(self.source.name)
+        """The entry's name as the instructor's folder gives it, without .zip or .py: what an LMS matches on.
+
+        With its .zip or .py when that alone tells it from another entry: two
+        rows of one name would match one student in a gradebook twice.
+        """
+        return exact_name(self.source.name, keep_suffix=self.keep_suffix)
 
     @property
     def kind(self) -> str:
@@ -65,7 +72,7 @@ class Submission:
         return "zip" if self.source.suffix.lower() == ".zip" else "file"
 
 
-def exact_name(entry: str) -> str:
+def exact_name(entry: str, *, keep_suffix: bool = False) -> str:
     """``entry`` without its .zip or .py, as text: jane.doe@uni.edu, 李雷 and zoë stay what they are.
 
     Two changes only, both for an LMS to match it: the composed Unicode form
@@ -73,8 +80,10 @@ def exact_name(entry: str) -> str:
     composed; they look the same), and bytes that are not UTF-8 (possible
     in a Linux file name) become U+FFFD instead of failing every output.
     """
-    stem = entry[: -len(".zip")] if entry.lower().endswith(".zip") else entry
-    stem = stem[: -len(".py")] if stem.endswith(".py") else stem
+    stem = entry
+    if not keep_suffix:
+        stem = stem[: -len(".zip")] if stem.lower().endswith(".zip") else stem
+        stem = stem[: -len(".py")] if stem.endswith(".py") else stem
     text = os.fsencode(stem).decode("utf-8", "replace")
     return unicodedata.normalize("NFC", text)
 
@@ -118,7 +127,8 @@ def discover(folder: Path) -> list[Submission]:
             identifier, counter = f"{base}-{counter}", counter + 1
         taken.add(identifier.lower())
         submissions.append(Submission(identifier, entry))
-    return submissions
+    names = Counter(submission.name for submission in submissions)
+    return [dataclasses.replace(item, keep_suffix=True) if names[item.name] > 1 else item for item in submissions]
 
 
 def looks_like_submission(entry: Path) -> bool:
