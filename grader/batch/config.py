@@ -22,6 +22,7 @@ expected and what was found, so a typo never silently grades a class wrong.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import tomllib
 from dataclasses import dataclass, field
@@ -65,6 +66,9 @@ class CheckInfo:
     points: float
     bonus: bool
     title: str
+    # Judged against the reference's recording (its timing, its CPU): a batch
+    # records the reference once, so such a failure is confirmed beside it.
+    compares_with_reference: bool = False
 
 
 def known_checks() -> dict[str, CheckInfo]:
@@ -81,6 +85,7 @@ def known_checks() -> dict[str, CheckInfo]:
                     points=float(marks["points"].args[0]) if "points" in marks else 1.0,
                     bonus=bool(marks["check"].kwargs.get("bonus", False)),
                     title=(value.__doc__ or marks["check"].args[0]).strip().splitlines()[0],
+                    compares_with_reference="reference" in inspect.signature(value).parameters,
                 )
     return found
 

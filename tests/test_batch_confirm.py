@@ -1,0 +1,68 @@
+"""A batch records the reference once: a failure judged against its timing is confirmed beside it.
+
+The batch's own load can slow a correct submission next to a reference
+recorded alone. The saved reference here is doctored to be impossibly fast
+(its first token before its request), so a correct app fails against it
+every time: the grade kept must be the one made beside the live reference.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import REFERENCE_APP
+
+from grader.batch.config import GradingConfig, known_checks
+from grader.batch.runner import BatchOptions, Stopping, grade_submission
+from grader.batch.submissions import Submission
+from grader.launch import resolve_target
+from grader.probes.run import record_reference
+from grader.recording import Calibration, save_calibration
+
+BANK = Path(__file__).parent / "bank"
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def impossibly_fast_reference(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("reference")
+    recording = record_reference(resolve_target(str(REFERENCE_APP)), ["chat"], workdir, seed=SEED)
+    first = recording.chat.solo.chunks[0]
+    first.at = -100.0  # "sent" 100 s before it was asked for: nothing real is that fast
+    path = workdir / "reference.json"
+    save_calibration(path, Calibration(SEED, ["chat"], recording))
+    return path
+
+
+def grade(source: Path, saved: Path, tmp_path: Path) -> tuple[dict, str]:
+    entry = tmp_path / "class" / "alice.py"
+    entry.parent.mkdir()
+    shutil.copy(source, entry)
+    options = BatchOptions(tmp_path / "class", tmp_path / "out", str(REFERENCE_APP), GradingConfig(exercises=("chat",)))
+    outcome = grade_submission(Submission("alice", entry), options, saved, Stopping())
+    results = json.loads((tmp_path / "out" / "students" / "alice" / "results.json").read_text())
+    return {check["id"]: check["status"] for check in results["checks"]}, outcome.note
+
+
+def test_only_checks_judged_against_the_reference_are_confirmed():
+    confirmed = {check_id for check_id, info in known_checks().items() if info.compares_with_reference}
+    assert {"chat.first-token", "chat.nonblocking", "events.pacing", "bigfile.throughput"} <= confirmed
+    assert not {"chat.content", "chat.pacing", "events.framing", "bigfile.memory"} & confirmed
+
+
+def test_a_correct_app_failed_by_the_saved_timing_is_graded_again_beside_the_reference(
+    impossibly_fast_reference, tmp_path
+):
+    statuses, note = grade(REFERENCE_APP, impossibly_fast_reference, tmp_path)
+    assert statuses["chat.first-token"] == "passed"
+    assert set(statuses.values()) == {"passed"}
+    assert "graded again with the reference timed beside it" in note
+
+
+def test_a_real_timing_fault_fails_again_beside_the_reference(impossibly_fast_reference, tmp_path):
+    statuses, note = grade(BANK / "chat_sleep_first.py", impossibly_fast_reference, tmp_path)
+    assert statuses["chat.first-token"] == "failed"
+    assert "graded again" in note
