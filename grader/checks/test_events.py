@@ -392,7 +392,7 @@ def test_events_validation(app):
         "Let the stream's generator end when the client leaves: don't catch asyncio.CancelledError or "
         "GeneratorExit and carry on, and don't produce events in a background task nobody stops."
     ),
-    reproduce="curl -N 'http://127.0.0.1:8000/events?interval=0.01'  # then press Ctrl-C and watch the server's CPU",
+    reproduce="curl -N 'http://127.0.0.1:8000/events?interval=0.02'  # then press Ctrl-C and watch the server's CPU",
 )
 def test_events_disconnect(app, reference):
     """After the client disconnects, the server stops working for it"""
