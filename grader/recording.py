@@ -206,6 +206,7 @@ class DisconnectRecording:
     # (nothing was left to stop: the disconnect was not exercised on them).
     ended_early: list[str] = field(default_factory=list)
     broken: bool = False  # one of them broke off (a crash, usually)
+    refused: int | None = None  # the status of an endless stream answered with another status than 200
     interval: float = 0.0  # the interval the endless streams asked for
     # Wake-ups of the server's threads (context switches, see launch.measure.Meter.wakeups):
     # over idle_window before the streams opened, and over one window while

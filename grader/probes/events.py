@@ -154,12 +154,14 @@ async def probe_disconnect(base_url: str, meter: Meter) -> DisconnectRecording:
     error = None
     ended_early: list[str] = []
     broken = False
+    refused = None
     clients = [local_client(base_url, 5) for _ in range(DISCONNECT_STREAMS)]
     try:
         _, idle_wakeups = await activity_over(meter, IDLE_WINDOW)
         contexts = [client.stream("GET", "/events", params=params) for client in clients]
         async with asyncio.timeout(5):
             responses = [await context.__aenter__() for context in contexts]
+            refused = next((response.status_code for response in responses if response.status_code != 200), None)
             readers = [response.aiter_raw() for response in responses]
             for reader in readers:
                 # Wait for the first bytes, so the streams are really running.
@@ -206,6 +208,7 @@ async def probe_disconnect(base_url: str, meter: Meter) -> DisconnectRecording:
         cpu_uncertainty=meter.cpu_resolution * max(1, meter.process_count()),
         ended_early=ended_early,
         broken=broken,
+        refused=refused,
         interval=DISCONNECT_INTERVAL,
         idle_window=IDLE_WINDOW,
         idle_wakeups=idle_wakeups,
