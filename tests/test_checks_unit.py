@@ -291,6 +291,16 @@ def test_memory_growth_within_32_mib_passes_and_beyond_fails():
         bigfile_checks.test_bigfile_memory(bigfile_app(a_download(growth=256 * MiB, largest=256 * MiB)))
 
 
+def test_memory_an_earlier_slow_read_left_behind_does_not_hide_the_downloads_growth():
+    # The slow read left 260 MiB in a queue; the full download starts from
+    # there and its own peak is no higher: growth counts from before the slow read.
+    app = bigfile_app(a_download())
+    app.bigfile.slow_read = a_download(growth=260 * MiB)
+    app.bigfile.download.memory = MemoryTrace(True, 300 * MiB, 300 * MiB)
+    with pytest.raises(CheckFailed, match=r"grew by 260\.0 MiB \(from 40\.0 MiB"):
+        bigfile_checks.test_bigfile_memory(app)
+
+
 def sampled(growth: int, samples: int) -> Download:
     download = a_download()
     trace = [(index * 0.02, 40 * MiB + growth) for index in range(samples)]
