@@ -143,6 +143,7 @@ def measure_watch(saves: int, exercises: list[str], work: Path) -> dict:
                 return verdicts[count - 1]
 
         times = []
+        stopped = True
         try:
             next_verdict(1)  # the first grade records the reference too: not a save's latency
             for index in range(saves):
@@ -152,12 +153,19 @@ def measure_watch(saves: int, exercises: list[str], work: Path) -> dict:
                 times.append(next_verdict(index + 2) - saved)
         finally:
             process.send_signal(2)  # Ctrl-C
-            process.wait(timeout=60)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                # A watch that Ctrl-C does not stop is a finding to report, not a reason to lose the others.
+                stopped = False
+                process.kill()
+                process.wait()
             reader.join(timeout=10)
             if process.stdout is not None:
                 process.stdout.close()
         median = statistics.median(times)
-        rows.append({"exercise": exercise, "floor": round(floors[exercise], 2), "median": round(median, 2),
+        rows.append({"exercise": exercise, "stopped_on_ctrl_c": stopped,
+                     "floor": round(floors[exercise], 2), "median": round(median, 2),
                      "min": round(min(times), 2), "max": round(max(times), 2),
                      "over_floor": round(median - floors[exercise], 2)})  # fmt: skip
     return {"saves": saves, "target_over_floor": 0.5, "exercises": rows}
@@ -370,6 +378,9 @@ def print_watch(watch: dict) -> None:
     for row in watch["exercises"]:
         print(f"  {row['exercise']:<28} {row['median']:>6.2f} s  (min {row['min']:.2f}, max {row['max']:.2f})  "
               f"floor {row['floor']:.2f} s, +{row['over_floor']:.2f} s")  # fmt: skip
+        if not row.get("stopped_on_ctrl_c", True):
+            print(f"  WARNING: streamgrade watch --exercise {row['exercise']} did not stop within 60 s of Ctrl-C "
+                  "(killed); that is a bug to find")  # fmt: skip
 
 
 def print_batch(batch: dict) -> None:
