@@ -28,6 +28,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -118,8 +119,11 @@ def measure_watch(saves: int, exercises: list[str], work: Path) -> dict:
         folder.mkdir()
         app = folder / "app.py"
         shutil.copyfile(app_path("reference"), app)
+        # SIGINT as Ctrl-C even when this run was started with it ignored (a background job).
+        ctrl_c = {"preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)} if os.name == "posix" else {}
         process = subprocess.Popen([sys.executable, "-m", "grader", "watch", "app.py", "--exercise", exercise],
-                                   cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                                   cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   **ctrl_c)  # fmt: skip
         verdicts: list[float] = []
         lines = []
         arrived = threading.Condition()

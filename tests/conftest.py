@@ -8,6 +8,8 @@ timing these tests are about.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,6 +106,18 @@ def record(client: httpx.Client, url: str, **kwargs) -> Recording:
         for chunk in response.iter_raw():
             chunks.append((time.perf_counter() - started, chunk))
     return Recording(response, chunks)
+
+
+def ctrl_c_reaches_it() -> dict:
+    """Popen options under which SIGINT is Ctrl-C to the child, even where this run ignores it.
+
+    A shell that starts a job in the background without job control (as a CI
+    runner may) sets SIGINT to ignored, and children inherit that: Python
+    then installs no KeyboardInterrupt handler, and a test's Ctrl-C does nothing.
+    """
+    if os.name != "posix":
+        return {}
+    return {"preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
 
 
 def sha256(data: bytes) -> str:

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import xmlschema
 
-from conftest import REFERENCE_APP, ROOT
+from conftest import REFERENCE_APP, ROOT, ctrl_c_reaches_it
 
 BANK = Path(__file__).parent / "bank"
 # Only the chat exercise: the batch machinery is the same for all three, and
@@ -241,7 +241,8 @@ def test_an_interrupted_batch_loses_nothing_and_resumes(tmp_path):
     config.write_text(CONFIG)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out), "--config", str(config)]
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as running:
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          **ctrl_c_reaches_it()) as running:  # fmt: skip
         # Wait for the first submission to be complete (its progress line), then press Ctrl-C.
         assert running.stdout is not None
         for line in running.stdout:

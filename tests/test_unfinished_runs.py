@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_APP, ROOT
+from conftest import REFERENCE_APP, ROOT, ctrl_c_reaches_it
 
 from grader import cli
 
@@ -55,7 +55,8 @@ def test_ctrl_c_during_check_exits_130_stops_every_server_and_keeps_the_report(t
     report = tmp_path / "report.html"
     report.write_text(PREVIOUS_REPORT)
     command = [sys.executable, "-m", "grader", "check", str(app), "--exercise", "chat", "--html", str(report)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               **ctrl_c_reaches_it())  # fmt: skip
     try:
         wait_for(tmp_path / "started", process)
         server = int((tmp_path / "started").read_text())

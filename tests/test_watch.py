@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REFERENCE_APP, ROOT, STARTER_APP
+from conftest import REFERENCE_APP, ROOT, STARTER_APP, ctrl_c_reaches_it
 from grader.launch.linux import reaper
 
 # Generous: a grade on this shared 2-core machine takes seconds; the limit only bounds a hang.
@@ -32,7 +32,7 @@ class Watching:
         self.app = app
         self.process = subprocess.Popen(
             [sys.executable, "-m", "grader", "watch", str(app), *arguments], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, cwd=app.parent,
+            stderr=subprocess.STDOUT, text=True, cwd=app.parent, **ctrl_c_reaches_it(),
         )  # fmt: skip
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
