@@ -42,21 +42,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import sse  # noqa: E402
-from grader.batch.runner import STUDENTS_DIR  # noqa: E402
 from grader.cli import DEFAULT_JOBS  # noqa: E402
+from grader.contract import CHAT_DEFAULT_DELAY, EVENTS_DEFAULT_INTERVAL  # noqa: E402
 from grader.launch import features, resolve_target, running_app  # noqa: E402
 from grader.probes import bigfile as bigfile_probe  # noqa: E402
 from grader.probes import chat as chat_probe  # noqa: E402
 from grader.probes import events as events_probe  # noqa: E402
-from grader.contract import CHAT_DEFAULT_DELAY, EVENTS_DEFAULT_INTERVAL  # noqa: E402
 from grader.probes.http import local_client  # noqa: E402
 from grader.timing import arrival_at_offsets, bursts  # noqa: E402
 
 BANK = ROOT / "tests" / "bank"
 APPS = ROOT / "bench" / "apps"
 LATENCY_APPS = ["reference", "starter", "chat_time_sleep_async", "bigfile_read_all", "events_no_blank_line"]
-STABILITY_APPS = ["reference", "chat_time_sleep_async", "chat_sleep_first", "events_leaks_after_disconnect",
-                  "bigfile_read_ahead"]  # fmt: skip
+STABILITY_APPS = [
+    "reference",
+    "chat_time_sleep_async",
+    "chat_sleep_first",
+    "events_leaks_after_disconnect",
+    "bigfile_read_ahead",
+]
 
 
 def app_path(name: str) -> Path:
@@ -91,8 +95,11 @@ def floor_seconds() -> dict[str, float]:
     disconnect = events_probe.IDLE_WINDOW + 2 * events_probe.CPU_WINDOW + 0.1
     downloads = bigfile_probe.SLOW_READ_PAUSE
     # Phase 1 runs chat and events side by side; phase 2 the downloads and the disconnect probe.
-    return {"phase1": max(chat, events), "phase2": max(disconnect, downloads),
-            "total": max(chat, events) + max(disconnect, downloads)}  # fmt: skip
+    return {
+        "phase1": max(chat, events),
+        "phase2": max(disconnect, downloads),
+        "total": max(chat, events) + max(disconnect, downloads),
+    }
 
 
 def exercise_floor_seconds() -> dict[str, float]:
@@ -121,9 +128,14 @@ def measure_watch(saves: int, exercises: list[str], work: Path) -> dict:
         shutil.copyfile(app_path("reference"), app)
         # SIGINT as Ctrl-C even when this run was started with it ignored (a background job).
         ctrl_c = {"preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)} if os.name == "posix" else {}
-        process = subprocess.Popen([sys.executable, "-m", "grader", "watch", "app.py", "--exercise", exercise],
-                                   cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   **ctrl_c)  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-m", "grader", "watch", "app.py", "--exercise", exercise],
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            **ctrl_c,
+        )
         verdicts: list[float] = []
         lines = []
         arrived = threading.Condition()
@@ -168,10 +180,17 @@ def measure_watch(saves: int, exercises: list[str], work: Path) -> dict:
             if process.stdout is not None:
                 process.stdout.close()
         median = statistics.median(times)
-        rows.append({"exercise": exercise, "stopped_on_ctrl_c": stopped,
-                     "floor": round(floors[exercise], 2), "median": round(median, 2),
-                     "min": round(min(times), 2), "max": round(max(times), 2),
-                     "over_floor": round(median - floors[exercise], 2)})  # fmt: skip
+        rows.append(
+            {
+                "exercise": exercise,
+                "stopped_on_ctrl_c": stopped,
+                "floor": round(floors[exercise], 2),
+                "median": round(median, 2),
+                "min": round(min(times), 2),
+                "max": round(max(times), 2),
+                "over_floor": round(median - floors[exercise], 2),
+            }
+        )
     return {"saves": saves, "target_over_floor": 0.5, "exercises": rows}
 
 
@@ -189,8 +208,15 @@ def measure_latency(runs: int, names: list[str], work: Path) -> dict:
     for name in names:
         times = [grade_once(app_path(name), work / f"latency-{name}.json")[0] for _ in range(runs)]
         median = statistics.median(times)
-        rows.append({"app": name, "median": round(median, 2), "min": round(min(times), 2), "max": round(max(times), 2),
-                     "ratio_to_floor": round(median / floor["total"], 2)})  # fmt: skip
+        rows.append(
+            {
+                "app": name,
+                "median": round(median, 2),
+                "min": round(min(times), 2),
+                "max": round(max(times), 2),
+                "ratio_to_floor": round(median / floor["total"], 2),
+            }
+        )
     return {"floor": {key: round(value, 2) for key, value in floor.items()}, "runs": runs, "apps": rows}
 
 
@@ -228,10 +254,19 @@ def measure_batch(size: int, job_counts: list[int], work: Path) -> dict:
     for jobs in job_counts:
         seconds, verdicts = batch_verdicts(submissions, work / f"batch-j{jobs}", jobs)
         baseline = baseline or verdicts
-        differing = sum(verdicts.get(name, {}).get(check) != status
-                        for name, checks in baseline.items() for check, status in checks.items())  # fmt: skip
-        rows.append({"jobs": jobs, "seconds": round(seconds, 1), "per_minute": round(size / seconds * 60, 1),
-                     "verdicts_differing_from_j1": differing})  # fmt: skip
+        differing = sum(
+            verdicts.get(name, {}).get(check) != status
+            for name, checks in baseline.items()
+            for check, status in checks.items()
+        )
+        rows.append(
+            {
+                "jobs": jobs,
+                "seconds": round(seconds, 1),
+                "per_minute": round(size / seconds * 60, 1),
+                "verdicts_differing_from_j1": differing,
+            }
+        )
     return {"submissions": size, "default_jobs": DEFAULT_JOBS, "runs": rows}
 
 
@@ -240,8 +275,12 @@ def percentiles(values: list[float]) -> dict[str, float]:
     if not ordered:
         return {}
     pick = lambda share: ordered[min(len(ordered) - 1, int(share * len(ordered)))]  # noqa: E731
-    return {"count": len(ordered), "p50_ms": round(pick(0.5) * 1000, 2), "p95_ms": round(pick(0.95) * 1000, 2),
-            "max_ms": round(ordered[-1] * 1000, 2)}  # fmt: skip
+    return {
+        "count": len(ordered),
+        "p50_ms": round(pick(0.5) * 1000, 2),
+        "p95_ms": round(pick(0.95) * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
 
 
 def measure_precision(repeats: int, work: Path) -> dict:
@@ -292,10 +331,17 @@ def measure_stability(repeats: int, names: list[str], work: Path) -> dict:
         for repeat in range(repeats):
             for name in names:
                 _, verdicts = grade_once(app_path(name), work / f"loaded-{name}.json")
-                flips += [{"app": name, "run": repeat + 1, "check": check, "unloaded": status, "loaded": verdicts.get(check)}
-                          for check, status in unloaded[name].items() if verdicts.get(check) != status]  # fmt: skip
-    return {"apps": names, "runs_per_app": repeats, "verdicts": sum(len(v) for v in unloaded.values()) * repeats,
-            "flips": flips}  # fmt: skip
+                flips += [
+                    {"app": name, "run": repeat + 1, "check": check, "unloaded": status, "loaded": verdicts.get(check)}
+                    for check, status in unloaded[name].items()
+                    if verdicts.get(check) != status
+                ]
+    return {
+        "apps": names,
+        "runs_per_app": repeats,
+        "verdicts": sum(len(v) for v in unloaded.values()) * repeats,
+        "flips": flips,
+    }
 
 
 def measure_repeatability(repeats: int, size: int, work: Path) -> dict:
@@ -309,8 +355,13 @@ def measure_repeatability(repeats: int, size: int, work: Path) -> dict:
             seen = [run.get(student, {}).get(check) for run in runs]
             if len(set(seen)) > 1:
                 unstable.append({"app": student, "check": check, "statuses": seen})
-    return {"apps": size, "runs_per_app": repeats, "jobs": DEFAULT_JOBS,
-            "checks": sum(len(checks) for checks in runs[0].values()), "unstable": unstable}  # fmt: skip
+    return {
+        "apps": size,
+        "runs_per_app": repeats,
+        "jobs": DEFAULT_JOBS,
+        "checks": sum(len(checks) for checks in runs[0].values()),
+        "unstable": unstable,
+    }
 
 
 def measure_memory(sizes_mib: list[int]) -> dict:
@@ -326,9 +377,15 @@ def measure_memory(sizes_mib: list[int]) -> dict:
             download = asyncio.run(fetch())
         measured = download.memory.growth / 2**20 if download.memory else float("nan")
         error = measured - size
-        rows.append({"allocated_mib": size, "measured_mib": round(measured, 2), "error_mib": round(error, 2),
-                     "error_share": round(error / size, 3),
-                     "within_target": abs(error) <= max(2.0, 0.1 * size)})  # fmt: skip
+        rows.append(
+            {
+                "allocated_mib": size,
+                "measured_mib": round(measured, 2),
+                "error_mib": round(error, 2),
+                "error_share": round(error / size, 3),
+                "within_target": abs(error) <= max(2.0, 0.1 * size),
+            }
+        )
     return {"runs": rows}
 
 
@@ -353,9 +410,15 @@ def measure_backends(runs: int, sizes: list[int], work: Path) -> dict:
             os.environ[features.BACKEND_VARIABLE] = backend  # this process's own launches
             features.backend_name.cache_clear()
             memory[backend] = {row["allocated_mib"]: row["measured_mib"] for row in measure_memory(sizes)["runs"]}
-        rows = {backend: {"median": round(statistics.median(times[backend]), 2), "min": round(min(times[backend]), 2),
-                          "max": round(max(times[backend]), 2), "memory_mib": memory[backend]}
-                for backend in backends}  # fmt: skip
+        rows = {
+            backend: {
+                "median": round(statistics.median(times[backend]), 2),
+                "min": round(min(times[backend]), 2),
+                "max": round(max(times[backend]), 2),
+                "memory_mib": memory[backend],
+            }
+            for backend in backends
+        }
     finally:
         if previous is None:
             os.environ.pop(features.BACKEND_VARIABLE, None)
@@ -373,33 +436,43 @@ def measure_backends(runs: int, sizes: list[int], work: Path) -> dict:
 def print_latency(latency: dict) -> None:
     print(f"Latency (median of {latency['runs']}; floor {latency['floor']['total']} s)")
     for row in latency["apps"]:
-        print(f"  {row['app']:<28} {row['median']:>6.2f} s  (min {row['min']:.2f}, max {row['max']:.2f})  "
-              f"{row['ratio_to_floor']:.2f}x floor")  # fmt: skip
+        print(
+            f"  {row['app']:<28} {row['median']:>6.2f} s  (min {row['min']:.2f}, max {row['max']:.2f})  "
+            f"{row['ratio_to_floor']:.2f}x floor"
+        )
 
 
 def print_watch(watch: dict) -> None:
     print(f"Watch: a save to its verdict (median of {watch['saves']}; target floor + {watch['target_over_floor']} s)")
     for row in watch["exercises"]:
-        print(f"  {row['exercise']:<28} {row['median']:>6.2f} s  (min {row['min']:.2f}, max {row['max']:.2f})  "
-              f"floor {row['floor']:.2f} s, +{row['over_floor']:.2f} s")  # fmt: skip
+        print(
+            f"  {row['exercise']:<28} {row['median']:>6.2f} s  (min {row['min']:.2f}, max {row['max']:.2f})  "
+            f"floor {row['floor']:.2f} s, +{row['over_floor']:.2f} s"
+        )
         if not row.get("stopped_on_ctrl_c", True):
-            print(f"  WARNING: streamgrade watch --exercise {row['exercise']} did not stop within 60 s of Ctrl-C "
-                  "(killed); that is a bug to find")  # fmt: skip
+            print(
+                f"  WARNING: streamgrade watch --exercise {row['exercise']} did not stop within 60 s of Ctrl-C "
+                "(killed); that is a bug to find"
+            )
 
 
 def print_batch(batch: dict) -> None:
     print(f"Batch ({batch['submissions']} submissions)")
     for row in batch["runs"]:
         default = " (the default)" if row["jobs"] == batch.get("default_jobs") else ""
-        print(f"  -j {row['jobs']}: {row['seconds']:>6.1f} s  {row['per_minute']:>5.1f}/min  "
-              f"verdicts differing from -j 1: {row['verdicts_differing_from_j1']}{default}")  # fmt: skip
+        print(
+            f"  -j {row['jobs']}: {row['seconds']:>6.1f} s  {row['per_minute']:>5.1f}/min  "
+            f"verdicts differing from -j 1: {row['verdicts_differing_from_j1']}{default}"
+        )
 
 
 def print_precision(precision: dict) -> None:
     print("Timing precision (grader's arrival minus the app's hand-off)")
     for kind, row in precision.items():
-        print(f"  {kind:<12} n={row.get('count', 0)}  p50 {row.get('p50_ms')} ms  p95 {row.get('p95_ms')} ms  "
-              f"max {row.get('max_ms')} ms")  # fmt: skip
+        print(
+            f"  {kind:<12} n={row.get('count', 0)}  p50 {row.get('p50_ms')} ms  p95 {row.get('p95_ms')} ms  "
+            f"max {row.get('max_ms')} ms"
+        )
 
 
 def print_stability(stability: dict) -> None:
@@ -409,13 +482,17 @@ def print_stability(stability: dict) -> None:
 def print_backends(backends: dict) -> None:
     print(f"Backends (median of {backends['runs']} gradings of the reference; memory for a known allocation)")
     for name, row in backends["backends"].items():
-        print(f"  {name:<9} {row['median']:>6.2f} s  (min {row['min']:.2f}, max {row['max']:.2f})  "
-              f"measured MiB: {row['memory_mib']}  sampled error MiB: {row.get('sampled_error_mib', '-')}")
+        print(
+            f"  {name:<9} {row['median']:>6.2f} s  (min {row['min']:.2f}, max {row['max']:.2f})  "
+            f"measured MiB: {row['memory_mib']}  sampled error MiB: {row.get('sampled_error_mib', '-')}"
+        )
 
 
 def print_repeat(repeat: dict) -> None:
-    print(f"Repeat stability ({repeat['apps']} apps graded {repeat['runs_per_app']} times at -j {repeat['jobs']}): "
-          f"{len(repeat['unstable'])} of {repeat['checks']} checks not the same in every run")
+    print(
+        f"Repeat stability ({repeat['apps']} apps graded {repeat['runs_per_app']} times at -j {repeat['jobs']}): "
+        f"{len(repeat['unstable'])} of {repeat['checks']} checks not the same in every run"
+    )
     for row in repeat["unstable"]:
         print(f"  {row['app']} {row['check']}: {', '.join(map(str, row['statuses']))}")
 
@@ -423,12 +500,22 @@ def print_repeat(repeat: dict) -> None:
 def print_memory(memory: dict) -> None:
     print("Memory accuracy")
     for row in memory["runs"]:
-        print(f"  allocated {row['allocated_mib']} MiB, measured {row['measured_mib']} MiB "
-              f"(error {row['error_mib']:+} MiB, {'within' if row['within_target'] else 'OUTSIDE'} target)")
+        print(
+            f"  allocated {row['allocated_mib']} MiB, measured {row['measured_mib']} MiB "
+            f"(error {row['error_mib']:+} MiB, {'within' if row['within_target'] else 'OUTSIDE'} target)"
+        )
 
 
-PRINTERS = {"latency": print_latency, "watch": print_watch, "batch": print_batch, "precision": print_precision,
-            "stability": print_stability, "repeat": print_repeat, "memory": print_memory, "backends": print_backends}  # fmt: skip
+PRINTERS = {
+    "latency": print_latency,
+    "watch": print_watch,
+    "batch": print_batch,
+    "precision": print_precision,
+    "stability": print_stability,
+    "repeat": print_repeat,
+    "memory": print_memory,
+    "backends": print_backends,
+}
 
 
 ON_REQUEST = {"backends"}  # parts run only when named with --only
@@ -438,19 +525,23 @@ def parts(quick: bool, work: Path) -> dict:
     """Each measurement, to run when asked for: (quick run, full run)."""
     return {
         "latency": lambda: measure_latency(1, ["reference"], work) if quick else measure_latency(5, LATENCY_APPS, work),
-        "watch": lambda: measure_watch(1, ["chat"], work) if quick else measure_watch(5, ["chat", "bigfile", "events"],
-                                                                                     work),
-        "batch": lambda: measure_batch(4, [1, 2], work) if quick else measure_batch(40, sorted({1, 2, 4, DEFAULT_JOBS}),
-                                                                                   work),
+        "watch": lambda: (
+            measure_watch(1, ["chat"], work) if quick else measure_watch(5, ["chat", "bigfile", "events"], work)
+        ),
+        "batch": lambda: (
+            measure_batch(4, [1, 2], work) if quick else measure_batch(40, sorted({1, 2, 4, DEFAULT_JOBS}), work)
+        ),
         "precision": lambda: measure_precision(1 if quick else 5, work),
-        "stability": lambda: measure_stability(1, ["reference"], work) if quick else measure_stability(
-            10, STABILITY_APPS, work),
-        "repeat": lambda: measure_repeatability(2, 6, work) if quick else measure_repeatability(5, len(bank_apps()),
-                                                                                                work),
+        "stability": lambda: (
+            measure_stability(1, ["reference"], work) if quick else measure_stability(10, STABILITY_APPS, work)
+        ),
+        "repeat": lambda: (
+            measure_repeatability(2, 6, work) if quick else measure_repeatability(5, len(bank_apps()), work)
+        ),
         "memory": lambda: measure_memory([64] if quick else [32, 64, 128]),
         # Only when asked for (--only backends): it grades the reference again with each backend.
         "backends": lambda: measure_backends(1 if quick else 7, [64] if quick else [32, 64, 128, 256], work),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:

@@ -83,9 +83,13 @@ def main() -> int:
     request = Request.from_line(line)
     go = WaitForGo(os.dup(0))  # a copy: pytest points descriptor 0 at /dev/null while it runs
     result, output = grade(
-        request.target, exercises=list(request.exercises), reference_recording=request.reference_recording,
-        save_reference=request.save_reference, start_timeout=request.start_timeout, plugins=(go,),
-    )  # fmt: skip
+        request.target,
+        exercises=list(request.exercises),
+        reference_recording=request.reference_recording,
+        save_reference=request.save_reference,
+        start_timeout=request.start_timeout,
+        plugins=(go,),
+    )
     if go.went is None:
         return 0
     if result is not None:

@@ -18,8 +18,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 class CheckFailed(AssertionError):
     """The app broke the contract. Say what was expected, what happened, and why."""
 
-    def __init__(self, message: str, *, hint: str = "", evidence: dict[str, Any] | None = None,
-                 reproduce: str = "") -> None:  # fmt: skip
+    def __init__(
+        self, message: str, *, hint: str = "", evidence: dict[str, Any] | None = None, reproduce: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint

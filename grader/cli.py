@@ -60,13 +60,19 @@ EXIT_CODES = """exit codes:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="streamgrade", description="Streaming exercises for FastAPI.", epilog=EXIT_CODES,
+        prog="streamgrade",
+        description="Streaming exercises for FastAPI.",
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     parser.add_argument("--version", action="version", version=f"streamgrade {__version__}")
     commands = parser.add_subparsers(dest="command")
-    check = commands.add_parser("check", help="grade an app (the default command)", epilog=EXIT_CODES,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    check = commands.add_parser(
+        "check",
+        help="grade an app (the default command)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     check.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
     # Hidden, as STREAMGRADE_BACKEND (which it sets, for the grading processes too): for tests and comparisons.
     check.add_argument("--backend", choices=launch.BACKENDS, help=argparse.SUPPRESS)
@@ -79,44 +85,60 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--reference", metavar="TARGET", help="the reference app to calibrate against")
     check.add_argument("--seed", type=int, help="seed for the prompts picked per run (to repeat a run)")
     check.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when the score is lower")
-    check.add_argument("--start-timeout", type=float, metavar="SECONDS",
-                       help="how long the app may take to start (default 20)")  # fmt: skip
-    check.add_argument("--sandbox", choices=["off", "limits", "isolate", "auto"], default="off",
-                       help="run the app under resource limits, or also isolated (needs root); "
-                            "auto: the most this machine allows (default off: your app runs as it would for you)")  # fmt: skip
+    check.add_argument(
+        "--start-timeout", type=float, metavar="SECONDS", help="how long the app may take to start (default 20)"
+    )
+    check.add_argument(
+        "--sandbox",
+        choices=["off", "limits", "isolate", "auto"],
+        default="off",
+        help="run the app under resource limits, or also isolated (needs root); "
+        "auto: the most this machine allows (default off: your app runs as it would for you)",
+    )
     check.add_argument("--reference-recording", metavar="PATH", help=argparse.SUPPRESS)  # batch use
-    check.add_argument("--reference-dir", metavar="DIR", help=argparse.SUPPRESS)  # batch use: where --reference is named from
+    check.add_argument(
+        "--reference-dir", metavar="DIR", help=argparse.SUPPRESS
+    )  # batch use: where --reference is named from
     check.add_argument("--limits", metavar="JSON", help=argparse.SUPPRESS)  # batch use: the sandbox's limits
     check.add_argument("--isolation-problem", default="", help=argparse.SUPPRESS)  # batch use: for the report
 
     watch = commands.add_parser("watch", help="grade, then grade again on every save of your app")
     watch.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
-    watch.add_argument("--exercise", choices=EXERCISES,
-                       help="grade only this exercise (default: the first one not at full marks)")  # fmt: skip
-    watch.add_argument("--start-timeout", type=float, metavar="SECONDS",
-                       help="how long the app may take to start (default 20)")  # fmt: skip
-    watch.add_argument("--hints", action="store_true",
-                       help="show a failure's whole hint, not only where to look (streamgrade hint CHECK_ID)")  # fmt: skip
+    watch.add_argument(
+        "--exercise", choices=EXERCISES, help="grade only this exercise (default: the first one not at full marks)"
+    )
+    watch.add_argument(
+        "--start-timeout", type=float, metavar="SECONDS", help="how long the app may take to start (default 20)"
+    )
+    watch.add_argument(
+        "--hints",
+        action="store_true",
+        help="show a failure's whole hint, not only where to look (streamgrade hint CHECK_ID)",
+    )
 
     attempt = commands.add_parser("try", help="start your app, send it a check's request, show what arrives")
     attempt.add_argument("exercise", choices=EXERCISES)
     attempt.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
 
-    hint = commands.add_parser("hint", help="the full hint for a check, after the report's \"look at\"")
+    hint = commands.add_parser("hint", help='the full hint for a check, after the report\'s "look at"')
     hint.add_argument("check_id", metavar="CHECK_ID", help="as the report names it, like chat.pacing")
 
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions", help="a folder: one folder, .zip or .py per student")
     batch.add_argument("--out", required=True, help="where results go")
     batch.add_argument("--backend", choices=launch.BACKENDS, help=argparse.SUPPRESS)  # as for check
-    batch.add_argument("-j", "--jobs", type=int, default=DEFAULT_JOBS,
-                       help=f"submissions graded at once (default {DEFAULT_JOBS})")  # fmt: skip
+    batch.add_argument(
+        "-j", "--jobs", type=int, default=DEFAULT_JOBS, help=f"submissions graded at once (default {DEFAULT_JOBS})"
+    )
     batch.add_argument("--shard", metavar="K/N", help="grade only the K-th of N parts (for several machines)")
     batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     batch.add_argument("--config", metavar="PATH", help="grading.toml: points, hidden checks, exercises, limits")
     batch.add_argument("--reference", metavar="TARGET", help="the reference app to calibrate against")
-    batch.add_argument("--sandbox", choices=["auto", "isolate", "limits", "off"],
-                       help="how submissions run (default: grading.toml's, else auto: the most this machine allows)")  # fmt: skip
+    batch.add_argument(
+        "--sandbox",
+        choices=["auto", "isolate", "limits", "off"],
+        help="how submissions run (default: grading.toml's, else auto: the most this machine allows)",
+    )
 
     merge = commands.add_parser("merge", help="combine the outputs of shards into one")
     merge.add_argument("sources", nargs="+", help="the shards' OUT folders")
@@ -132,8 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample-file", help="make a large file with no newline bytes")
     sample.add_argument("path", nargs="?", default=DEFAULT_SAMPLE_PATH)
     sample.add_argument("--size", default=DEFAULT_SAMPLE_SIZE, help="e.g. 64M, 256M, 1G (default 64M)")
-    sample.add_argument("--for-grading", action="store_true",
-                        help="make the grader's own 256 MiB file in its cache now (for an autograder image)")  # fmt: skip
+    sample.add_argument(
+        "--for-grading",
+        action="store_true",
+        help="make the grader's own 256 MiB file in its cache now (for an autograder image)",
+    )
     return parser
 
 
@@ -150,21 +175,40 @@ class ResultCatcher:
             self.result, self.interrupted = session.result, session.interrupted
 
 
-def grade(target: str, *, exercises: list[str] | None = None, reference: str | None = None,
-          seed: int | None = None, start_timeout: float | None = None,
-          reference_recording: str | None = None, sandbox: str = "off", limits: str | None = None,
-          isolation_problem: str = "", reference_dir: str | None = None,
-          save_reference: str | None = None, plugins: tuple[object, ...] = ()) -> tuple[GradeResult | None, str]:  # fmt: skip
+def grade(
+    target: str,
+    *,
+    exercises: list[str] | None = None,
+    reference: str | None = None,
+    seed: int | None = None,
+    start_timeout: float | None = None,
+    reference_recording: str | None = None,
+    sandbox: str = "off",
+    limits: str | None = None,
+    isolation_problem: str = "",
+    reference_dir: str | None = None,
+    save_reference: str | None = None,
+    plugins: tuple[object, ...] = (),
+) -> tuple[GradeResult | None, str]:
     """Run the checks against ``target``; return the result and pytest's own output.
 
     ``plugins``: more pytest plugins for this run (watch mode's grading process waits in one).
     """
     arguments = [
-        str(CHECKS_DIR), "-c", str(CHECKS_DIR / "pytest.ini"), "--rootdir", str(CHECKS_DIR),
-        "-q", "--no-header", "-p", "no:cacheprovider",
-        "--streamgrade-target", target,
-        "--streamgrade-reference", reference or str(REFERENCE_APP),
-    ]  # fmt: skip
+        str(CHECKS_DIR),
+        "-c",
+        str(CHECKS_DIR / "pytest.ini"),
+        "--rootdir",
+        str(CHECKS_DIR),
+        "-q",
+        "--no-header",
+        "-p",
+        "no:cacheprovider",
+        "--streamgrade-target",
+        target,
+        "--streamgrade-reference",
+        reference or str(REFERENCE_APP),
+    ]
     for exercise in exercises or []:
         arguments += ["--streamgrade-exercise", exercise]
     if seed is not None:
@@ -232,8 +276,10 @@ def run_check(args: argparse.Namespace) -> int:
             resolve_target(args.reference)
     except TargetError as error:
         if args.target == DEFAULT_TARGET and not args.reference:
-            print(f"streamgrade: {error}\nRun it from the kit's folder, or name your app: streamgrade check path/to/app.py",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"streamgrade: {error}\nRun it from the kit's folder, or name your app: streamgrade check path/to/app.py",
+                file=sys.stderr,
+            )
         else:
             print(f"streamgrade: {error}", file=sys.stderr)
         return 2
@@ -242,15 +288,27 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         with sweeping(args.sandbox != "off"):
             result, output = grade(
-                target, exercises=args.exercise, reference=args.reference, seed=args.seed,
-                start_timeout=args.start_timeout, reference_recording=args.reference_recording,
-                sandbox=args.sandbox, limits=args.limits, isolation_problem=args.isolation_problem,
+                target,
+                exercises=args.exercise,
+                reference=args.reference,
+                seed=args.seed,
+                start_timeout=args.start_timeout,
+                reference_recording=args.reference_recording,
+                sandbox=args.sandbox,
+                limits=args.limits,
+                isolation_problem=args.isolation_problem,
                 reference_dir=args.reference_dir,
-            )  # fmt: skip
+            )
     except KeyboardInterrupt:
-        kept = "" if args.no_html or not Path(args.html).exists() else f" {args.html} is the previous run's, left as it was."
-        print(f"\nstreamgrade: interrupted, so there is no score. Every server it started is stopped.{kept}",
-              file=sys.stderr)  # fmt: skip
+        kept = (
+            ""
+            if args.no_html or not Path(args.html).exists()
+            else f" {args.html} is the previous run's, left as it was."
+        )
+        print(
+            f"\nstreamgrade: interrupted, so there is no score. Every server it started is stopped.{kept}",
+            file=sys.stderr,
+        )
         return 130
     if result is None:
         print("streamgrade: the grader could not run. This is a bug in streamgrade, not in your app.", file=sys.stderr)
@@ -270,8 +328,11 @@ def run_check(args: argparse.Namespace) -> int:
             write_atomically(Path(args.html), render_html(result))
             print(f"Report: {Path(args.html).resolve()}", file=text_out)
         except Exception as error:  # a report bug must not cost the learner their results
-            print(f"streamgrade: the HTML report could not be written ({type(error).__name__}: {error}); "
-                  "this is a bug in streamgrade. The results above are complete.", file=sys.stderr)  # fmt: skip
+            print(
+                f"streamgrade: the HTML report could not be written ({type(error).__name__}: {error}); "
+                "this is a bug in streamgrade. The results above are complete.",
+                file=sys.stderr,
+            )
     if args.json == "-":
         sys.stdout.write(render_json(result))
         sys.stdout.flush()
@@ -279,9 +340,16 @@ def run_check(args: argparse.Namespace) -> int:
         write_atomically(Path(args.json), render_json(result))
         print(f"Results written to {args.json}")
     if unjudged:
-        kept = "" if args.no_html or not Path(args.html).exists() else f" {args.html} is the previous run's, left as it was."
-        print("streamgrade: the grader could not judge your app (see the errors above). This is a bug in "
-              f"streamgrade or a problem with this machine, not your app.{kept}", file=sys.stderr)  # fmt: skip
+        kept = (
+            ""
+            if args.no_html or not Path(args.html).exists()
+            else f" {args.html} is the previous run's, left as it was."
+        )
+        print(
+            "streamgrade: the grader could not judge your app (see the errors above). This is a bug in "
+            f"streamgrade or a problem with this machine, not your app.{kept}",
+            file=sys.stderr,
+        )
         return 3
     if args.fail_under is not None and result.score < args.fail_under:
         return 1
@@ -359,9 +427,15 @@ def run_batch_command(args: argparse.Namespace) -> int:
         return 2
     print(SANDBOX_SUMMARY[level] + (f" (not isolated: {problem})" if problem else ""))
     options = BatchOptions(
-        submissions=submissions.resolve(), out=Path(args.out).resolve(), reference=reference,
-        config=config, jobs=max(1, args.jobs), shard=shard, force=args.force, sandbox=Sandbox(level, problem),
-    )  # fmt: skip
+        submissions=submissions.resolve(),
+        out=Path(args.out).resolve(),
+        reference=reference,
+        config=config,
+        jobs=max(1, args.jobs),
+        shard=shard,
+        force=args.force,
+        sandbox=Sandbox(level, problem),
+    )
     progress = Progress()
     try:
         outcomes = run_batch(options, progress)
@@ -370,8 +444,10 @@ def run_batch_command(args: argparse.Namespace) -> int:
         return 1
     except (Interrupted, KeyboardInterrupt):
         progress.finish()
-        print("Interrupted. Every submission graded so far is saved; run the same command again to go on.",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "Interrupted. Every submission graded so far is saved; run the same command again to go on.",
+            file=sys.stderr,
+        )
         return 130
     progress.finish()
     graded = sum(not outcome.reused for outcome in outcomes)
@@ -423,19 +499,28 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
             try:
                 level, problem = resolve_level(config.sandbox)
                 with sweeping(level != "off"):
-                    result, output = grade(str(app_path), exercises=list(config.exercises),
-                                           start_timeout=config.start_timeout, sandbox=level,
-                                           limits=config.limits.to_json(), isolation_problem=problem)  # fmt: skip
+                    result, output = grade(
+                        str(app_path),
+                        exercises=list(config.exercises),
+                        start_timeout=config.start_timeout,
+                        sandbox=level,
+                        limits=config.limits.to_json(),
+                        isolation_problem=problem,
+                    )
             except RuntimeError as error:  # isolation required by grading.toml, not available here
                 return gradescope_failed(results_path, f"The sandbox grading.toml asks for is not available: {error}")
             except Exception as error:  # a bug: the instructor needs the traceback, the student a fair message
-                return gradescope_failed(results_path, f"The grader crashed ({type(error).__name__}: {error}).",
-                                         traceback.format_exc())  # fmt: skip
+                return gradescope_failed(
+                    results_path, f"The grader crashed ({type(error).__name__}: {error}).", traceback.format_exc()
+                )
             if result is None:
                 return gradescope_failed(results_path, "The grader could not run.", output[-4000:])
             if result.checks and not any(check.counted for check in result.checks):
-                return gradescope_failed(results_path, "No check could be judged in this run, so no grade was "
-                                         "given: " + " ".join(result.notes), render_terminal(result, unicode=False))  # fmt: skip
+                return gradescope_failed(
+                    results_path,
+                    "No check could be judged in this run, so no grade was given: " + " ".join(result.notes),
+                    render_terminal(result, unicode=False),
+                )
         apply_config(result, config)
     write_atomically(results_path, render_gradescope(result))
     print(render_terminal(result, unicode=False), end="")
@@ -474,9 +559,11 @@ def run_init_command(args: argparse.Namespace) -> int:
         written = write_kit(folder)
     except KitExists as refused:
         where = "this folder" if folder.resolve() == Path.cwd().resolve() else str(folder)
-        print(f"streamgrade: {where} already has {', '.join(refused.existing)}; nothing was written, "
-              f"so your work there is safe.\nStart in a new folder instead: streamgrade init {fresh_folder(folder)}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"streamgrade: {where} already has {', '.join(refused.existing)}; nothing was written, "
+            f"so your work there is safe.\nStart in a new folder instead: streamgrade init {fresh_folder(folder)}",
+            file=sys.stderr,
+        )
         return 2
     except OSError as error:
         print(f"streamgrade: could not write the kit in {folder}: {error.strerror or error}", file=sys.stderr)
@@ -503,8 +590,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and (suggestion := mistyped_command(argv[0])):
-        print(f"streamgrade: there is no command {argv[0]!r}; did you mean {suggestion}?\n"
-              f"  streamgrade {' '.join([suggestion, *argv[1:]])}", file=sys.stderr)  # fmt: skip
+        print(
+            f"streamgrade: there is no command {argv[0]!r}; did you mean {suggestion}?\n"
+            f"  streamgrade {' '.join([suggestion, *argv[1:]])}",
+            file=sys.stderr,
+        )
         return 2
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         argv.insert(0, "check")  # `streamgrade` alone, or with a target, means check

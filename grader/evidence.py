@@ -30,8 +30,10 @@ def capped(text: str, limit: int) -> str:
 
 
 def arrivals(exchange: Exchange) -> list[list[Any]]:
-    return [[round(chunk.at, 4), capped(chunk.data.decode("utf-8", "replace"), TEXT_CAP)]
-            for chunk in exchange.chunks[:ARRIVALS_CAP]]  # fmt: skip
+    return [
+        [round(chunk.at, 4), capped(chunk.data.decode("utf-8", "replace"), TEXT_CAP)]
+        for chunk in exchange.chunks[:ARRIVALS_CAP]
+    ]
 
 
 def memory_curve(trace: MemoryTrace | None) -> dict[str, Any] | None:
@@ -39,8 +41,13 @@ def memory_curve(trace: MemoryTrace | None) -> dict[str, Any] | None:
         return None
     step = max(1, len(trace.samples) // MEMORY_POINTS)
     points = [[round(at, 3), rss - trace.before] for at, rss in trace.samples[::step]]
-    return {"growth": trace.growth, "before": trace.before, "peak": trace.peak, "reset_ok": trace.reset_ok,
-            "points": points}  # fmt: skip
+    return {
+        "growth": trace.growth,
+        "before": trace.before,
+        "peak": trace.peak,
+        "reset_ok": trace.reset_ok,
+        "points": points,
+    }
 
 
 def transcript(body: bytes, problem_offset: int | None) -> dict[str, Any]:
@@ -51,13 +58,17 @@ def transcript(body: bytes, problem_offset: int | None) -> dict[str, Any]:
         end = offset + len(raw)
         ending = ""
         if terminated:
-            ending = "\\r\\n" if shown[end : end + 2] == b"\r\n" else ("\\n" if shown[end : end + 1] == b"\n" else "\\r")
-        lines.append({
-            "offset": offset,
-            "text": capped(raw.decode("utf-8", "replace"), TEXT_CAP),
-            "ending": ending,
-            "problem": problem_offset is not None and offset == problem_offset,
-        })  # fmt: skip
+            ending = (
+                "\\r\\n" if shown[end : end + 2] == b"\r\n" else ("\\n" if shown[end : end + 1] == b"\n" else "\\r")
+            )
+        lines.append(
+            {
+                "offset": offset,
+                "text": capped(raw.decode("utf-8", "replace"), TEXT_CAP),
+                "ending": ending,
+                "problem": problem_offset is not None and offset == problem_offset,
+            }
+        )
         if len(lines) >= TRANSCRIPT_LINES:
             break
     return {"lines": lines, "total_bytes": len(body), "shown_bytes": sum(len(line["text"]) for line in lines)}
@@ -95,8 +106,11 @@ def reference_again_evidence(app: AppRecording) -> dict[str, Any] | None:
     again = app.bigfile.reference_timed_again() if app.bigfile else None
     if again is None:
         return None  # no second timing, or none the check could use
-    return {"received": again.received, "rate": again.rate,
-            "whole_file_seconds": round(app.bigfile.file_size / again.rate, 3)}  # fmt: skip
+    return {
+        "received": again.received,
+        "rate": again.rate,
+        "whole_file_seconds": round(app.bigfile.file_size / again.rate, 3),
+    }
 
 
 def events_evidence(app: AppRecording) -> dict[str, Any] | None:
@@ -118,19 +132,26 @@ def measurement(app: AppRecording) -> dict[str, Any]:
     exact: list[str] = []
     sampled: list[str] = []
     bigfile = app.bigfile
-    traces = [download.memory for download in (bigfile.download, bigfile.slow_read) if download and download.memory] \
-        if bigfile else []  # fmt: skip
+    traces = (
+        [download.memory for download in (bigfile.download, bigfile.slow_read) if download and download.memory]
+        if bigfile
+        else []
+    )
     if any(not trace.exact for trace in traces):
         period = max(trace.sample_period for trace in traces)
-        sampled.append(f"memory peaks: the largest of samples taken every {period * 1000:g} ms over the app's "
-                       "processes (no peak the kernel keeps could be reset here; a shorter peak can fall between "
-                       "two samples)")  # fmt: skip
+        sampled.append(
+            f"memory peaks: the largest of samples taken every {period * 1000:g} ms over the app's "
+            "processes (no peak the kernel keeps could be reset here; a shorter peak can fall between "
+            "two samples)"
+        )
     elif traces:
         exact.append("memory peaks: the kernel's own peak over the app's processes, reset before each download")
     disconnect = app.events.disconnect if app.events else None
     if disconnect is not None and disconnect.cpu_uncertainty >= 1e-3:
-        sampled.append(f"CPU time: counted by the system in steps, up to {disconnect.cpu_uncertainty * 1000:.0f} ms "
-                       "off over a measurement window; a difference that small is not judged")  # fmt: skip
+        sampled.append(
+            f"CPU time: counted by the system in steps, up to {disconnect.cpu_uncertainty * 1000:.0f} ms "
+            "off over a measurement window; a difference that small is not judged"
+        )
     elif disconnect is not None:
         exact.append("CPU time: to the nanosecond, over the app's processes")
     return {"backend": app.backend, "exact": exact, "sampled": sampled}
@@ -138,10 +159,18 @@ def measurement(app: AppRecording) -> dict[str, Any]:
 
 def crashes(app: AppRecording) -> list[dict[str, Any]]:
     """The exceptions each exercise's server logged, with the learner's own frames only."""
-    return [{"exercise": exercise, "exception": capped(crash.exception, TEXT_CAP), "file": crash.file,
-             "line": crash.line, "count": crash.count,
-             "traceback": [capped(line, TEXT_CAP) for line in crash.traceback]}
-            for exercise, logged in app.crashes.items() for crash in logged]  # fmt: skip
+    return [
+        {
+            "exercise": exercise,
+            "exception": capped(crash.exception, TEXT_CAP),
+            "file": crash.file,
+            "line": crash.line,
+            "count": crash.count,
+            "traceback": [capped(line, TEXT_CAP) for line in crash.traceback],
+        }
+        for exercise, logged in app.crashes.items()
+        for crash in logged
+    ]
 
 
 def collect(app: AppRecording, reference: AppRecording) -> dict[str, Any]:
@@ -149,17 +178,28 @@ def collect(app: AppRecording, reference: AppRecording) -> dict[str, Any]:
     evidence: dict[str, Any] = {"app": {"log": capped(app.log or app.start.log, LOG_CAP), "crashes": crashes(app)}}
     if app.chat is not None or reference.chat is not None:
         chat = app.chat or reference.chat
-        evidence["chat"] = {"delay": chat.delay, "prompt": chat.solo_prompt,
-                            "learner": chat_evidence(app), "reference": chat_evidence(reference)}  # fmt: skip
+        evidence["chat"] = {
+            "delay": chat.delay,
+            "prompt": chat.solo_prompt,
+            "learner": chat_evidence(app),
+            "reference": chat_evidence(reference),
+        }
     if app.bigfile is not None or reference.bigfile is not None:
         bigfile = app.bigfile or reference.bigfile
         evidence["bigfile"] = {
-            "bound": MEMORY_BOUND, "size": bigfile.file_size, "slow_read_pause": bigfile.slow_read_pause,
-            "learner": bigfile_evidence(app), "reference": bigfile_evidence(reference),
+            "bound": MEMORY_BOUND,
+            "size": bigfile.file_size,
+            "slow_read_pause": bigfile.slow_read_pause,
+            "learner": bigfile_evidence(app),
+            "reference": bigfile_evidence(reference),
             "reference_again": reference_again_evidence(app),
-        }  # fmt: skip
+        }
     if app.events is not None or reference.events is not None:
         events = app.events or reference.events
-        evidence["events"] = {"interval": events.interval, "count": events.count,
-                              "learner": events_evidence(app), "reference": events_evidence(reference)}  # fmt: skip
+        evidence["events"] = {
+            "interval": events.interval,
+            "count": events.count,
+            "learner": events_evidence(app),
+            "reference": events_evidence(reference),
+        }
     return evidence

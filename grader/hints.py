@@ -154,8 +154,10 @@ def show_hint(check_id: str, out=sys.stdout) -> int:
     checks = static_hints()
     if check_id not in checks:
         close = difflib.get_close_matches(check_id, list(checks), n=1)
-        print(f"streamgrade: there is no check {check_id!r}" + (f"; did you mean {close[0]}?" if close else "."),
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"streamgrade: there is no check {check_id!r}" + (f"; did you mean {close[0]}?" if close else "."),
+            file=sys.stderr,
+        )
         print("The checks: " + ", ".join(checks), file=sys.stderr)
         return 2
     title, hint = checks[check_id]

@@ -43,14 +43,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--streamgrade-seed", type=int, help="seed for the prompts and ids picked per run")
     group.addoption(
-        "--streamgrade-start-timeout", type=float, default=DEFAULT_START_TIMEOUT,
+        "--streamgrade-start-timeout",
+        type=float,
+        default=DEFAULT_START_TIMEOUT,
         help=f"seconds an app may take to start answering (default {DEFAULT_START_TIMEOUT:g})",
-    )  # fmt: skip
+    )
     group.addoption("--streamgrade-json", metavar="PATH", help="write the results as JSON")
     group.addoption(
-        "--streamgrade-sandbox", choices=["off", "limits", "isolate", "auto"], default="off",
+        "--streamgrade-sandbox",
+        choices=["off", "limits", "isolate", "auto"],
+        default="off",
         help="run the app under resource limits, or also isolated (auto: the most this machine allows)",
-    )  # fmt: skip
+    )
     group.addoption(
         "--streamgrade-limits",
         metavar="JSON",
@@ -62,17 +66,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="why isolation was not used (for the report)",
     )
     group.addoption(
-        "--streamgrade-reference-dir", metavar="DIR",
+        "--streamgrade-reference-dir",
+        metavar="DIR",
         help="the folder --streamgrade-reference is named from (default: the current one)",
-    )  # fmt: skip
+    )
     group.addoption(
-        "--streamgrade-reference-recording", metavar="PATH",
+        "--streamgrade-reference-recording",
+        metavar="PATH",
         help="calibrate against this saved recording of the reference instead of probing it (batch grading)",
-    )  # fmt: skip
+    )
     group.addoption(
-        "--streamgrade-save-reference", metavar="PATH",
+        "--streamgrade-save-reference",
+        metavar="PATH",
         help="save the reference's recording here, for later runs' --streamgrade-reference-recording (watch mode)",
-    )  # fmt: skip
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -132,7 +139,7 @@ class GradingSession:
         self.reference_status: dict[str, Status] = {}
         self.unjudged: set[str] = set()  # skipped under a parent that was not judged
         self.started = time.perf_counter()
-        self.started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self.started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         self._recordings: tuple[AppRecording, AppRecording] | None = None
         self.result: GradeResult | None = None
         self.interrupted = False  # Ctrl-C (or SIGINT) stopped the run
@@ -143,10 +150,15 @@ class GradingSession:
         if self._recordings is None:
             with tempfile.TemporaryDirectory(prefix="streamgrade-") as workdir:
                 self._recordings = record_apps(
-                    self.target_app, self.saved_reference or self.reference_app, self.exercises,
-                    Path(workdir), self.seed, start_timeout=self.start_timeout, policy=self.policy,
+                    self.target_app,
+                    self.saved_reference or self.reference_app,
+                    self.exercises,
+                    Path(workdir),
+                    self.seed,
+                    start_timeout=self.start_timeout,
+                    policy=self.policy,
                     reference_target=self.reference_app,
-                )  # fmt: skip
+                )
             self.save_reference(self._recordings[1])
         return self._recordings
 
@@ -230,9 +242,13 @@ class GradingSession:
         elif call.when == "setup" and report.failed:
             # Recording the apps (the fixtures) failed: the grader's fault, said on every check it left
             # unjudged; silence here would read as a score of 0/0.
-            self.record(item, "error", traceback=report.longreprtext,
-                        message="The grader itself failed while running the apps; this is not your app's fault and "
-                                "is not counted.")  # fmt: skip
+            self.record(
+                item,
+                "error",
+                traceback=report.longreprtext,
+                message="The grader itself failed while running the apps; this is not your app's fault and "
+                "is not counted.",
+            )
         elif call.when == "call":
             self.record_call(item, call)
             self.results[check_id(item)].duration = round(call.duration, 6)  # JUnit's testcase time
@@ -243,24 +259,38 @@ class GradingSession:
             return
         error = call.excinfo.value
         if isinstance(error, CheckFailed):
-            self.record(item, "failed", message=error.message, hint=error.hint or None, evidence=error.evidence,
-                        reproduce=error.reproduce)  # fmt: skip
+            self.record(
+                item,
+                "failed",
+                message=error.message,
+                hint=error.hint or None,
+                evidence=error.evidence,
+                reproduce=error.reproduce,
+            )
         elif isinstance(error, Inconclusive):
             self.record(item, "inconclusive", message=str(error))
-        elif isinstance(error, NotApplicable):
-            self.record(item, "skipped", message=str(error))
-        elif isinstance(error, pytest.skip.Exception):
+        elif isinstance(error, NotApplicable) or isinstance(error, pytest.skip.Exception):
             self.record(item, "skipped", message=str(error))
         else:
             tb = "".join(traceback.format_exception(error))
             self.record(
-                item, "error",
+                item,
+                "error",
                 message="The grader itself failed on this check; this is not your app's fault and is not counted.",
                 traceback=tb,
-            )  # fmt: skip
+            )
 
-    def record(self, item: pytest.Item, status: Status, *, message: str = "", hint: str | None = None,
-               evidence: dict[str, Any] | None = None, traceback: str = "", reproduce: str = "") -> None:  # fmt: skip
+    def record(
+        self,
+        item: pytest.Item,
+        status: Status,
+        *,
+        message: str = "",
+        hint: str | None = None,
+        evidence: dict[str, Any] | None = None,
+        traceback: str = "",
+        reproduce: str = "",
+    ) -> None:
         marker = check_marker(item)
         assert marker is not None
         identifier = check_id(item)

@@ -283,13 +283,18 @@ class AppRecording:
             "events": self.events.solo.status if self.events else None,
         }
         return [name for name, status in answers.items() if status == 501]
+
     crashes: dict[str, list[Crash]] = field(default_factory=dict)  # server ("chat", "chat-more") -> what its log shows
 
     def crash(self, exercise: str) -> Crash | None:
         """The exception the exercise's server logged, preferring one raised in the learner's own code."""
         # The exercise's own server first, then its others ("chat-more"...).
-        logged = [crash for server in sorted(self.crashes, key=lambda name: name != exercise)
-                  if server.split("-", 1)[0] == exercise for crash in self.crashes[server]]  # fmt: skip
+        logged = [
+            crash
+            for server in sorted(self.crashes, key=lambda name: name != exercise)
+            if server.split("-", 1)[0] == exercise
+            for crash in self.crashes[server]
+        ]
         return next((crash for crash in logged if crash.file), logged[0] if logged else None)
 
 
@@ -298,10 +303,25 @@ class AppRecording:
 # JSON rather than pickle: loading it must not be able to run code, whoever
 # wrote the file.
 
-_TYPES = {cls.__name__: cls for cls in (
-    Chunk, Exchange, StartRecording, TimedReply, ChatRecording, MemoryTrace, Download, RangeProbe,
-    BigfileRecording, DisconnectRecording, EventsMore, EventsRecording, Crash, AppRecording,
-)}  # fmt: skip
+_TYPES = {
+    cls.__name__: cls
+    for cls in (
+        Chunk,
+        Exchange,
+        StartRecording,
+        TimedReply,
+        ChatRecording,
+        MemoryTrace,
+        Download,
+        RangeProbe,
+        BigfileRecording,
+        DisconnectRecording,
+        EventsMore,
+        EventsRecording,
+        Crash,
+        AppRecording,
+    )
+}
 
 
 def _encode(value: object) -> object:

@@ -93,7 +93,8 @@ def parse(body: bytes) -> ParsedStream:
     for offset, raw, terminated in iter_lines(body, start):
         if not terminated:
             result.unfinished = Problem(
-                offset, raw.decode("utf-8", "replace"),
+                offset,
+                raw.decode("utf-8", "replace"),
                 "the stream ended in the middle of a line, so the browser never reads it",
             )
             break
@@ -144,7 +145,8 @@ def parse(body: bytes) -> ParsedStream:
 
     if event_start is not None and result.unfinished is None:
         result.unfinished = Problem(
-            event_start, "",
+            event_start,
+            "",
             "the stream ended before the blank line that ends this event, so the browser drops it",
         )
     return result

@@ -91,6 +91,6 @@ def crashes(log: str) -> list[Crash]:
 
 
 def describe(crash: Crash) -> str:
-    """"NameError: name 'time' is not defined (app.py, line 16)", with the learner's traceback below it."""
+    """ "NameError: name 'time' is not defined (app.py, line 16)", with the learner's traceback below it."""
     where = f" ({PurePath(crash.file).name}, line {crash.line})" if crash.file else " (in code your app called)"
     return f"{crash.exception}{where}\n" + "\n".join("  " + line for line in crash.traceback)

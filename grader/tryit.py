@@ -80,9 +80,12 @@ def receive(app: launch.RunningApp, path: str, download: bool, out: TextIO) -> N
     with httpx.Client(base_url=app.base_url, timeout=timeout, trust_env=False, headers=IDENTITY) as client:
         try:
             with client.stream("GET", path) as response:
-                headers = ", ".join(f"{name}: {value}" for name, value in response.headers.items()
-                                    if name in ("content-type", "content-length", "content-disposition",
-                                                "cache-control", "accept-ranges"))  # fmt: skip
+                headers = ", ".join(
+                    f"{name}: {value}"
+                    for name, value in response.headers.items()
+                    if name
+                    in ("content-type", "content-length", "content-disposition", "cache-control", "accept-ranges")
+                )
                 show(out, time.perf_counter() - sent, f"HTTP {response.status_code}  {headers}")
                 size = int(response.headers.get("content-length", 0) or 0)
                 pieces, received, next_report = 0, 0, DOWNLOAD_STEP

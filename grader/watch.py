@@ -68,9 +68,14 @@ class Worker:
         self.log = log
         with log.open("ab") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "grader._gradeworker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=stderr, text=True, env=env, **launch.new_group(),
-            )  # fmt: skip
+                [sys.executable, "-m", "grader._gradeworker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env=env,
+                **launch.new_group(),
+            )
         assert self.process.stdin is not None
         self.process.stdin.write(request.to_line())
         self.process.stdin.flush()
@@ -144,10 +149,13 @@ class Watch:
         """What the next save should grade, as things stand after the last verdict."""
         saved = self.calibration.exists()
         return Request(
-            self.options.target, tuple(self.to_grade()), result,
+            self.options.target,
+            tuple(self.to_grade()),
+            result,
             reference_recording=str(self.calibration) if saved else None,
-            save_reference=None if saved else str(self.calibration), start_timeout=self.options.start_timeout,
-        )  # fmt: skip
+            save_reference=None if saved else str(self.calibration),
+            start_timeout=self.options.start_timeout,
+        )
 
     def new_worker(self) -> Worker:
         self.started += 1
@@ -224,8 +232,10 @@ class Watch:
 
     def show(self, outcome: GradeResult | str) -> None:
         if isinstance(outcome, str):
-            self.say("streamgrade: the grader could not run; this is a bug in streamgrade, not in your app.\n"
-                     + printable(outcome))
+            self.say(
+                "streamgrade: the grader could not run; this is a bug in streamgrade, not in your app.\n"
+                + printable(outcome)
+            )
             self.say("Save again to retry.")
             return
         save_last(outcome)  # for `streamgrade hint`
@@ -233,8 +243,9 @@ class Watch:
             self.progress[name] = (score, maximum)
         for name in outcome.exercises:
             self.progress.setdefault(name, (0.0, 0.0))
-        screen = WatchScreen(outcome, self.current(), self.progress, watching_label(self.options.folder),
-                             self.options.full_hints)  # fmt: skip
+        screen = WatchScreen(
+            outcome, self.current(), self.progress, watching_label(self.options.folder), self.options.full_hints
+        )
         text = render_watch(screen, self.exercises(), unicode=self.unicode)
         self.out.write((CLEAR_SCREEN if self.out.isatty() else "\n") + text)
         self.out.flush()

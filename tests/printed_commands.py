@@ -12,9 +12,9 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
-import socket
 import threading
 import time
 
@@ -75,8 +75,14 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 def run_case(kit: str, case: dict) -> dict:
     # The script on standard input, as typed in a terminal: no shell whose command line names the app
     # (a page's `pgrep -f 'uvicorn starter.app'` must find the server alone).
-    server = subprocess.Popen(["bash", "-s"], cwd=kit, start_new_session=True, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    server = subprocess.Popen(
+        ["bash", "-s"],
+        cwd=kit,
+        start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert server.stdin is not None
     server.stdin.write(case["start"].encode() + b"\n")
     server.stdin.close()
@@ -88,11 +94,20 @@ def run_case(kit: str, case: dict) -> dict:
         if outcome["up"]:
             for command in case["commands"]:
                 # On standard input, as typed: `pgrep -f` must not find this shell's own command line.
-                done = subprocess.run(["timeout", str(COMMAND_LIMIT), "bash", "-s"], cwd=kit, capture_output=True,
-                                      input=command.encode() + b"\n")  # fmt: skip
-                outcome["runs"].append({"command": command, "code": done.returncode,
-                                        "stdout": done.stdout.decode("utf-8", "replace")[:2000],
-                                        "stderr": done.stderr.decode("utf-8", "replace")[:2000]})  # fmt: skip
+                done = subprocess.run(
+                    ["timeout", str(COMMAND_LIMIT), "bash", "-s"],
+                    cwd=kit,
+                    capture_output=True,
+                    input=command.encode() + b"\n",
+                )
+                outcome["runs"].append(
+                    {
+                        "command": command,
+                        "code": done.returncode,
+                        "stdout": done.stdout.decode("utf-8", "replace")[:2000],
+                        "stderr": done.stderr.decode("utf-8", "replace")[:2000],
+                    }
+                )
     finally:
         stop(server)
         log.reader.join(timeout=10)

@@ -15,7 +15,6 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 import xmlschema
-
 from conftest import REFERENCE_APP, ROOT, ctrl_c_reaches_it
 
 BANK = Path(__file__).parent / "bank"
@@ -69,9 +68,21 @@ def make_class(root: Path) -> Path:
     return submissions
 
 
-def batch(submissions: Path, out: Path, config: Path, *options: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out),
-               "--config", str(config), *options]  # fmt: skip
+def batch(
+    submissions: Path, out: Path, config: Path, *options: str, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "batch",
+        str(submissions),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        *options,
+    ]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
 
 
@@ -91,8 +102,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = root / "out"
     finished = batch(submissions, out, config)
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    return {"root": root, "submissions": submissions, "out": out, "config": config, "stdout": finished.stdout,
-            "stderr": finished.stderr}  # fmt: skip
+    return {
+        "root": root,
+        "submissions": submissions,
+        "out": out,
+        "config": config,
+        "stdout": finished.stdout,
+        "stderr": finished.stderr,
+    }
 
 
 def test_every_entry_is_graded_and_unusable_ones_say_why(graded):
@@ -108,7 +125,10 @@ def test_every_entry_is_graded_and_unusable_ones_say_why(graded):
     assert "outside the submission" in rows["mallory"]["note"]
     assert "unpacks to more than" in rows["oscar"]["note"]
     assert statuses(out / "students" / "zoe_late" / "results.json")["app.starts"] == "failed"
-    assert "did not answer within 3 s" in json.loads((out / "students" / "hana" / "results.json").read_text())["checks"][0]["message"]
+    assert (
+        "did not answer within 3 s"
+        in json.loads((out / "students" / "hana" / "results.json").read_text())["checks"][0]["message"]
+    )
 
 
 def test_nothing_is_written_outside_out(graded):
@@ -118,11 +138,24 @@ def test_nothing_is_written_outside_out(graded):
 
 
 def test_batch_verdicts_equal_single_runs(graded, tmp_path):
-    for student, source in (("alice", BANK / "chat_buffered.py"), ("carol", BANK / "chat_split_spaces.py"),
-                            ("bob", REFERENCE_APP)):  # fmt: skip
+    for student, source in (
+        ("alice", BANK / "chat_buffered.py"),
+        ("carol", BANK / "chat_split_spaces.py"),
+        ("bob", REFERENCE_APP),
+    ):
         single = tmp_path / f"{student}.json"
-        command = [sys.executable, "-m", "grader", "check", str(source), "--exercise", "chat", "--json", str(single),
-                   "--no-html"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "grader",
+            "check",
+            str(source),
+            "--exercise",
+            "chat",
+            "--json",
+            str(single),
+            "--no-html",
+        ]
         subprocess.run(command, check=True, capture_output=True, cwd=ROOT, timeout=120)
         assert statuses(graded["out"] / "students" / student / "results.json") == statuses(single), student
 
@@ -213,8 +246,12 @@ def test_a_bad_config_stops_before_grading_anything(tmp_path):
 def small_class(root: Path) -> Path:
     submissions = root / "submissions"
     submissions.mkdir()
-    for name, source in (("amy", "chat_buffered"), ("ben", "chat_double_delay"), ("cy", "chat_no_validation"),
-                         ("di", "chat_sleep_first")):  # fmt: skip
+    for name, source in (
+        ("amy", "chat_buffered"),
+        ("ben", "chat_double_delay"),
+        ("cy", "chat_no_validation"),
+        ("di", "chat_sleep_first"),
+    ):
         shutil.copyfile(BANK / f"{source}.py", submissions / f"{name}.py")
     return submissions
 
@@ -227,12 +264,27 @@ def test_shards_merged_equal_the_unsharded_run(tmp_path):
         finished = batch(submissions, args[0], config, *args[1:])
         assert finished.returncode == 0, finished.stderr
     merged = tmp_path / "merged"
-    command = [sys.executable, "-m", "grader", "merge", str(tmp_path / "one"), str(tmp_path / "two"), "--out", str(merged),
-               "--config", str(config)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "merge",
+        str(tmp_path / "one"),
+        str(tmp_path / "two"),
+        "--out",
+        str(merged),
+        "--config",
+        str(config),
+    ]
     subprocess.run(command, check=True, capture_output=True, cwd=ROOT, timeout=60)
     assert (merged / "grades.csv").read_text() == (tmp_path / "whole" / "grades.csv").read_text()
     assert (merged / "index.html").read_text() == (tmp_path / "whole" / "index.html").read_text()
-    assert sorted(path.name for path in (merged / "gradescope").iterdir()) == ["amy.json", "ben.json", "cy.json", "di.json"]
+    assert sorted(path.name for path in (merged / "gradescope").iterdir()) == [
+        "amy.json",
+        "ben.json",
+        "cy.json",
+        "di.json",
+    ]
 
 
 def test_an_interrupted_batch_loses_nothing_and_resumes(tmp_path):
@@ -241,8 +293,9 @@ def test_an_interrupted_batch_loses_nothing_and_resumes(tmp_path):
     config.write_text(CONFIG)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out), "--config", str(config)]
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          **ctrl_c_reaches_it()) as running:  # fmt: skip
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **ctrl_c_reaches_it()
+    ) as running:
         # Wait for the first submission to be complete (its progress line), then press Ctrl-C.
         assert running.stdout is not None
         for line in running.stdout:
@@ -282,7 +335,6 @@ def test_a_shard_must_be_k_of_n(tmp_path):
     assert finished.returncode == 2 and "--shard 3/2" in finished.stderr
 
 
-
 def test_the_gradescope_command_writes_results_where_gradescope_reads_them(tmp_path):
     submission = tmp_path / "autograder" / "submission"
     submission.mkdir(parents=True)
@@ -290,8 +342,18 @@ def test_the_gradescope_command_writes_results_where_gradescope_reads_them(tmp_p
     config = tmp_path / "grading.toml"
     config.write_text(CONFIG)
     results = tmp_path / "autograder" / "results" / "results.json"
-    command = [sys.executable, "-m", "grader", "gradescope", "--submission", str(submission),
-               "--results", str(results), "--config", str(config)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "gradescope",
+        "--submission",
+        str(submission),
+        "--results",
+        str(results),
+        "--config",
+        str(config),
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert finished.returncode == 0, finished.stderr
     document = json.loads(results.read_text())

@@ -31,9 +31,13 @@ MiB = 2**20
 
 def stream(times_and_data: list[tuple[float, bytes]], content_type: str = "text/plain; charset=utf-8") -> Exchange:
     return Exchange(
-        "GET", "/", status=200, headers=[("content-type", content_type)],
-        chunks=[Chunk(at, data) for at, data in times_and_data], ended_at=times_and_data[-1][0],
-    )  # fmt: skip
+        "GET",
+        "/",
+        status=200,
+        headers=[("content-type", content_type)],
+        chunks=[Chunk(at, data) for at, data in times_and_data],
+        ended_at=times_and_data[-1][0],
+    )
 
 
 def paced_tokens(first: float = 0.002, delay: float = DELAY) -> list[tuple[float, bytes]]:
@@ -43,9 +47,15 @@ def paced_tokens(first: float = 0.002, delay: float = DELAY) -> list[tuple[float
 
 def chat_app(solo: Exchange, busy: list[float] | None = None) -> AppRecording:
     chat = ChatRecording(
-        delay=DELAY, content=[], solo_prompt=PROMPT, solo=solo, concurrent=[],
-        idle_latencies=[0.002] * 3, busy_latencies=busy or [0.002] * 8, validation=[],
-    )  # fmt: skip
+        delay=DELAY,
+        content=[],
+        solo_prompt=PROMPT,
+        solo=solo,
+        concurrent=[],
+        idle_latencies=[0.002] * 3,
+        busy_latencies=busy or [0.002] * 8,
+        validation=[],
+    )
     return AppRecording("app", StartRecording(True, 0.5), chat=chat)
 
 
@@ -98,7 +108,12 @@ def test_slow_probes_while_streaming_mean_a_blocked_loop():
 
 @pytest.mark.parametrize(
     ("content_type", "passes"),
-    [("text/plain; charset=utf-8", True), ("text/plain", True), ("application/json", False), ("text/plain; charset=latin-1", False)],
+    [
+        ("text/plain; charset=utf-8", True),
+        ("text/plain", True),
+        ("application/json", False),
+        ("text/plain; charset=latin-1", False),
+    ],
 )
 def test_chat_media_type_wants_text_plain_in_utf8(content_type, passes):
     app = chat_app(stream(paced_tokens(), content_type=content_type))
@@ -112,10 +127,18 @@ def test_chat_media_type_wants_text_plain_in_utf8(content_type, passes):
 
 def events_app(solo: Exchange, disconnect: DisconnectRecording | None = None) -> AppRecording:
     events = EventsRecording(
-        interval=0.2, count=4, solo=solo, concurrent=[], idle_latencies=[0.002], busy_latencies=[0.002],
-        resume_from=41, resume_count=2, resume=solo, validation=[],
+        interval=0.2,
+        count=4,
+        solo=solo,
+        concurrent=[],
+        idle_latencies=[0.002],
+        busy_latencies=[0.002],
+        resume_from=41,
+        resume_count=2,
+        resume=solo,
+        validation=[],
         disconnect=disconnect or DisconnectRecording(5, 5, 0.5, 0.025, 0.001, True),
-    )  # fmt: skip
+    )
     return AppRecording("app", StartRecording(True, 0.5), events=events)
 
 
@@ -177,11 +200,26 @@ def test_a_cpu_difference_within_the_readings_steps_is_inconclusive_not_failed()
     with pytest.raises(CheckFailed, match="still producing events for nobody"):
         events_checks.test_events_disconnect(coarse(0.05), reference)
     events_checks.test_events_disconnect(coarse(0.01), reference)
+
+
 def woken(quiet: int, idle: int = 3, quiet_cpu: float = 0.006) -> AppRecording:
     """A disconnect recording with wake-ups: 5 streams at 0.01 s, idle over 0.25 s, quiet over 0.5 s."""
-    return events_app(sse_stream(b"data: x\n\n"), DisconnectRecording(
-        5, 5, 0.5, 0.02, quiet_cpu, True, interval=0.01, idle_window=0.25, idle_wakeups=idle,
-        streaming_wakeups=60, quiet_wakeups=quiet))  # fmt: skip
+    return events_app(
+        sse_stream(b"data: x\n\n"),
+        DisconnectRecording(
+            5,
+            5,
+            0.5,
+            0.02,
+            quiet_cpu,
+            True,
+            interval=0.01,
+            idle_window=0.25,
+            idle_wakeups=idle,
+            streaming_wakeups=60,
+            quiet_wakeups=quiet,
+        ),
+    )
 
 
 def test_cheap_work_left_running_after_disconnect_fails_by_its_wakeups():
@@ -199,8 +237,10 @@ def test_an_app_that_wakes_up_on_its_own_when_idle_is_no_leak():
 
 
 def test_streams_that_end_by_themselves_give_the_disconnect_no_evidence():
-    ended = events_app(sse_stream(b"data: x\n\n"), DisconnectRecording(
-        5, 5, 0.5, 0.02, 0.0, True, ended_early=["it ended"] * 5, interval=0.01))  # fmt: skip
+    ended = events_app(
+        sse_stream(b"data: x\n\n"),
+        DisconnectRecording(5, 5, 0.5, 0.02, 0.0, True, ended_early=["it ended"] * 5, interval=0.01),
+    )
     with pytest.raises(CheckFailed, match="could not be seen"):
         events_checks.test_events_disconnect(ended, quiet_after(0.001))
 
@@ -211,7 +251,9 @@ def test_a_server_that_stops_answering_after_disconnect_fails():
         events_checks.test_events_disconnect(wedged, quiet_after(0.001))
 
 
-@pytest.mark.parametrize("stamp", [b"2026-01-01T00:00:00+00:00", b"2026-01-01T00:00:00Z", b"2026-01-01T00:00:00.5-00:00"])
+@pytest.mark.parametrize(
+    "stamp", [b"2026-01-01T00:00:00+00:00", b"2026-01-01T00:00:00Z", b"2026-01-01T00:00:00.5-00:00"]
+)
 def test_a_utc_time_passes_whichever_way_it_says_utc(stamp):
     data = b'{"seq": 1, "time": "' + stamp + b'"}'
     events_checks.test_events_payload(events_app(sse_stream(b"id: 1\ndata: " + data + b"\n\n")))
@@ -225,14 +267,14 @@ def with_unexpected_ids(*answers: tuple[str, Exchange]) -> AppRecording:
 
 def test_an_unexpected_last_event_id_starts_from_one_and_never_gives_a_500():
     huge = "1" * 25
-    from_one = sse_stream(b'id: 1\ndata: {}\n\nid: 2\ndata: {}\n\n')
+    from_one = sse_stream(b"id: 1\ndata: {}\n\nid: 2\ndata: {}\n\n")
     after_huge = sse_stream(f"id: {int(huge) + 1}\ndata: {{}}\n\n".encode())
     events_checks.test_events_unexpected_id(with_unexpected_ids(("abc", from_one), (huge, after_huge)))
     events_checks.test_events_unexpected_id(with_unexpected_ids(("-3", from_one), (huge, from_one)))
     crashed = Exchange("GET", "/events", status=500, chunks=[Chunk(0.001, b"Internal Server Error")])
     with pytest.raises(CheckFailed, match="status 500"):
         events_checks.test_events_unexpected_id(with_unexpected_ids(("abc", crashed)))
-    negative = sse_stream(b'id: -2\ndata: {}\n\n')
+    negative = sse_stream(b"id: -2\ndata: {}\n\n")
     with pytest.raises(CheckFailed, match="start at event 1"):
         events_checks.test_events_unexpected_id(with_unexpected_ids(("-3", negative)))
 
@@ -250,20 +292,33 @@ def test_pacing_is_timed_on_the_contracts_tokens_not_on_the_pieces_written():
     with pytest.raises(CheckFailed, match="median 400 ms"):
         chat_checks.test_chat_pacing(chat_app(split))
     # One token sent in two pieces at once is still one token on time.
-    halves = [(at + extra, half) for at, token in paced_tokens() for extra, half in ((0, token[:1]), (0.001, token[1:])) if half]
+    halves = [
+        (at + extra, half)
+        for at, token in paced_tokens()
+        for extra, half in ((0, token[:1]), (0.001, token[1:]))
+        if half
+    ]
     chat_checks.test_chat_pacing(chat_app(stream(halves)))
 
 
 def test_pacing_is_judged_at_every_delay_asked_for_and_at_the_default():
     second = TimedReply("x y z", 0.4, stream([(0.002, b"x "), (0.402, b"y "), (0.802, b"z")]))
-    default = TimedReply("Hello from FastAPI!", None, stream([(0.002, b"Hello "), (0.202, b"from "), (0.402, b"FastAPI!")]),
-                         prompt_sent=False)  # fmt: skip
+    default = TimedReply(
+        "Hello from FastAPI!",
+        None,
+        stream([(0.002, b"Hello "), (0.202, b"from "), (0.402, b"FastAPI!")]),
+        prompt_sent=False,
+    )
     chat_checks.test_chat_pacing(chat_with([default, second]))
     fixed = TimedReply("x y z", 0.4, stream([(0.002, b"x "), (0.202, b"y "), (0.402, b"z")]))
     with pytest.raises(CheckFailed, match="Asked for delay=0.4"):
         chat_checks.test_chat_pacing(chat_with([default, fixed]))
-    wrong_default = TimedReply("Hello from FastAPI!", None, stream([(0.002, b"Hello "), (0.102, b"from "), (0.202, b"FastAPI!")]),
-                               prompt_sent=False)  # fmt: skip
+    wrong_default = TimedReply(
+        "Hello from FastAPI!",
+        None,
+        stream([(0.002, b"Hello "), (0.102, b"from "), (0.202, b"FastAPI!")]),
+        prompt_sent=False,
+    )
     with pytest.raises(CheckFailed, match="With no delay parameter"):
         chat_checks.test_chat_pacing(chat_with([wrong_default, second]))
 
@@ -271,15 +326,25 @@ def test_pacing_is_judged_at_every_delay_asked_for_and_at_the_default():
 def bigfile_app(download: Download) -> AppRecording:
     missing = Exchange("GET", "/bigfile", status=404, headers=[("content-type", "application/json")])
     recording = BigfileRecording(
-        file_name="download-1234.bin", file_size=256 * MiB, file_sha256="ab" * 32,
-        download=download, slow_read=download, slow_read_pause=0.8, missing=missing, ranges=[], head=missing,
-    )  # fmt: skip
+        file_name="download-1234.bin",
+        file_size=256 * MiB,
+        file_sha256="ab" * 32,
+        download=download,
+        slow_read=download,
+        slow_read_pause=0.8,
+        missing=missing,
+        ranges=[],
+        head=missing,
+    )
     return AppRecording("app", StartRecording(True, 0.5), bigfile=recording)
 
 
 def a_download(growth: int = 2 * MiB, largest: int = 65536, **headers: str) -> Download:
-    header_list = [("content-length", str(256 * MiB)), ("content-type", "application/octet-stream"),
-                   ("content-disposition", 'attachment; filename="download-1234.bin"')]  # fmt: skip
+    header_list = [
+        ("content-length", str(256 * MiB)),
+        ("content-type", "application/octet-stream"),
+        ("content-disposition", 'attachment; filename="download-1234.bin"'),
+    ]
     header_list += [(name.replace("_", "-"), value) for name, value in headers.items()]
     memory = MemoryTrace(True, 40 * MiB, 40 * MiB + growth)
     return Download(200, header_list, 256 * MiB, "ab" * 32, 1.0, 4096, largest, memory)

@@ -9,13 +9,13 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REFERENCE_APP, ROOT
 
 
 def streamgrade(*arguments: str, cwd=ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "grader", *arguments], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *arguments], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 @pytest.mark.parametrize(("typed", "meant"), [("chek", "check"), ("bach", "batch"), ("sample-fiel", "sample-file")])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from grader.launch.linux.backend import start_app
 from grader.launch.linux.forkserver import ForkServer, shared
 from grader.launch.sandbox import Policy
-from grader.launch.linux.backend import start_app
 from grader.launch.server import resolve_target
 
 APP = "from fastapi import FastAPI\napp = FastAPI()\n"
@@ -93,8 +92,12 @@ def batch_server():
 
 
 def ask(server: ForkServer, level: str, app_dir: str, fork: str = "child") -> str:
-    finished = subprocess.run([sys.executable, "-c", CLIENT, server.address(), level, app_dir, fork],
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    finished = subprocess.run(
+        [sys.executable, "-c", CLIENT, server.address(), level, app_dir, fork],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return finished.stdout.strip()
 
 

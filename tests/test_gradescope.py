@@ -20,7 +20,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from conftest import REFERENCE_APP, ROOT
 
 from grader.launch.linux.backend import detect_isolation
@@ -74,8 +73,9 @@ def autograder(tmp_path_factory: pytest.TempPathFactory) -> dict:
     build = doc_block("zip it all", "console").replace("path/to/streamgrade", str(ROOT))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     started = time.monotonic()
-    finished = subprocess.run(["bash", "-euo", "pipefail", "-c", build], cwd=work, env=env, capture_output=True,
-                              text=True, timeout=600)  # fmt: skip
+    finished = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", build], cwd=work, env=env, capture_output=True, text=True, timeout=600
+    )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     # Gradescope unpacks the zip into /autograder/source and runs setup.sh from there.
     root = work / "root"
@@ -86,8 +86,9 @@ def autograder(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert any(name.startswith("streamgrade-") and name.endswith(".whl") for name in names)
     (root / "source" / "run_autograder").chmod(0o755)
     env = {**env, "AUTOGRADER": str(root), "STREAMGRADE_VENV": str(work / "venv")}
-    finished = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True,
-                              timeout=900)  # fmt: skip
+    finished = subprocess.run(
+        ["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True, timeout=900
+    )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     return {"root": root, "env": env, "venv": work / "venv", "setup_seconds": time.monotonic() - started}
 
@@ -101,8 +102,14 @@ def run_autograder(autograder: dict, files: dict[str, str | bytes]) -> tuple[sub
         path = root / "submission" / name
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
     # Gradescope runs it from /autograder, and nothing of the checkout is in reach.
-    finished = subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=autograder["env"],
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+    finished = subprocess.run(
+        [str(root / "source" / "run_autograder")],
+        cwd=root,
+        env=autograder["env"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     results = root / "results" / "results.json"
     assert results.is_file(), finished.stdout + finished.stderr
     document = json.loads(results.read_text())
@@ -194,8 +201,16 @@ def a_result(*checks: CheckResult) -> GradeResult:
 
 def test_what_the_app_sent_stays_text_in_the_markdown_output():
     sent = "got '<img src=x onerror=alert(1)>' and ![x](http://evil/) and *bold*"
-    check = CheckResult(id="chat.content", exercise="chat", title="Right bytes", status="failed", max_score=2,
-                        message=sent, hint="Use `StreamingResponse`.", reproduce="curl -N 'http://x/?a=```'")  # fmt: skip
+    check = CheckResult(
+        id="chat.content",
+        exercise="chat",
+        title="Right bytes",
+        status="failed",
+        max_score=2,
+        message=sent,
+        hint="Use `StreamingResponse`.",
+        reproduce="curl -N 'http://x/?a=```'",
+    )
     (test,) = gradescope_results(a_result(check))["tests"]
     message = test["output"].split("\n\n")[0]
     assert re.findall(r"(?<!\\)[<\[\]*]", message) == []  # no tag, link, image or emphasis left
@@ -209,9 +224,23 @@ def test_a_bad_grading_config_is_a_grader_failure_with_results_and_exit_3(tmp_pa
     (tmp_path / "submission" / "app.py").write_bytes(REFERENCE_APP.read_bytes())
     (tmp_path / "grading.toml").write_text("colour = 'blue'\n")
     results = tmp_path / "results" / "results.json"
-    finished = subprocess.run([sys.executable, "-m", "grader", "gradescope", "--submission", str(tmp_path / "submission"),
-                               "--results", str(results), "--config", str(tmp_path / "grading.toml")],
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "gradescope",
+            "--submission",
+            str(tmp_path / "submission"),
+            "--results",
+            str(results),
+            "--config",
+            str(tmp_path / "grading.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert finished.returncode == 3 and "Traceback" not in finished.stderr
     document = json.loads(results.read_text())
     jsonschema.validate(document, SCHEMA)
@@ -223,8 +252,21 @@ def test_a_submission_without_an_app_is_graded_not_a_grader_failure(tmp_path):
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "notes.txt").write_text("I did not finish")
     results = tmp_path / "results.json"
-    finished = subprocess.run([sys.executable, "-m", "grader", "gradescope", "--submission", str(tmp_path / "submission"),
-                               "--results", str(results)], capture_output=True, text=True, timeout=60)  # fmt: skip
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "gradescope",
+            "--submission",
+            str(tmp_path / "submission"),
+            "--results",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert finished.returncode == 0, finished.stderr
     document = json.loads(results.read_text())
     jsonschema.validate(document, SCHEMA)
@@ -234,8 +276,9 @@ def test_a_submission_without_an_app_is_graded_not_a_grader_failure(tmp_path):
 def test_the_image_makes_the_sample_file_where_grading_reads_it(tmp_path, monkeypatch):
     """setup.sh's step: `sample-file --for-grading` fills the cache a grading under the same XDG_CACHE_HOME uses."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    finished = subprocess.run([sys.executable, "-m", "grader", "sample-file", "--for-grading"], capture_output=True,
-                              text=True, timeout=120)  # fmt: skip
+    finished = subprocess.run(
+        [sys.executable, "-m", "grader", "sample-file", "--for-grading"], capture_output=True, text=True, timeout=120
+    )
     assert finished.returncode == 0, finished.stderr
     made = Path(finished.stdout.rsplit(": ", 1)[1].strip())
     assert made.parent == tmp_path / "streamgrade" and made.stat().st_size == 256 * 2**20

@@ -27,12 +27,21 @@ FAULTY = {
     "chat_buffered": {"chat.incremental": "failed", "chat.first-token": "skipped", "chat.pacing": "skipped"},
     "chat_collect_then_yield": {"chat.incremental": "failed", "chat.first-token": "skipped", "chat.pacing": "skipped"},
     # Its delay=5 reply takes 5 s to come: the range's end is still accepted.
-    "chat_buffered_sleep_after": {"chat.incremental": "failed", "chat.first-token": "skipped", "chat.pacing": "skipped"},
+    "chat_buffered_sleep_after": {
+        "chat.incremental": "failed",
+        "chat.first-token": "skipped",
+        "chat.pacing": "skipped",
+    },
     "chat_double_delay": {"chat.pacing": "failed"},
     "chat_no_validation": {"chat.validation": "failed"},
     # Raises after its first token: every check that reads a stream names the exception.
-    "chat_name_error": {"chat.content": "failed", "chat.incremental": "failed", "chat.first-token": "skipped",
-                        "chat.pacing": "skipped", "chat.nonblocking": "failed"},
+    "chat_name_error": {
+        "chat.content": "failed",
+        "chat.incremental": "failed",
+        "chat.first-token": "skipped",
+        "chat.pacing": "skipped",
+        "chat.nonblocking": "failed",
+    },
     "chat_sleep_first": {"chat.first-token": "failed"},
     "chat_split_spaces": {"chat.content": "failed"},
     "chat_time_sleep_async": {"chat.nonblocking": "failed"},
@@ -49,10 +58,14 @@ FAULTY = {
     # Memory is measured over the app's whole process tree, not its server alone.
     "bigfile_child_reads_whole": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     # Served 0 bytes: no memory verdict without a download that delivered the file.
-    "bigfile_opens_wrong_path": {"bigfile.integrity": "failed", "bigfile.memory": "failed",
-                                 "bigfile.backpressure": "failed", "bigfile.throughput": "failed",
-                                 # No download delivers a file: which one the default path names can't be told.
-                                 "bigfile.default-path": "skipped"},
+    "bigfile_opens_wrong_path": {
+        "bigfile.integrity": "failed",
+        "bigfile.memory": "failed",
+        "bigfile.backpressure": "failed",
+        "bigfile.throughput": "failed",
+        # No download delivers a file: which one the default path names can't be told.
+        "bigfile.default-path": "skipped",
+    },
     "bigfile_line_iteration": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "bigfile_missing_500": {"bigfile.missing": "failed"},
     "bigfile_no_headers": {"bigfile.headers": "failed"},
@@ -79,9 +92,14 @@ FAULTY = {
     "events_naive_time": {"events.payload": "failed", "events.live-timestamps": "skipped"},
     # A browser reads no event from it: what the events hold can't be judged.
     "events_no_blank_line": {
-        "events.framing": "failed", "events.payload": "skipped", "events.count": "skipped",
-        "events.incremental": "skipped", "events.pacing": "skipped", "events.live-timestamps": "skipped",
-        "events.resume": "skipped", "events.unexpected-id": "skipped",
+        "events.framing": "failed",
+        "events.payload": "skipped",
+        "events.count": "skipped",
+        "events.incremental": "skipped",
+        "events.pacing": "skipped",
+        "events.live-timestamps": "skipped",
+        "events.resume": "skipped",
+        "events.unexpected-id": "skipped",
     },
     # Caching is judged on its own: the stream itself earns its points.
     "events_no_cache_header": {"events.cache": "failed"},
@@ -103,8 +121,16 @@ FAULTY = {
 NO_BONUS = {"bigfile.range": "failed", "bigfile.head": "failed"}
 WITH_BONUS = {"bigfile_range_past_end", "bigfile_head_partial_headers", "bigfile_default_path_wrong"}
 EVENTS_AFTER_HEADERS = [
-    "events.framing", "events.payload", "events.count", "events.incremental", "events.pacing",
-    "events.live-timestamps", "events.nonblocking", "events.resume", "events.unexpected-id", "events.disconnect",
+    "events.framing",
+    "events.payload",
+    "events.count",
+    "events.incremental",
+    "events.pacing",
+    "events.live-timestamps",
+    "events.nonblocking",
+    "events.resume",
+    "events.unexpected-id",
+    "events.disconnect",
 ]
 
 
@@ -207,19 +233,41 @@ def test_the_starter_gets_zero_without_errors(tmp_path):
 @pytest.mark.parametrize(
     ("name", "check_id", "exception", "line"),
     [
-        pytest.param("chat_name_error", "chat.incremental", "NameError: name 'time' is not defined", 16,
-                     id="raises-after-the-first-token"),
-        pytest.param("events_500_before_body", "events.headers", "TypeError: int() argument", 19,
-                     id="500-before-the-body"),
-        pytest.param("bigfile_opens_wrong_path", "bigfile.memory", "FileNotFoundError: [Errno 2]", 13,
-                     id="missing-file-opened-in-the-generator"),
+        pytest.param(
+            "chat_name_error",
+            "chat.incremental",
+            "NameError: name 'time' is not defined",
+            16,
+            id="raises-after-the-first-token",
+        ),
+        pytest.param(
+            "events_500_before_body", "events.headers", "TypeError: int() argument", 19, id="500-before-the-body"
+        ),
+        pytest.param(
+            "bigfile_opens_wrong_path",
+            "bigfile.memory",
+            "FileNotFoundError: [Errno 2]",
+            13,
+            id="missing-file-opened-in-the-generator",
+        ),
     ],
 )
 def test_a_crash_is_named_with_the_learners_exception_file_and_line(name, check_id, exception, line, tmp_path):
     exercise = name.split("_", 1)[0]
     report = tmp_path / "report.html"
-    command = [sys.executable, "-m", "grader", "check", str(BANK / f"{name}.py"), "--exercise", exercise,
-               "--json", str(tmp_path / "results.json"), "--html", str(report)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "check",
+        str(BANK / f"{name}.py"),
+        "--exercise",
+        exercise,
+        "--json",
+        str(tmp_path / "results.json"),
+        "--html",
+        str(report),
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     check = next(c for c in json.loads((tmp_path / "results.json").read_text())["checks"] if c["id"] == check_id)
     assert check["status"] == "failed"
@@ -316,9 +364,23 @@ def test_a_reference_that_cannot_be_timed_again_leaves_the_recorded_time_and_no_
 def test_a_batch_names_its_module_reference_from_where_it_was_started(saved_references, tmp_path):
     # Gradings run in folders of their own: --reference-dir says where "reference.app:app" is found.
     output = tmp_path / "results.json"
-    command = [sys.executable, "-m", "grader", "check", str(REFERENCE_APP), "--exercise", "bigfile",
-               "--json", str(output), "--reference-recording", str(saved_references["quieter"]),
-               "--reference", "reference.app:app", "--reference-dir", str(ROOT)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "check",
+        str(REFERENCE_APP),
+        "--exercise",
+        "bigfile",
+        "--json",
+        str(output),
+        "--reference-recording",
+        str(saved_references["quieter"]),
+        "--reference",
+        "reference.app:app",
+        "--reference-dir",
+        str(ROOT),
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert finished.returncode == 0, finished.stdout + finished.stderr
     results = json.loads(output.read_text())

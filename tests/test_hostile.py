@@ -66,8 +66,11 @@ def graded_log(result: dict) -> str:
 
 
 def digest_tree(folder: Path) -> dict[str, str]:
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file() and "__pycache__" not in path.parts}  # fmt: skip
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
 
 
 def marked(marker: str) -> list[int]:
@@ -140,12 +143,24 @@ def graded(tmp_path_factory):
 
     grader_files = digest_tree(Path(grader.__file__).parent)
     reference = REFERENCE_APP.read_bytes()
-    command = [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out),
-               "--config", str(config), "-j", "2"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "batch",
+        str(submissions),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        "-j",
+        "2",
+    ]
     secret = canary()
     try:
-        finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900,
-                                  env={**os.environ, SECRET_VARIABLE: secret})  # fmt: skip
+        finished = subprocess.run(
+            command, capture_output=True, text=True, cwd=ROOT, timeout=900, env={**os.environ, SECRET_VARIABLE: secret}
+        )
     finally:
         listener.close()
     results = {}
@@ -153,9 +168,16 @@ def graded(tmp_path_factory):
         path = out / "students" / name / "results.json"
         results[name] = json.loads(path.read_text()) if path.is_file() else None
     return {
-        "finished": finished, "results": results, "marker": marker, "listener": listener, "out": out,
-        "grader_files_before": grader_files, "reference_before": reference, "earlier": earlier, "secret": secret,
-    }  # fmt: skip
+        "finished": finished,
+        "results": results,
+        "marker": marker,
+        "listener": listener,
+        "out": out,
+        "grader_files_before": grader_files,
+        "reference_before": reference,
+        "earlier": earlier,
+        "secret": secret,
+    }
 
 
 def statuses(result: dict) -> dict[str, str]:
@@ -258,14 +280,34 @@ def as_nobody_command() -> list[str] | None:
     if os.getuid() != 0 or not shutil.which("setpriv") or not SYSTEM_PYTHON.exists():
         return None
     site = [path for path in sys.path if path.endswith("site-packages") and Path(path).is_dir()]
-    probe = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", "-i",
-                            f"PYTHONPATH={os.pathsep.join([str(ROOT), *site])}", str(SYSTEM_PYTHON), "-c",
-                            "import grader.launch, fastapi, uvicorn, httpx, pytest"],
-                           capture_output=True, cwd="/")  # fmt: skip
+    probe = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            "--clear-groups",
+            "env",
+            "-i",
+            f"PYTHONPATH={os.pathsep.join([str(ROOT), *site])}",
+            str(SYSTEM_PYTHON),
+            "-c",
+            "import grader.launch, fastapi, uvicorn, httpx, pytest",
+        ],
+        capture_output=True,
+        cwd="/",
+    )
     if probe.returncode != 0:
         return None  # another Python, or the installation is not readable to an ordinary user
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", "-i",
-            f"PYTHONPATH={os.pathsep.join([str(ROOT), *site])}", f"PATH={os.environ['PATH']}"]  # fmt: skip
+    return [
+        "setpriv",
+        f"--reuid={NOBODY}",
+        f"--regid={NOBODY}",
+        "--clear-groups",
+        "env",
+        "-i",
+        f"PYTHONPATH={os.pathsep.join([str(ROOT), *site])}",
+        f"PATH={os.environ['PATH']}",
+    ]
 
 
 @pytest.fixture(scope="module", params=["off", "limits", "auto as an ordinary user"])
@@ -293,14 +335,36 @@ def graded_at(request, tmp_path_factory):
     shutil.copy(BANK / "correct_sync_generators.py", submissions / "correct_sync_generators.py")
     config = base / "grading.toml"
     config.write_text(CONFIG)
-    command = [*prefix, python, "-m", "grader", "batch", str(submissions), "--out", str(out),
-               "--config", str(config), "-j", "2", "--sandbox", level.split()[0]]  # fmt: skip
+    command = [
+        *prefix,
+        python,
+        "-m",
+        "grader",
+        "batch",
+        str(submissions),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        "-j",
+        "2",
+        "--sandbox",
+        level.split()[0],
+    ]
     try:
-        finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600,
-                                  env={**os.environ, SECRET_VARIABLE: secret})  # fmt: skip
+        finished = subprocess.run(
+            command, capture_output=True, text=True, cwd=ROOT, timeout=600, env={**os.environ, SECRET_VARIABLE: secret}
+        )
         results = {path.parent.name: json.loads(path.read_text()) for path in out.glob("students/*/results.json")}
-        yield {"level": level, "finished": finished, "results": results, "out": out, "secret": secret,
-               "marker": marker, "as_root": not prefix}  # fmt: skip
+        yield {
+            "level": level,
+            "finished": finished,
+            "results": results,
+            "out": out,
+            "secret": secret,
+            "marker": marker,
+            "as_root": not prefix,
+        }
     finally:
         if prefix:
             shutil.rmtree(base, ignore_errors=True)
@@ -318,8 +382,9 @@ def test_below_isolation_no_secret_reaches_an_app_or_an_output(graded_at):
         assert protections["level"] == graded_at["level"]
     # Root with CAP_SYS_PTRACE reads any process below isolation (docs/SECURITY.md says so): there only
     # the app's own environment, memory and output are promised.
-    assert_no_secret_reached_an_app(graded_at["results"], graded_at["out"], graded_at["secret"],
-                                    others_too=not graded_at["as_root"])  # fmt: skip
+    assert_no_secret_reached_an_app(
+        graded_at["results"], graded_at["out"], graded_at["secret"], others_too=not graded_at["as_root"]
+    )
 
 
 def test_below_isolation_the_fork_server_refuses_an_app(graded_at):
@@ -342,8 +407,19 @@ def slow_class(folder: Path, marker: str) -> list[str]:
     config = folder / "grading.toml"
     config.write_text(CONFIG)
     # One at a time, in name order: hostile_outlives's is the grading under way once its daemon runs.
-    return [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(out),
-            "--config", str(config), "-j", "1"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "grader",
+        "batch",
+        str(submissions),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        "-j",
+        "1",
+    ]
 
 
 def test_a_killed_grading_process_leaves_nothing_running(tmp_path):
@@ -370,8 +446,9 @@ def test_a_killed_grading_process_leaves_nothing_running(tmp_path):
 def test_a_killed_batch_leaves_nothing_running(tmp_path):
     """SIGKILL the batch itself while an app runs: its grading process and everything it started end too."""
     marker = f"streamgrade-hostile-{uuid.uuid4().hex}"
-    batch = subprocess.Popen(slow_class(tmp_path, marker), cwd=ROOT, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)  # fmt: skip
+    batch = subprocess.Popen(
+        slow_class(tmp_path, marker), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         grading = wait_for_grading(marker, batch)
         arguments = Path(f"/proc/{grading}/cmdline").read_bytes().decode().split("\0")
@@ -414,8 +491,20 @@ def test_a_learners_check_stops_a_daemon_whose_launcher_was_killed(tmp_path):
     marker = f"streamgrade-hostile-{uuid.uuid4().hex}"
     app = tmp_path / "app.py"
     app.write_text(corpus_source("hostile_daemon_kills_launcher", marker))
-    command = [sys.executable, "-m", "grader", "check", str(app), "--sandbox", "off", "--no-html",
-               "--exercise", "chat", "--json", str(tmp_path / "results.json")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "check",
+        str(app),
+        "--sandbox",
+        "off",
+        "--no-html",
+        "--exercise",
+        "chat",
+        "--json",
+        str(tmp_path / "results.json"),
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert finished.returncode in (0, 1), finished.stderr
     result = json.loads((tmp_path / "results.json").read_text())

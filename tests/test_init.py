@@ -12,8 +12,9 @@ from grader import kit
 
 
 def init(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader", "init", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "grader", "init", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_init_writes_the_pages_the_starter_and_a_readme(tmp_path):

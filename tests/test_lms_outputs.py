@@ -23,14 +23,28 @@ JUNIT_SCHEMA = xmlschema.XMLSchema(Path(__file__).parent / "junit.xsd")
 
 def result(name: str, *statuses: str) -> GradeResult:
     checks = [
-        CheckResult(id=f"chat.check{index}", exercise="chat", title=f"Check {index}", status=status,  # type: ignore[arg-type]
-                    max_score=1, message="what happened", hint="what to try",
-                    duration=0.0123)  # fmt: skip
+        CheckResult(
+            id=f"chat.check{index}",
+            exercise="chat",
+            title=f"Check {index}",
+            status=status,  # type: ignore[arg-type]
+            max_score=1,
+            message="what happened",
+            hint="what to try",
+            duration=0.0123,
+        )
         for index, status in enumerate(statuses)
     ]
-    return GradeResult(target=f"{name}.py", reference="reference/app.py", grader_version="0.1.0",
-                       started_at="2026-12-01T14:32:40+00:00", duration=3.5, exercises=["chat"], checks=checks,
-                       name=name)  # fmt: skip
+    return GradeResult(
+        target=f"{name}.py",
+        reference="reference/app.py",
+        grader_version="0.1.0",
+        started_at="2026-12-01T14:32:40+00:00",
+        duration=3.5,
+        exercises=["chat"],
+        checks=checks,
+        name=name,
+    )
 
 
 def rows(text: str) -> list[dict[str, str]]:
@@ -44,7 +58,7 @@ def test_grades_csv_keeps_the_exact_name_in_its_identity_column(name):
     assert list(table[0])[0] == "name"
 
 
-@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])
 def test_a_name_a_spreadsheet_would_run_is_neutralised_with_a_quote(name):
     table = rows(render_csv({"s": result(name, "passed")}, ["chat.check0"]))
     assert table[0]["name"] == "'" + name

@@ -49,11 +49,25 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     output = folder / "results.json"
 
     finished = subprocess.run(
-        [sys.executable, "-m", "pytest", str(folder / "test_my_checks.py"), "-p", "no:cacheprovider",
-         f"--streamgrade-target={REFERENCE_APP}", "--streamgrade-exercise=chat",
-         f"--streamgrade-json={output}", "--rootdir", str(folder), "-c", "/dev/null"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(folder / "test_my_checks.py"),
+            "-p",
+            "no:cacheprovider",
+            f"--streamgrade-target={REFERENCE_APP}",
+            "--streamgrade-exercise=chat",
+            f"--streamgrade-json={output}",
+            "--rootdir",
+            str(folder),
+            "-c",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert output.exists(), finished.stdout + finished.stderr
     return {check["id"]: check for check in json.loads(output.read_text())["checks"]}
 
@@ -109,10 +123,22 @@ def test_a_custom_check_runs_under_filterwarnings_error(tmp_path):
     )
     output = tmp_path / "results.json"
     finished = subprocess.run(
-        [sys.executable, "-m", "pytest", "test_strict.py", "-p", "no:cacheprovider",
-         f"--streamgrade-target={REFERENCE_APP}", "--streamgrade-exercise=chat", f"--streamgrade-json={output}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "test_strict.py",
+            "-p",
+            "no:cacheprovider",
+            f"--streamgrade-target={REFERENCE_APP}",
+            "--streamgrade-exercise=chat",
+            f"--streamgrade-json={output}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert "Warning" not in finished.stdout, finished.stdout
     checks = {check["id"]: check["status"] for check in json.loads(output.read_text())["checks"]}

@@ -35,11 +35,11 @@ CORRECT = {  # name -> the checks it misses (extra credit it does not attempt)
 }
 BATCHES = {
     "chat": [name for name in FAULTY if name.startswith("chat_")] + ["correct_behind_middleware"],
-    "bigfile": [name for name in FAULTY if name.startswith("bigfile_")] + ["correct_sync_generators",
-                                                                           "correct_fileresponse"],
-    "events": [name for name in FAULTY if name.startswith("events_")] + ["correct_fastapi_sse",
-                                                                         "correct_sse_starlette_crlf"],
-}  # fmt: skip
+    "bigfile": [name for name in FAULTY if name.startswith("bigfile_")]
+    + ["correct_sync_generators", "correct_fileresponse"],
+    "events": [name for name in FAULTY if name.startswith("events_")]
+    + ["correct_fastapi_sse", "correct_sse_starlette_crlf"],
+}
 BATCH_TIMEOUT = 1200  # seconds for one exercise's batch; a batch of 13 apps takes about 2 minutes
 
 
@@ -59,10 +59,20 @@ def portable_bank(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
             shutil.copyfile(BANK / f"{name}.py", submissions / f"{name}.py")
         config = root / "grading.toml"
         config.write_text(f'exercises = ["{exercise}"]\n[sandbox]\nlevel = "off"\n')
-        command = [sys.executable, "-m", "grader", "batch", str(submissions), "--out", str(root / "out"),
-                   "--config", str(config)]  # fmt: skip
-        finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=BATCH_TIMEOUT,
-                                  env=portable_environment())  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "grader",
+            "batch",
+            str(submissions),
+            "--out",
+            str(root / "out"),
+            "--config",
+            str(config),
+        ]
+        finished = subprocess.run(
+            command, capture_output=True, text=True, cwd=ROOT, timeout=BATCH_TIMEOUT, env=portable_environment()
+        )
         assert finished.returncode == 0, finished.stdout + finished.stderr
         for name in names:
             results[name] = json.loads((root / "out" / "students" / name / "results.json").read_text())
@@ -160,8 +170,9 @@ runpy.run_module("grader", run_name="__main__", alter_sys=True)
 def without_linux(*args: str, marker: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key != features.BACKEND_VARIABLE}
     env["STREAMGRADE_TEST_MARKER"] = marker  # inherited by the apps (sandbox off): finds what is left
-    return subprocess.run([sys.executable, "-c", BOOTSTRAP, *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300, env=env)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", BOOTSTRAP, *args], capture_output=True, text=True, cwd=ROOT, timeout=300, env=env
+    )
 
 
 def marked(marker: str) -> list[psutil.Process]:
@@ -192,19 +203,21 @@ def test_without_linux_facilities_a_faulty_app_gets_its_verdicts(tmp_path):
     marker = uuid.uuid4().hex
     output = tmp_path / "results.json"
     name = "bigfile_child_reads_whole"
-    finished = without_linux("check", str(BANK / f"{name}.py"), "--exercise", "bigfile", "--json", str(output),
-                             marker=marker)  # fmt: skip
+    finished = without_linux(
+        "check", str(BANK / f"{name}.py"), "--exercise", "bigfile", "--json", str(output), marker=marker
+    )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert misses(json.loads(output.read_text())) == expected_misses(name)
     assert marked(marker) == []
 
 
 def test_the_bootstrap_really_takes_linux_away():
-    probe = ("from grader.launch import features; f = features.detect(); "
-             "print(f.missing_for_linux(), features.backend_name())")  # fmt: skip
+    probe = (
+        "from grader.launch import features; f = features.detect(); "
+        "print(f.missing_for_linux(), features.backend_name())"
+    )
     bootstrap = BOOTSTRAP.split("import runpy")[0] + probe
-    finished = subprocess.run([sys.executable, "-c", bootstrap], capture_output=True, text=True, cwd=ROOT,
-                              timeout=60)  # fmt: skip
+    finished = subprocess.run([sys.executable, "-c", bootstrap], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == (
         "['os.fork', '/proc', 'SOCK_SEQPACKET', 'pidfd', 'the resource module'] portable"
@@ -212,20 +225,27 @@ def test_the_bootstrap_really_takes_linux_away():
 
 
 def test_without_linux_facilities_no_linux_module_is_imported():
-    probe = ("import grader.cli, grader.plugin, grader.probes.run, grader.batch.runner, grader.watch; "
-             "from grader import launch; launch.backend(); "
-             "print(sorted(name for name in sys.modules if name.startswith('grader.launch.linux')))")  # fmt: skip
+    probe = (
+        "import grader.cli, grader.plugin, grader.probes.run, grader.batch.runner, grader.watch; "
+        "from grader import launch; launch.backend(); "
+        "print(sorted(name for name in sys.modules if name.startswith('grader.launch.linux')))"
+    )
     bootstrap = BOOTSTRAP.split("import runpy")[0] + probe
-    finished = subprocess.run([sys.executable, "-c", bootstrap], capture_output=True, text=True, cwd=ROOT,
-                              timeout=60)  # fmt: skip
+    finished = subprocess.run([sys.executable, "-c", bootstrap], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "[]"
 
 
 def test_an_unknown_backend_is_a_usage_error(tmp_path):
     env = {**os.environ, features.BACKEND_VARIABLE: "bsd"}
-    finished = subprocess.run([sys.executable, "-m", "grader", "check", str(REFERENCE_APP)], capture_output=True,
-                              text=True, cwd=ROOT, timeout=60, env=env)  # fmt: skip
+    finished = subprocess.run(
+        [sys.executable, "-m", "grader", "check", str(REFERENCE_APP)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env=env,
+    )
     assert finished.returncode == 2
     assert "STREAMGRADE_BACKEND='bsd'" in finished.stderr
     assert "Traceback" not in finished.stderr
@@ -234,8 +254,20 @@ def test_an_unknown_backend_is_a_usage_error(tmp_path):
 def test_the_hidden_option_chooses_the_backend_as_the_variable_does(tmp_path):
     output = tmp_path / "results.json"
     env = {key: value for key, value in os.environ.items() if key != features.BACKEND_VARIABLE}
-    command = [sys.executable, "-m", "grader", "check", str(REFERENCE_APP), "--backend", "portable", "--exercise",
-               "chat", "--json", str(output), "--no-html"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "check",
+        str(REFERENCE_APP),
+        "--backend",
+        "portable",
+        "--exercise",
+        "chat",
+        "--json",
+        str(output),
+        "--no-html",
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
     assert finished.returncode == 0, finished.stderr
     assert json.loads(output.read_text())["measurement"]["backend"] == "portable"

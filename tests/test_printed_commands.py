@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REFERENCE_APP, ROOT
+
 from grader.checks import test_app, test_bigfile, test_chat, test_events
 from grader.render.terminal import START_APP, starts_the_app, try_it_lines
 from grader.results import CheckResult
@@ -41,8 +41,16 @@ def printed_checks() -> list[CheckResult]:
             for mark in getattr(function, "pytestmark", []):
                 if mark.name == "check" and mark.kwargs.get("reproduce"):
                     identifier = mark.args[0]
-                    found.append(CheckResult(identifier, identifier.split(".")[0], identifier, "failed", 1.0,
-                                             reproduce=mark.kwargs["reproduce"]))  # fmt: skip
+                    found.append(
+                        CheckResult(
+                            identifier,
+                            identifier.split(".")[0],
+                            identifier,
+                            "failed",
+                            1.0,
+                            reproduce=mark.kwargs["reproduce"],
+                        )
+                    )
     return found
 
 
@@ -113,8 +121,15 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     shutil.copyfile(REFERENCE_APP, kit / "starter" / "app.py")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     every = cases() + [page_case(page) for page in PAGES]
-    done = subprocess.run([*prefix, sys.executable, str(RUNNER), str(kit)], input=json.dumps(every),
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [*prefix, sys.executable, str(RUNNER), str(kit)],
+        input=json.dumps(every),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -149,8 +164,9 @@ def test_every_report_says_what_to_start_before_a_command():
     from grader.render.html import render_html
     from grader.results import GradeResult
 
-    check = CheckResult("bigfile.range", "bigfile", "Range", "failed", 1.0,
-                        reproduce="curl -I http://127.0.0.1:8000/bigfile")  # fmt: skip
+    check = CheckResult(
+        "bigfile.range", "bigfile", "Range", "failed", 1.0, reproduce="curl -I http://127.0.0.1:8000/bigfile"
+    )
     result = GradeResult("starter/app.py", "reference/app.py", "0", "now", 1.0, ["bigfile"], [check])
     serve = "streamgrade sample-file &amp;&amp; BIGFILE_PATH=sample-data/bigfile.bin uvicorn starter.app:app"
     assert f"(start your app first: <code>{serve}</code>)" in render_html(result)

@@ -24,7 +24,7 @@ MEMORY_FACTOR = 1.5
 
 # The reference app with its /openapi.json replaced; the rest answers as the contract says.
 HOSTILE_OPENAPI = {
-    "gzip_bomb": '''
+    "gzip_bomb": """
 from pathlib import Path
 from starlette.responses import Response
 
@@ -36,8 +36,8 @@ app.router.routes = [route for route in app.router.routes if getattr(route, "pat
 def openapi_bomb():
     # Compressed whether or not the client asked for it.
     return Response(BOMB, media_type="application/json", headers={"Content-Encoding": "gzip"})
-''',
-    "endless_body": '''
+""",
+    "endless_body": """
 from starlette.responses import StreamingResponse
 
 app.router.routes = [route for route in app.router.routes if getattr(route, "path", "") != "/openapi.json"]
@@ -51,7 +51,7 @@ def openapi_endless():
             yield block
 
     return StreamingResponse(forever(), media_type="application/json")
-''',
+""",
 }
 
 
@@ -69,12 +69,27 @@ def grade_peak(app: Path, results: Path) -> tuple[dict, int]:
     The chat and events exercises: between them, every probe that reads /openapi.json
     (readiness, loop latency, the disconnect probe's last look).
     """
-    grade = [sys.executable, "-m", "grader", "check", str(app), "--exercise", "chat", "--exercise", "events",
-             "--json", str(results), "--no-html"]  # fmt: skip
-    measure = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, timeout=300); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")  # fmt: skip
-    finished = subprocess.run([sys.executable, "-c", measure, *grade], capture_output=True, text=True, cwd=ROOT,
-                              timeout=330)  # fmt: skip
+    grade = [
+        sys.executable,
+        "-m",
+        "grader",
+        "check",
+        str(app),
+        "--exercise",
+        "chat",
+        "--exercise",
+        "events",
+        "--json",
+        str(results),
+        "--no-html",
+    ]
+    measure = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, timeout=300); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", measure, *grade], capture_output=True, text=True, cwd=ROOT, timeout=330
+    )
     assert finished.returncode == 0, finished.stderr
     return json.loads(results.read_text()), int(finished.stdout.split()[-1])
 

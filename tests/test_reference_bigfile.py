@@ -8,7 +8,6 @@ import httpx
 import pytest
 from conftest import sha256
 
-
 MEMORY_BOUND = 32 * 1024 * 1024  # the contract's bound for a 256 MiB file
 
 
@@ -26,9 +25,8 @@ def test_it_serves_the_exact_bytes_with_download_headers(reference, small_file):
 
 
 def test_the_body_arrives_in_many_chunks(reference):
-    with httpx.Client(base_url=reference.base_url) as client:
-        with client.stream("GET", "/bigfile") as response:
-            chunks = sum(1 for _ in response.iter_raw())
+    with httpx.Client(base_url=reference.base_url) as client, client.stream("GET", "/bigfile") as response:
+        chunks = sum(1 for _ in response.iter_raw())
     assert chunks > 16
 
 

@@ -68,9 +68,7 @@ def test_events_are_paced_by_the_interval_with_live_timestamps(reference):
 
 def test_last_event_id_resumes_after_that_event(reference):
     with httpx.Client(base_url=reference.base_url) as client:
-        recording = record(
-            client, "/events", params={"interval": 0.01, "count": 2}, headers={"Last-Event-ID": "41"}
-        )
+        recording = record(client, "/events", params={"interval": 0.01, "count": 2}, headers={"Last-Event-ID": "41"})
     events = sse.parse(recording.body).events
     assert [event.id_field for event in events] == ["42", "43"]
     assert [json.loads(event.data)["seq"] for event in events] == [42, 43]

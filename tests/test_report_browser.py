@@ -18,9 +18,15 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
 # What this machine's closed network and a root user need (see the env notes).
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class VisibleText(HTMLParser):
@@ -55,8 +61,12 @@ def open_in_chromium(page: Path, profile: Path) -> tuple[VisibleText, Path]:
     dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=60)
     assert dom.returncode == 0, dom.stderr[-2000:]
     screenshot = page.with_suffix(".png")
-    subprocess.run([*common, "--window-size=1000,1600", f"--screenshot={screenshot}", page.as_uri()],
-                   capture_output=True, timeout=60, check=True)  # fmt: skip
+    subprocess.run(
+        [*common, "--window-size=1000,1600", f"--screenshot={screenshot}", page.as_uri()],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     reader = VisibleText()
     reader.feed(dom.stdout)
     return reader, screenshot

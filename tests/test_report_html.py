@@ -32,47 +32,93 @@ def tags_of(page: str) -> list[tuple[str, dict[str, str | None]]]:
 
 
 def a_check(check_id: str, status: str, **fields) -> CheckResult:
-    return CheckResult(id=check_id, exercise=check_id.split(".")[0], title=f"Title of {check_id}", status=status,
-                       max_score=2, **fields)  # fmt: skip
+    return CheckResult(
+        id=check_id, exercise=check_id.split(".")[0], title=f"Title of {check_id}", status=status, max_score=2, **fields
+    )
 
 
 def evidence(body_text: str = 'id: 1\r\ndata: {"seq": 1}\r\n\r\nData: x\n\n', log: str = "server log") -> dict:
     return {
         "app": {"log": log},
         "chat": {
-            "delay": 0.2, "prompt": "one two",
+            "delay": 0.2,
+            "prompt": "one two",
             "learner": {"arrivals": [[1.0, "one two"]], "idle_latencies": [0.002], "busy_latencies": [0.002]},
-            "reference": {"arrivals": [[0.001, "one "], [0.201, "two"]], "idle_latencies": [0.002], "busy_latencies": [0.002]},
+            "reference": {
+                "arrivals": [[0.001, "one "], [0.201, "two"]],
+                "idle_latencies": [0.002],
+                "busy_latencies": [0.002],
+            },
         },
         "bigfile": {
-            "bound": 32 * MiB, "size": 256 * MiB, "slow_read_pause": 0.5,
-            "learner": {"seconds": 1.2, "received": 256 * MiB, "rate": 200 * MiB, "largest_chunk": 256 * MiB,
-                        "stopped_early": None,
-                        "memory": {"growth": 256 * MiB, "before": 40 * MiB, "peak": 296 * MiB, "reset_ok": True,
-                                   "points": [[0.0, 0], [0.5, 256 * MiB]]},
-                        "slow_memory": None},
-            "reference": {"seconds": 1.0, "received": 256 * MiB, "rate": 256 * MiB, "largest_chunk": 65536,
-                          "stopped_early": None,
-                          "memory": {"growth": 2 * MiB, "before": 40 * MiB, "peak": 42 * MiB, "reset_ok": True,
-                                     "points": [[0.0, 0], [1.0, 2 * MiB]]},
-                          "slow_memory": {"growth": MiB, "before": 0, "peak": MiB, "reset_ok": True, "points": []}},
+            "bound": 32 * MiB,
+            "size": 256 * MiB,
+            "slow_read_pause": 0.5,
+            "learner": {
+                "seconds": 1.2,
+                "received": 256 * MiB,
+                "rate": 200 * MiB,
+                "largest_chunk": 256 * MiB,
+                "stopped_early": None,
+                "memory": {
+                    "growth": 256 * MiB,
+                    "before": 40 * MiB,
+                    "peak": 296 * MiB,
+                    "reset_ok": True,
+                    "points": [[0.0, 0], [0.5, 256 * MiB]],
+                },
+                "slow_memory": None,
+            },
+            "reference": {
+                "seconds": 1.0,
+                "received": 256 * MiB,
+                "rate": 256 * MiB,
+                "largest_chunk": 65536,
+                "stopped_early": None,
+                "memory": {
+                    "growth": 2 * MiB,
+                    "before": 40 * MiB,
+                    "peak": 42 * MiB,
+                    "reset_ok": True,
+                    "points": [[0.0, 0], [1.0, 2 * MiB]],
+                },
+                "slow_memory": {"growth": MiB, "before": 0, "peak": MiB, "reset_ok": True, "points": []},
+            },
         },
         "events": {
-            "interval": 0.2, "count": 4,
-            "learner": {"arrivals": [0.001, 0.2], "problem": {"offset": 28, "message": "unknown field name 'Data'"},
-                        "transcript": {"lines": [
-                            {"offset": 0, "text": "id: 1", "ending": "\\r\\n", "problem": False},
-                            {"offset": 7, "text": body_text, "ending": "\\n", "problem": True},
-                        ], "total_bytes": 40, "shown_bytes": 40}},
-            "reference": {"arrivals": [0.001, 0.2, 0.4, 0.6], "problem": None, "transcript": {"lines": [], "total_bytes": 0, "shown_bytes": 0}},
+            "interval": 0.2,
+            "count": 4,
+            "learner": {
+                "arrivals": [0.001, 0.2],
+                "problem": {"offset": 28, "message": "unknown field name 'Data'"},
+                "transcript": {
+                    "lines": [
+                        {"offset": 0, "text": "id: 1", "ending": "\\r\\n", "problem": False},
+                        {"offset": 7, "text": body_text, "ending": "\\n", "problem": True},
+                    ],
+                    "total_bytes": 40,
+                    "shown_bytes": 40,
+                },
+            },
+            "reference": {
+                "arrivals": [0.001, 0.2, 0.4, 0.6],
+                "problem": None,
+                "transcript": {"lines": [], "total_bytes": 0, "shown_bytes": 0},
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def a_result(checks: list[CheckResult], **fields) -> GradeResult:
-    defaults = {"target": "app.py", "reference": "reference/app.py", "grader_version": "0.1.0",
-                "started_at": "2026-11-25T12:00:00+00:00", "duration": 4.2,
-                "exercises": ["chat", "bigfile", "events"], "evidence": evidence()}  # fmt: skip
+    defaults = {
+        "target": "app.py",
+        "reference": "reference/app.py",
+        "grader_version": "0.1.0",
+        "started_at": "2026-11-25T12:00:00+00:00",
+        "duration": 4.2,
+        "exercises": ["chat", "bigfile", "events"],
+        "evidence": evidence(),
+    }
     return GradeResult(checks=checks, **{**defaults, **fields})
 
 
@@ -88,7 +134,13 @@ EVERY_STATUS = [
 
 def test_every_status_shows_a_mark_and_a_word_not_only_a_colour():
     page = render_html(a_result(EVERY_STATUS))
-    for words in ["✓ passed", "✗ failed", "- not checked", "? inconclusive (not counted)", "! grader error (not counted)"]:
+    for words in [
+        "✓ passed",
+        "✗ failed",
+        "- not checked",
+        "? inconclusive (not counted)",
+        "! grader error (not counted)",
+    ]:
         assert words in page
     assert "yield each token" in page and "curl -N x" in page
     assert "Traceback: KeyError" in page
@@ -163,8 +215,11 @@ def test_a_report_without_evidence_still_renders():
     assert "<svg" not in page
 
 
-SAMPLED = {"backend": "portable", "exact": [],
-           "sampled": ["memory peaks: the largest of samples taken every 20 ms over the app's processes"]}  # fmt: skip
+SAMPLED = {
+    "backend": "portable",
+    "exact": [],
+    "sampled": ["memory peaks: the largest of samples taken every 20 ms over the app's processes"],
+}
 
 
 def test_every_report_says_which_backend_measured_and_what_was_sampled():
@@ -177,7 +232,8 @@ def test_every_report_says_which_backend_measured_and_what_was_sampled():
     assert "Sampled: memory peaks: the largest of samples taken every 20 ms" in page
     assert "Measured with the portable backend:" in render_terminal(result)
     assert '"backend": "portable"' in render_json(result)
-    exact = a_result(EVERY_STATUS, measurement={"backend": "linux", "exact": ["CPU time: to the nanosecond"],
-                                                "sampled": []})  # fmt: skip
+    exact = a_result(
+        EVERY_STATUS, measurement={"backend": "linux", "exact": ["CPU time: to the nanosecond"], "sampled": []}
+    )
     assert "Exact: CPU time: to the nanosecond" in render_html(exact)
     assert "Measured with" not in render_terminal(exact)  # exact figures, the usual case: nothing to add

@@ -75,8 +75,9 @@ cgroups_available = pytest.mark.skipif(
 @pytest.fixture(autouse=True, scope="module")
 def _remove_probe_cgroup():
     yield
-    group = cgroups.Cgroup({name: path / f"streamgrade-probe-{os.getpid()}" for name, path in
-                            cgroups.controller_dirs().items()}, 0, 0)  # fmt: skip
+    group = cgroups.Cgroup(
+        {name: path / f"streamgrade-probe-{os.getpid()}" for name, path in cgroups.controller_dirs().items()}, 0, 0
+    )
     group.remove()
 
 
@@ -89,7 +90,9 @@ isolation = pytest.mark.skipif(not detect_isolation()[0], reason=f"isolation not
 @pytest.mark.parametrize("level", ["off", "limits"])
 def test_a_daemon_the_app_leaves_behind_is_stopped_with_it(tmp_path, level):
     marker = uuid.uuid4().hex
-    source = SLEEPER % marker + """
+    source = (
+        SLEEPER % marker
+        + """
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
@@ -98,6 +101,7 @@ if os.fork() == 0:
 from fastapi import FastAPI
 app = FastAPI()
 """
+    )
     app = start_app(resolve_target(str(write_app(tmp_path, source))), policy=Policy(level, SMALL))
     try:  # stopped even when an assertion fails: an app left running outlives the test run
         assert running_marked(marker), "the daemon should be running while the app runs"
@@ -113,7 +117,9 @@ def test_an_app_that_kills_its_launcher_still_has_its_tree_stopped(tmp_path):
     # Its server dies with the launcher; what it started is orphaned to the fork server, which kills it
     # at once (else it stays in its cgroup, where stop() finds it).
     marker = uuid.uuid4().hex
-    source = SLEEPER % marker + """
+    source = (
+        SLEEPER % marker
+        + """
 import signal
 if os.fork() == 0:
     sleeper()
@@ -124,6 +130,7 @@ def kill_launcher():
     os.kill(os.getppid(), signal.SIGKILL)
     return "done"
 """
+    )
     app = start_app(resolve_target(str(write_app(tmp_path, source))), policy=Policy("limits", SMALL))
     try:
         assert running_marked(marker), "the sleeper runs"
@@ -138,7 +145,9 @@ def kill_launcher():
 def test_the_check_command_leaves_nothing_behind_an_app_that_kills_its_launcher(tmp_path):
     # Without a cgroup to find them, the grading process adopts the orphans (a subreaper) and sweeps them.
     marker = uuid.uuid4().hex
-    source = SLEEPER % marker + """
+    source = (
+        SLEEPER % marker
+        + """
 import signal
 if os.fork() == 0:
     sleeper()
@@ -146,9 +155,22 @@ os.kill(os.getppid(), signal.SIGKILL)
 from fastapi import FastAPI
 app = FastAPI()
 """
+    )
     app_path = write_app(tmp_path, source)
-    command = [sys.executable, "-m", "grader", "check", str(app_path), "--sandbox", "limits", "--no-html",
-               "--exercise", "chat", "--start-timeout", "5"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "check",
+        str(app_path),
+        "--sandbox",
+        "limits",
+        "--no-html",
+        "--exercise",
+        "chat",
+        "--start-timeout",
+        "5",
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
     assert marked(marker) == set()
@@ -235,8 +257,11 @@ def test_the_memory_limit_holds_for_a_submissions_servers_together(tmp_path):
     apps = []
     try:
         for name in ("one", "two"):
-            apps.append(start_app(resolve_target(str(write_app(tmp_path / name, TAKES_ON_REQUEST))),
-                                  policy=Policy("limits", SMALL)))  # fmt: skip
+            apps.append(
+                start_app(
+                    resolve_target(str(write_app(tmp_path / name, TAKES_ON_REQUEST))), policy=Policy("limits", SMALL)
+                )
+            )
         for app in apps:
             with contextlib.suppress(httpx.HTTPError):
                 httpx.get(f"{app.base_url}/take", timeout=30)
@@ -261,7 +286,9 @@ def test_without_a_cgroup_the_address_space_cap_stops_it(tmp_path, monkeypatch):
 @cgroups_available
 def test_the_process_limit_holds_for_root_too(tmp_path):
     marker = uuid.uuid4().hex
-    source = SLEEPER % marker + """
+    source = (
+        SLEEPER % marker
+        + """
 refused = 0
 for _ in range(200):
     try:
@@ -275,6 +302,7 @@ app = FastAPI()
 async def count():  # async: no worker thread, the process limit is used up
     return refused
 """
+    )
     app = start_app(resolve_target(str(write_app(tmp_path, source))), policy=Policy("limits", SMALL))
     try:
         refused = httpx.get(f"{app.base_url}/refused", timeout=10).json()
@@ -405,7 +433,9 @@ def test_an_isolated_app_has_no_network_no_rights_and_sees_only_its_files(tmp_pa
 @isolation
 def test_an_isolated_daemon_dies_with_its_namespace(tmp_path):
     marker = uuid.uuid4().hex
-    source = SLEEPER % marker + """
+    source = (
+        SLEEPER % marker
+        + """
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
@@ -414,6 +444,7 @@ if os.fork() == 0:
 from fastapi import FastAPI
 app = FastAPI()
 """
+    )
     app = start_app(resolve_target(str(write_app(tmp_path, source))), policy=Policy("isolate", SMALL))
     try:  # this test once left its isolated app running when the daemon was not yet there to see
         assert running_marked(marker)
@@ -431,14 +462,20 @@ def test_the_report_says_which_protections_held():
     assert any("stopped when grading ends" in text for text in off.in_force)
     assert any("capped" in text for text in off.in_force)
 
-    limited = describe(Policy("limits", SMALL, "needs root"), isolated=False, cgroup=False,
-                       cgroup_problem="no cgroup v1 memory controller is mounted", isolation_problem="needs root")  # fmt: skip
+    limited = describe(
+        Policy("limits", SMALL, "needs root"),
+        isolated=False,
+        cgroup=False,
+        cgroup_problem="no cgroup v1 memory controller is mounted",
+        isolation_problem="needs root",
+    )
     assert any("address space capped at 1280 MiB" in text for text in limited.in_force)
     assert any("needs root" in text for text in limited.not_in_force)
     assert any("no cgroup v1 memory controller" in text for text in limited.not_in_force)
 
-    isolated = describe(Policy("isolate", Limits()), isolated=True, cgroup=True, cgroup_problem="",
-                        isolation_problem="")  # fmt: skip
+    isolated = describe(
+        Policy("isolate", Limits()), isolated=True, cgroup=True, cgroup_problem="", isolation_problem=""
+    )
     assert isolated.not_in_force == []
     assert any("2 GiB of memory and 256 processes" in text for text in isolated.in_force)
     assert any("a user of its own" in text and "seccomp" in text for text in isolated.in_force)

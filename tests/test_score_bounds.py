@@ -34,9 +34,17 @@ GENEROUS_CONFIG = """
 
 
 def full_marks() -> GradeResult:
-    checks = [CheckResult(id=check_id, exercise=check_id.split(".")[0], title=info.title, status="passed",
-                          max_score=info.points, bonus=info.bonus)  # fmt: skip
-              for check_id, info in known_checks().items()]  # fmt: skip
+    checks = [
+        CheckResult(
+            id=check_id,
+            exercise=check_id.split(".")[0],
+            title=info.title,
+            status="passed",
+            max_score=info.points,
+            bonus=info.bonus,
+        )
+        for check_id, info in known_checks().items()
+    ]
     return GradeResult("app.py", "reference", "0", "now", 1.0, ["chat", "bigfile", "events"], checks)
 
 
@@ -79,7 +87,10 @@ def test_points_come_from_the_grader_and_the_config_not_from_the_file(result):
     assert by_id["chat.status"].max_score == 0
     for check in result.checks:
         assert check.score == check.max_score == known_checks()[check.id].points or check.id in (
-            "bigfile.range", "bigfile.head", "chat.status")  # fmt: skip
+            "bigfile.range",
+            "bigfile.head",
+            "chat.status",
+        )
     assert result.base_score == result.max_score == regular_points() - 1  # chat.status is worth 0 here
     assert result.extra_credit == 150
 
@@ -89,9 +100,24 @@ def test_a_check_never_scores_above_its_points_nor_below_zero():
     assert check.score == check.max_score == 0
     check = CheckResult(id="chat.status", exercise="chat", title="t", status="failed", max_score=3)
     assert check.score == 0
-    assert GradeResult.from_dict({**full_marks().to_dict(), "checks": [
-        {"id": "chat.status", "exercise": "chat", "title": "t", "status": "failed", "max_score": 1, "score": 50},
-    ]}).score == 0  # fmt: skip
+    assert (
+        GradeResult.from_dict(
+            {
+                **full_marks().to_dict(),
+                "checks": [
+                    {
+                        "id": "chat.status",
+                        "exercise": "chat",
+                        "title": "t",
+                        "status": "failed",
+                        "max_score": 1,
+                        "score": 50,
+                    },
+                ],
+            }
+        ).score
+        == 0
+    )
 
 
 def test_no_output_shows_a_score_above_its_maximum(result):
@@ -101,8 +127,10 @@ def test_no_output_shows_a_score_above_its_maximum(result):
         assert score <= maximum  # each exercise's subtotal
     for score, maximum in pairs(r"Score: ([\d.]+) / ([\d.]+)", render_html(result)):
         assert score <= maximum
-    for score, maximum in pairs(r'<td class="num">([\d.]+) / ([\d.]+)', render_index({"ann": result}, {}, ["chat",
-                                "bigfile", "events"], "class", STUDENTS_DIR)):  # fmt: skip
+    for score, maximum in pairs(
+        r'<td class="num">([\d.]+) / ([\d.]+)',
+        render_index({"ann": result}, {}, ["chat", "bigfile", "events"], "class", STUDENTS_DIR),
+    ):
         assert score <= maximum
     row = next(csv.DictReader(io.StringIO(render_csv({"ann": result}, [check.id for check in result.checks]))))
     assert float(row["score"]) <= float(row["max_score"]) and row["extra_credit"] == "150"
@@ -120,20 +148,39 @@ HOSTILE_TEXT = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\rover\u202egnp.exe\x9b1m"
 
 
 def test_the_terminal_shows_what_the_app_sent_as_text():
-    check = CheckResult(id="chat.content", exercise="chat", title="Content", status="failed", max_score=2,
-                        message=f"Expected tokens, got {HOSTILE_TEXT}", traceback=HOSTILE_TEXT)  # fmt: skip
-    result = GradeResult(f"app{HOSTILE_TEXT}.py", "reference", "0", "now", 1.0, ["chat"], [check],
-                         notes=[HOSTILE_TEXT], protections={"level": "limits", "in_force": [HOSTILE_TEXT]})  # fmt: skip
+    check = CheckResult(
+        id="chat.content",
+        exercise="chat",
+        title="Content",
+        status="failed",
+        max_score=2,
+        message=f"Expected tokens, got {HOSTILE_TEXT}",
+        traceback=HOSTILE_TEXT,
+    )
+    result = GradeResult(
+        f"app{HOSTILE_TEXT}.py",
+        "reference",
+        "0",
+        "now",
+        1.0,
+        ["chat"],
+        [check],
+        notes=[HOSTILE_TEXT],
+        protections={"level": "limits", "in_force": [HOSTILE_TEXT]},
+    )
     for text in (render_terminal(result), render_watch(WatchScreen(result, "chat"), ["chat"])):
         assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", text), repr(text)
         assert "\\x1b]0;owned\\x07" in text and "red\\rover" in text  # shown, not obeyed
 
 
-@pytest.mark.parametrize(("level", "said"), [
-    pytest.param("off", "Sandbox: off. Your app ran as your own program", id="off"),
-    pytest.param("limits", "Sandbox: limits. What held:", id="limits"),
-    pytest.param("isolate", "Sandbox: isolate. What held:", id="isolate"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("level", "said"),
+    [
+        pytest.param("off", "Sandbox: off. Your app ran as your own program", id="off"),
+        pytest.param("limits", "Sandbox: limits. What held:", id="limits"),
+        pytest.param("isolate", "Sandbox: isolate. What held:", id="isolate"),
+    ],
+)
 def test_the_terminal_says_which_sandbox_level_the_app_ran_under(level, said):
     result = full_marks()
     result.protections = {"level": level, "in_force": ["a limit"], "not_in_force": []}

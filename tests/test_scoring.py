@@ -15,8 +15,14 @@ from grader.results import CheckResult, GradeResult
 
 
 def a_check(check_id: str, status: str, points: float = 2, **fields) -> CheckResult:
-    return CheckResult(id=check_id, exercise=check_id.split(".")[0], title=f"Title of {check_id}", status=status,
-                       max_score=points, **fields)  # fmt: skip
+    return CheckResult(
+        id=check_id,
+        exercise=check_id.split(".")[0],
+        title=f"Title of {check_id}",
+        status=status,
+        max_score=points,
+        **fields,
+    )
 
 
 def a_result() -> GradeResult:

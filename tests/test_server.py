@@ -46,15 +46,16 @@ def test_a_bad_target_says_what_is_wrong(spec, message):
     ("source", "in_log"),
     [
         pytest.param("def broken(:\n", "SyntaxError", id="syntax-error"),
-        pytest.param("from fastapi import FastAPI\napplication = FastAPI()\n", 'Attribute "app" not found', id="no-app"),
+        pytest.param(
+            "from fastapi import FastAPI\napplication = FastAPI()\n", 'Attribute "app" not found', id="no-app"
+        ),
         pytest.param("import no_such_module_here\n", "ModuleNotFoundError", id="bad-import"),
     ],
 )
 def test_an_app_that_cannot_start_gives_its_log(tmp_path, source, in_log):
     target = resolve_target(str(write_app(tmp_path, source)))
-    with pytest.raises(AppStartError) as caught:
-        with running_app(target):
-            pass
+    with pytest.raises(AppStartError) as caught, running_app(target):
+        pass
     assert "exited with code" in str(caught.value)
     assert in_log in caught.value.log
 
@@ -114,7 +115,9 @@ def killed():
 @pytest.mark.parametrize(("path", "code"), [("/exit/3", 3), ("/killed", -9)])
 def test_the_grader_learns_how_the_server_ended(tmp_path, monkeypatch, through, path, code):
     if through == "new interpreter":  # where the fork server can't be used
-        monkeypatch.setattr("grader.launch.linux.forkserver.ForkServer.spawn", lambda *args: (_ for _ in ()).throw(OSError("none")))
+        monkeypatch.setattr(
+            "grader.launch.linux.forkserver.ForkServer.spawn", lambda *args: (_ for _ in ()).throw(OSError("none"))
+        )
     with running_app(resolve_target(str(write_app(tmp_path, EXITS)))) as app:
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"{app.base_url}{path}", timeout=10)

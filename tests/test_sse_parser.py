@@ -20,12 +20,7 @@ def test_spec_example_stock_ticker():
 
 
 def test_spec_example_four_blocks():
-    body = (
-        b": test stream\n\n"
-        b"data: first event\nid: 1\n\n"
-        b"data:second event\nid\n\n"
-        b"data:  third event\n"
-    )
+    body = b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n"
     stream = sse.parse(body)
     assert [event.data for event in stream.events] == ["first event", "second event"]
     assert [event.last_event_id for event in stream.events] == ["1", ""]

@@ -6,8 +6,13 @@ from grader.render.terminal import render_terminal
 from grader.results import CheckResult, GradeResult
 
 
-def result(statuses: dict[str, str], *, unwritten: tuple[str, ...] = (), bonus: str = "failed",
-           timings: dict[str, float] | None = None) -> GradeResult:  # fmt: skip
+def result(
+    statuses: dict[str, str],
+    *,
+    unwritten: tuple[str, ...] = (),
+    bonus: str = "failed",
+    timings: dict[str, float] | None = None,
+) -> GradeResult:
     """Two checks per exercise, given their status by exercise, and one extra-credit check on the download."""
     checks = [CheckResult("app.starts", "app", "The app starts", "passed", 0.0)]
     for exercise, status in statuses.items():
@@ -15,13 +20,23 @@ def result(statuses: dict[str, str], *, unwritten: tuple[str, ...] = (), bonus: 
             checks.append(CheckResult(f"{exercise}.c{number}", exercise, f"check {number}", status, 1.0))
     if "bigfile" in statuses:
         checks.append(CheckResult("bigfile.ranges", "bigfile", "ranges", bonus, 1.0, bonus=True))
-    return GradeResult("/kit/starter/app.py", "reference/app.py", "0", "2026-12-01T00:00:00+00:00", 3.6,
-                       list(statuses), checks, unwritten=list(unwritten), timings=timings or {})  # fmt: skip
+    return GradeResult(
+        "/kit/starter/app.py",
+        "reference/app.py",
+        "0",
+        "2026-12-01T00:00:00+00:00",
+        3.6,
+        list(statuses),
+        checks,
+        unwritten=list(unwritten),
+        timings=timings or {},
+    )
 
 
 def test_the_untouched_starter_says_zero_is_expected_and_where_to_start():
-    text = render_terminal(result({"chat": "failed", "bigfile": "failed", "events": "failed"},
-                                  unwritten=("chat", "bigfile", "events")))  # fmt: skip
+    text = render_terminal(
+        result({"chat": "failed", "bigfile": "failed", "events": "failed"}, unwritten=("chat", "bigfile", "events"))
+    )
     assert "A score of 0 is expected here" in text
     assert "Start with exercises/01-chat-stream.md and write GET /chat-stream in starter/app.py." in text
     assert "uvicorn starter.app:app --reload --reload-dir starter" in text

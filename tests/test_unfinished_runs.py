@@ -16,7 +16,7 @@ from grader import cli
 
 # Writes its server's pid next to itself when the grader's first request
 # arrives: the moment the test knows grading has started.
-SLOW_APP = '''
+SLOW_APP = """
 import asyncio, os
 from pathlib import Path
 from fastapi import FastAPI
@@ -36,7 +36,7 @@ async def chat_stream(prompt: str = "Hello", delay: float = 0.2):
             yield token + " "
             await asyncio.sleep(delay)
     return StreamingResponse(tokens(), media_type="text/plain")
-'''
+"""
 PREVIOUS_REPORT = "<html>the previous run's report</html>"
 
 
@@ -55,8 +55,9 @@ def test_ctrl_c_during_check_exits_130_stops_every_server_and_keeps_the_report(t
     report = tmp_path / "report.html"
     report.write_text(PREVIOUS_REPORT)
     command = [sys.executable, "-m", "grader", "check", str(app), "--exercise", "chat", "--html", str(report)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               **ctrl_c_reaches_it())  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **ctrl_c_reaches_it()
+    )
     try:
         wait_for(tmp_path / "started", process)
         server = int((tmp_path / "started").read_text())

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import REFERENCE_APP, ROOT, STARTER_APP, ctrl_c_reaches_it
+
 from grader.launch.linux import reaper
 
 # Generous: a grade on this shared 2-core machine takes seconds; the limit only bounds a hang.
@@ -31,9 +31,13 @@ class Watching:
     def __init__(self, app: Path, *arguments: str) -> None:
         self.app = app
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader", "watch", str(app), *arguments], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, cwd=app.parent, **ctrl_c_reaches_it(),
-        )  # fmt: skip
+            [sys.executable, "-m", "grader", "watch", str(app), *arguments],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=app.parent,
+            **ctrl_c_reaches_it(),
+        )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -134,7 +138,12 @@ def test_ctrl_c_during_a_grade_leaves_nothing_running(watching):
 
 
 def test_watch_refuses_a_target_that_is_not_an_app(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "grader", "watch", str(tmp_path / "nope.py")], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "watch", str(tmp_path / "nope.py")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "no such file" in done.stderr

@@ -10,10 +10,13 @@ EXERCISES = ["chat", "bigfile", "events"]
 
 def graded(exercise: str, statuses: list[str]) -> GradeResult:
     checks = [CheckResult("app.starts", "app", "The app starts", "passed", 0.0)]
-    checks += [CheckResult(f"{exercise}.c{n}", exercise, f"check {n}", status, 1.0, message=f"what c{n} saw")
-               for n, status in enumerate(statuses, 1)]
-    return GradeResult("starter/app.py", "/site-packages/grader/kit/reference/app.py", "0", "now", 2.1, [exercise],
-                       checks)  # fmt: skip
+    checks += [
+        CheckResult(f"{exercise}.c{n}", exercise, f"check {n}", status, 1.0, message=f"what c{n} saw")
+        for n, status in enumerate(statuses, 1)
+    ]
+    return GradeResult(
+        "starter/app.py", "/site-packages/grader/kit/reference/app.py", "0", "now", 2.1, [exercise], checks
+    )
 
 
 def test_the_first_failure_is_shown_in_full_and_the_rest_counted():
@@ -36,8 +39,9 @@ def test_full_marks_point_to_the_next_exercise_not_finished():
 
 def test_all_done_points_to_the_extra_credit_and_the_reference_where_it_is():
     result = graded("events", ["passed"])
-    text = render_watch(WatchScreen(result, "events", {"chat": (2, 2), "bigfile": (3, 3), "events": (1, 1)}),
-                        EXERCISES, unicode=False)  # fmt: skip
+    text = render_watch(
+        WatchScreen(result, "events", {"chat": (2, 2), "bigfile": (3, 3), "events": (1, 1)}), EXERCISES, unicode=False
+    )
     assert "All three exercises are at full marks" in text
     assert "/site-packages/grader/kit/reference/app.py" in text
     assert "##########" in text  # the ASCII bar
@@ -45,8 +49,15 @@ def test_all_done_points_to_the_extra_credit_and_the_reference_where_it_is():
 
 def test_with_hints_the_whole_hint_shows_under_where_to_look():
     result = graded("chat", ["failed"])
-    result.checks[1] = CheckResult("chat.pacing", "chat", "Tokens come delay apart", "failed", 2.0,
-                                   message="too fast", hint="Wait exactly `delay` seconds.")  # fmt: skip
+    result.checks[1] = CheckResult(
+        "chat.pacing",
+        "chat",
+        "Tokens come delay apart",
+        "failed",
+        2.0,
+        message="too fast",
+        hint="Wait exactly `delay` seconds.",
+    )
     step_by_step = render_watch(WatchScreen(result, "chat", {"chat": (0, 2)}), EXERCISES)
     whole = render_watch(WatchScreen(result, "chat", {"chat": (0, 2)}, full_hints=True), EXERCISES)
     for text in (step_by_step, whole):

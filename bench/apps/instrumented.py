@@ -11,7 +11,7 @@ import json
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
@@ -53,7 +53,7 @@ async def events(
         while count is None or sent < count:
             if sent:
                 await asyncio.sleep(interval)
-            payload = json.dumps({"seq": first + sent, "time": datetime.now(timezone.utc).isoformat()})
+            payload = json.dumps({"seq": first + sent, "time": datetime.now(UTC).isoformat()})
             handed("events", key, sent)
             yield f"id: {first + sent}\ndata: {payload}\n\n"
             sent += 1

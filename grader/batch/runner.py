@@ -123,16 +123,26 @@ def unusable_result(submission: Submission, message: str, config: GradingConfig)
         if exercise != "app" and exercise not in config.exercises:
             continue
         starts = check_id == "app.starts"
-        checks.append(CheckResult(
-            id=check_id, exercise=exercise, title=info.title, status="failed" if starts else "skipped",
-            max_score=info.points, bonus=info.bonus,
-            message=message if starts else "Not checked, because app.starts did not pass.",
-        ))  # fmt: skip
+        checks.append(
+            CheckResult(
+                id=check_id,
+                exercise=exercise,
+                title=info.title,
+                status="failed" if starts else "skipped",
+                max_score=info.points,
+                bonus=info.bonus,
+                message=message if starts else "Not checked, because app.starts did not pass.",
+            )
+        )
     return GradeResult(
-        target=submission.source.name, reference="", grader_version=__version__,
-        started_at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), duration=0.0,
-        exercises=list(config.exercises), checks=checks,
-    )  # fmt: skip
+        target=submission.source.name,
+        reference="",
+        grader_version=__version__,
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        duration=0.0,
+        exercises=list(config.exercises),
+        checks=checks,
+    )
 
 
 def apply_config(result: GradeResult, config: GradingConfig) -> GradeResult:
@@ -158,8 +168,9 @@ def apply_config(result: GradeResult, config: GradingConfig) -> GradeResult:
     return result
 
 
-def run_check(app_path: Path, calibration: Path | None, options: BatchOptions, workdir: Path,
-              stopping: Stopping) -> tuple[GradeResult | None, str]:  # fmt: skip
+def run_check(
+    app_path: Path, calibration: Path | None, options: BatchOptions, workdir: Path, stopping: Stopping
+) -> tuple[GradeResult | None, str]:
     """Grade one prepared app in a child process within the submission's time limit.
 
     With ``calibration``, the app is judged against the reference recorded at
@@ -170,13 +181,28 @@ def run_check(app_path: Path, calibration: Path | None, options: BatchOptions, w
     output.unlink(missing_ok=True)
     saved = ["--reference-recording", str(calibration)] if calibration is not None else []
     command = [
-        sys.executable, "-m", "grader", "check", str(app_path), "--json", str(output), "--no-html",
-        *saved, "--reference", options.reference,
-        "--reference-dir", str(options.reference_dir),
-        "--start-timeout", str(config.start_timeout),
-        "--sandbox", options.sandbox.level, "--limits", config.limits.to_json(),
-        "--isolation-problem", options.sandbox.problem,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "grader",
+        "check",
+        str(app_path),
+        "--json",
+        str(output),
+        "--no-html",
+        *saved,
+        "--reference",
+        options.reference,
+        "--reference-dir",
+        str(options.reference_dir),
+        "--start-timeout",
+        str(config.start_timeout),
+        "--sandbox",
+        options.sandbox.level,
+        "--limits",
+        config.limits.to_json(),
+        "--isolation-problem",
+        options.sandbox.problem,
+    ]
     for exercise in config.exercises:
         command += ["--exercise", exercise]
     # Nothing secret: the grading process starts the reference's second timing, and apps could read that.
@@ -184,9 +210,14 @@ def run_check(app_path: Path, calibration: Path | None, options: BatchOptions, w
     env.update(launch.child_environment())  # the batch's fork server: its imports are paid once
     with stopping.lock:  # registered before another thread's sweep can take it for a stray
         child = subprocess.Popen(
-            command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env=env, **new_group(),
-        )  # fmt: skip
+            command,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            **new_group(),
+        )
         stopping.children.add(child)
     try:
         _, stderr = child.communicate(timeout=config.submission_timeout)
@@ -214,8 +245,10 @@ def run_check(app_path: Path, calibration: Path | None, options: BatchOptions, w
         if child.returncode < 0:
             # Nothing kills a grading process but the machine or a program
             # with the rights to: outside isolation, the app it was grading.
-            return None, (f"the grading process was killed (signal {-child.returncode}) before it could save "
-                          "results; an app that kills processes it did not start causes this")  # fmt: skip
+            return None, (
+                f"the grading process was killed (signal {-child.returncode}) before it could save "
+                "results; an app that kills processes it did not start causes this"
+            )
         tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] if stderr else []
         return None, "the grader could not grade it" + (f": {tail[0][:300]}" if tail else "")
     return GradeResult.from_dict(json.loads(output.read_text(encoding="utf-8"))), ""
@@ -224,12 +257,15 @@ def run_check(app_path: Path, calibration: Path | None, options: BatchOptions, w
 def failed_against_saved_reference(result: GradeResult) -> bool:
     """A check judged against the reference's timing failed: the reference was timed at the batch's start."""
     known = known_checks()
-    return any(check.status == "failed" and check.id in known and known[check.id].compares_with_reference
-               for check in result.checks)  # fmt: skip
+    return any(
+        check.status == "failed" and check.id in known and known[check.id].compares_with_reference
+        for check in result.checks
+    )
 
 
-def confirm_beside_reference(app_path: Path, options: BatchOptions, workdir: Path, stopping: Stopping,
-                             first: GradeResult, note: str) -> tuple[GradeResult, str]:  # fmt: skip
+def confirm_beside_reference(
+    app_path: Path, options: BatchOptions, workdir: Path, stopping: Stopping, first: GradeResult, note: str
+) -> tuple[GradeResult, str]:
     """Grade again with the reference recorded beside the app, and keep that verdict.
 
     The batch's own load (and whatever else the machine runs) slows a
@@ -241,8 +277,10 @@ def confirm_beside_reference(app_path: Path, options: BatchOptions, workdir: Pat
     second, second_note = run_check(app_path, None, options, workdir, stopping)
     if second is None:  # the second grading could not finish: the first verdict stands, and says so
         return first, " ".join(filter(None, [note, f"a second grading beside the reference failed: {second_note}"]))
-    said = ("A check judged against the reference's timing failed; graded again with the reference "
-            "timed beside it, in the same conditions, and this grade is that one.")  # fmt: skip
+    said = (
+        "A check judged against the reference's timing failed; graded again with the reference "
+        "timed beside it, in the same conditions, and this grade is that one."
+    )
     return second, " ".join(filter(None, [second_note, said]))
 
 
@@ -269,7 +307,7 @@ def grade_submission(submission: Submission, options: BatchOptions, calibration:
         result, note = None, f"unusable submission: {error}"
     except Interrupted:
         raise
-    except Exception as error:  # noqa: BLE001  (whatever one entry does, the batch goes on)
+    except Exception as error:
         result, note = None, f"the grader failed on this submission: {type(error).__name__}: {str(error)[:300]}"
     if result is None:
         result = unusable_result(submission, f"This submission could not be graded: {note}.", options.config)
@@ -321,16 +359,19 @@ def completed_students(out: Path) -> list[Path]:
     students = out / STUDENTS_DIR
     if not students.is_dir():
         return []
-    return sorted(path for path in students.iterdir()
-                  if path.is_dir() and not path.is_symlink() and (path / HASH_FILE).is_file())  # fmt: skip
+    return sorted(
+        path for path in students.iterdir() if path.is_dir() and not path.is_symlink() and (path / HASH_FILE).is_file()
+    )
 
 
 def write_class_outputs(
     out: Path, config: GradingConfig, title: str = "streamgrade: class results"
 ) -> dict[str, GradeResult]:
     results, notes = collect_results(out)
-    check_ids = sorted({check.id for result in results.values() for check in result.checks},
-                       key=lambda check_id: (check_id != "app.starts", check_id))  # fmt: skip
+    check_ids = sorted(
+        {check.id for result in results.values() for check in result.checks},
+        key=lambda check_id: (check_id != "app.starts", check_id),
+    )
     write_atomically(out / "grades.csv", render_csv(results, check_ids, notes))
     write_atomically(out / "index.html", render_index(results, notes, list(config.exercises), title, STUDENTS_DIR))
     return results
@@ -361,8 +402,13 @@ def run_batch(options: BatchOptions, report: Callable[[Outcome, int, int], None]
     return outcomes
 
 
-def grade_pending(pending: list[Submission], options: BatchOptions, outcomes: list[Outcome], total: int,
-                  report: Callable[[Outcome, int, int], None]) -> None:  # fmt: skip
+def grade_pending(
+    pending: list[Submission],
+    options: BatchOptions,
+    outcomes: list[Outcome],
+    total: int,
+    report: Callable[[Outcome, int, int], None],
+) -> None:
     """Record the reference, then grade ``pending`` in parallel, adding each outcome as it comes."""
     calibration = calibrate(options)
     stopping = Stopping()

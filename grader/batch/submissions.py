@@ -159,8 +159,15 @@ def walk(root: Path) -> Iterator[Entry]:
             if item.name in SKIPPED_NAMES:
                 continue
             mode = item.stat(follow_symlinks=False).st_mode
-            kind = ("link" if stat.S_ISLNK(mode) else "folder" if stat.S_ISDIR(mode)
-                    else "file" if stat.S_ISREG(mode) else "other")  # fmt: skip
+            kind = (
+                "link"
+                if stat.S_ISLNK(mode)
+                else "folder"
+                if stat.S_ISDIR(mode)
+                else "file"
+                if stat.S_ISREG(mode)
+                else "other"
+            )
             count += 1
             if count > MAX_FILES:
                 raise SubmissionError(f"too large: more than {MAX_FILES} files and folders")

@@ -80,8 +80,9 @@ def require_answer(exchange: Exchange, what: str, crash: Crash | None = None, *,
         raise CheckFailed(f"{what} got no answer: {exchange.error or 'the connection closed'}.")
 
 
-def require_status(exchange: Exchange, expected: int, what: str, crash: Crash | None = None, *,
-                   body: bool = True) -> None:  # fmt: skip
+def require_status(
+    exchange: Exchange, expected: int, what: str, crash: Crash | None = None, *, body: bool = True
+) -> None:
     require_answer(exchange, what, crash, body=body)
     if exchange.status == expected:
         return

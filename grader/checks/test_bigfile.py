@@ -37,8 +37,15 @@ def full_download(app) -> Download:
 
 
 def as_exchange(download: Download) -> Exchange:
-    return Exchange("GET", "/bigfile", status=download.status, headers=download.headers, error=download.error,
-                    received=download.received, broken=download.broken)  # fmt: skip
+    return Exchange(
+        "GET",
+        "/bigfile",
+        status=download.status,
+        headers=download.headers,
+        error=download.error,
+        received=download.received,
+        broken=download.broken,
+    )
 
 
 @check("bigfile.status", points=1, reproduce=TRY_IT)
@@ -55,7 +62,7 @@ def test_bigfile_status(app):
     points=2,
     depends=("bigfile.status",),
     hint=(
-        "Set them yourself: `headers={\"Content-Length\": str(size), \"Content-Disposition\": "
+        'Set them yourself: `headers={"Content-Length": str(size), "Content-Disposition": '
         "f'attachment; filename=\"{name}\"'}`, with size from `os.path.getsize` and name from `os.path.basename`."
     ),
     reproduce="curl -sS -D - -o /dev/null http://127.0.0.1:8000/bigfile",
@@ -80,8 +87,7 @@ def test_bigfile_headers(app):
     disposition = download.header("content-disposition") or ""
     if not disposition_names(disposition, bigfile.file_name):
         raise CheckFailed(
-            f'Expected Content-Disposition: attachment; filename="{bigfile.file_name}", '
-            f"got {disposition or '(none)'}."
+            f'Expected Content-Disposition: attachment; filename="{bigfile.file_name}", got {disposition or "(none)"}.'
         )
 
 
@@ -99,9 +105,10 @@ def disposition_names(header: str, name: str) -> bool:
     "bigfile.integrity",
     points=2,
     depends=("bigfile.status",),
-    hint="Open the file in binary mode (`\"rb\"`), yield every piece in order, and stop at the end of the file.",
-    reproduce=("curl -sS -o /tmp/download.bin http://127.0.0.1:8000/bigfile "
-               "&& cmp /tmp/download.bin sample-data/bigfile.bin"),
+    hint='Open the file in binary mode (`"rb"`), yield every piece in order, and stop at the end of the file.',
+    reproduce=(
+        "curl -sS -o /tmp/download.bin http://127.0.0.1:8000/bigfile && cmp /tmp/download.bin sample-data/bigfile.bin"
+    ),
 )
 def test_bigfile_integrity(app):
     """The body is the file's exact bytes"""
@@ -275,8 +282,10 @@ def test_bigfile_missing(app):
         "found from the folder the server was started in."
     ),
     # From the kit's folder, where `streamgrade sample-file` writes BIGFILE_DEFAULT_PATH.
-    reproduce=("streamgrade sample-file && env -u BIGFILE_PATH uvicorn starter.app:app  "
-               "# then: curl -sS -o /tmp/d.bin http://127.0.0.1:8000/bigfile"),
+    reproduce=(
+        "streamgrade sample-file && env -u BIGFILE_PATH uvicorn starter.app:app  "
+        "# then: curl -sS -o /tmp/d.bin http://127.0.0.1:8000/bigfile"
+    ),
 )
 def test_bigfile_default_path(app):
     """Without BIGFILE_PATH, the file served is sample-data/bigfile.bin in the folder the server started in"""
@@ -286,8 +295,12 @@ def test_bigfile_default_path(app):
         raise NotApplicable("The server started without BIGFILE_PATH could not be probed in this run.")
     what = f"GET /bigfile from a server started without BIGFILE_PATH, in a folder holding {BIGFILE_DEFAULT_PATH}"
     body = exchange.body
-    if exchange.status == 200 and not exchange.truncated and len(body) == bigfile.default_path_size \
-            and hash_of(body).hexdigest() == bigfile.default_path_sha256:  # fmt: skip
+    if (
+        exchange.status == 200
+        and not exchange.truncated
+        and len(body) == bigfile.default_path_size
+        and hash_of(body).hexdigest() == bigfile.default_path_sha256
+    ):
         return
     download = bigfile.download
     if download is not None and download.stopped_early and exchange.error:
@@ -334,17 +347,25 @@ def test_bigfile_range(app):
         if probe.expected is None:
             require_status(exchange, 416, what, app.crash("bigfile"))
             if exchange.header("content-range") != f"bytes */{size}":
-                raise CheckFailed(f"{what}: expected Content-Range: bytes */{size}, got {exchange.header('content-range')}.")
+                raise CheckFailed(
+                    f"{what}: expected Content-Range: bytes */{size}, got {exchange.header('content-range')}."
+                )
             continue
         first, last = probe.expected
         require_status(exchange, 206, what, app.crash("bigfile"))
         expected_range = f"bytes {first}-{last}/{size}"
         if exchange.header("content-range") != expected_range:
-            raise CheckFailed(f"{what}: expected Content-Range: {expected_range}, got {exchange.header('content-range')}.")
+            raise CheckFailed(
+                f"{what}: expected Content-Range: {expected_range}, got {exchange.header('content-range')}."
+            )
         if exchange.header("content-length") != str(last - first + 1):
-            raise CheckFailed(f"{what}: expected Content-Length: {last - first + 1}, got {exchange.header('content-length')}.")
+            raise CheckFailed(
+                f"{what}: expected Content-Length: {last - first + 1}, got {exchange.header('content-length')}."
+            )
         if exchange.body != probe.expected_body:
-            raise CheckFailed(f"{what}: the body is not bytes {first} to {last} of the file ({len(exchange.body)} bytes came).")
+            raise CheckFailed(
+                f"{what}: the body is not bytes {first} to {last} of the file ({len(exchange.body)} bytes came)."
+            )
 
 
 @check(
@@ -352,7 +373,7 @@ def test_bigfile_range(app):
     points=1,
     bonus=True,
     depends=("bigfile.status",),
-    hint="`@app.api_route(\"/bigfile\", methods=[\"GET\", \"HEAD\"])`, and for HEAD a Response with the headers only.",
+    hint='`@app.api_route("/bigfile", methods=["GET", "HEAD"])`, and for HEAD a Response with the headers only.',
     reproduce="curl -I http://127.0.0.1:8000/bigfile",
 )
 def test_bigfile_head(app):

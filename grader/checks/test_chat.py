@@ -83,7 +83,7 @@ def test_chat_media_type(app):
     points=2,
     depends=("chat.status",),
     hint=(
-        "Split with `re.findall(r\"\\S+\\s*|\\s+\", prompt)` and yield each token as it is: "
+        'Split with `re.findall(r"\\S+\\s*|\\s+", prompt)` and yield each token as it is: '
         "`prompt.split()` loses spaces, and adding your own spaces adds some."
     ),
     reproduce="curl -N 'http://127.0.0.1:8000/chat-stream?prompt=%20%20two%20%20spaces%20%C3%A9&delay=0'",
@@ -102,12 +102,16 @@ def test_chat_content(app):
     for reply in chat.paced:
         require_status(reply.exchange, 200, request_of(reply), app.crash("chat"))
         if reply.exchange.body != reply.prompt.encode("utf-8"):
-            said = "With no prompt parameter the reply should be the default prompt" if not reply.prompt_sent \
+            said = (
+                "With no prompt parameter the reply should be the default prompt"
+                if not reply.prompt_sent
                 else "For the prompt"
+            )
             raise CheckFailed(
                 f"{said} {reply.prompt!r}; it was {excerpt(reply.exchange.body)}.",
                 hint=f'The default goes in the signature: `prompt: str = "{CHAT_DEFAULT_PROMPT}"`.'
-                if not reply.prompt_sent else "",
+                if not reply.prompt_sent
+                else "",
                 evidence={"prompt": reply.prompt, "body": reply.exchange.body.decode("utf-8", "replace")},
             )
 
@@ -195,7 +199,9 @@ def test_chat_nonblocking(app, reference):
     for exchange in chat.concurrent:
         require_answer(exchange, "A concurrent GET /chat-stream", app.crash("chat"))
         if exchange.broken:
-            raise CheckFailed(f"A concurrent GET /chat-stream broke off after {exchange.received:,} bytes: {exchange.error}.")
+            raise CheckFailed(
+                f"A concurrent GET /chat-stream broke off after {exchange.received:,} bytes: {exchange.error}."
+            )
         # ended_at is None for a stream still running when the grader stopped waiting: it ran long enough.
         if exchange.ended_at is not None and exchange.ended_at < wanted * STREAM_EVIDENCE:
             raise NotApplicable(
@@ -204,9 +210,11 @@ def test_chat_nonblocking(app, reference):
                 "requests wait while streams run could not be seen. See chat.pacing."
             )
     judge_loop_health(
-        chat.busy_latencies, reference.chat.busy_latencies, chat.concurrent_delay * LOOP_ALLOWANCE,
+        chat.busy_latencies,
+        reference.chat.busy_latencies,
+        chat.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(chat.concurrent)} streams",
-    )  # fmt: skip
+    )
 
 
 @check(

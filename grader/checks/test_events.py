@@ -101,8 +101,13 @@ def test_events_cache(app):
         )
 
 
-@check("events.framing", points=3, depends=("events.headers",), hint=FRAMING_HINT, reproduce=
-       "curl -sN 'http://127.0.0.1:8000/events?interval=0.1&count=2' | od -c | head")  # fmt: skip
+@check(
+    "events.framing",
+    points=3,
+    depends=("events.headers",),
+    hint=FRAMING_HINT,
+    reproduce="curl -sN 'http://127.0.0.1:8000/events?interval=0.1&count=2' | od -c | head",
+)
 def test_events_framing(app):
     """Every line is one a browser understands and every event ends with a blank line"""
     exchange = app.events.solo
@@ -183,9 +188,7 @@ def test_events_count(app):
     exchange = events_rec.solo
     require_answer(exchange, "GET /events?count=...", app.crash("events"))
     if exchange.error:
-        raise CheckFailed(
-            f"Asked for count={events_rec.count}, the stream did not end: {exchange.error}."
-        )
+        raise CheckFailed(f"Asked for count={events_rec.count}, the stream did not end: {exchange.error}.")
     ids = ids_of(exchange)
     expected = [str(n) for n in range(1, events_rec.count + 1)]
     if ids != expected:
@@ -255,8 +258,13 @@ def test_events_pacing(app, reference):
             "could not be timed.",
             evidence={"arrivals": default_arrivals},
         )
-    judge_pacing(default_arrivals, EVENTS_DEFAULT_INTERVAL, "interval", "event",
-                 asked=f"With no interval parameter (the default is {EVENTS_DEFAULT_INTERVAL:g} s)")  # fmt: skip
+    judge_pacing(
+        default_arrivals,
+        EVENTS_DEFAULT_INTERVAL,
+        "interval",
+        "event",
+        asked=f"With no interval parameter (the default is {EVENTS_DEFAULT_INTERVAL:g} s)",
+    )
 
 
 @check(
@@ -298,7 +306,9 @@ def test_events_nonblocking(app, reference):
     for exchange in events_rec.concurrent:
         require_answer(exchange, "A concurrent GET /events", app.crash("events"))
         if exchange.broken:
-            raise CheckFailed(f"A concurrent GET /events broke off after {exchange.received:,} bytes: {exchange.error}.")
+            raise CheckFailed(
+                f"A concurrent GET /events broke off after {exchange.received:,} bytes: {exchange.error}."
+            )
         # ended_at is None for a stream still running when the grader stopped waiting: it ran long enough.
         if exchange.ended_at is not None and exchange.ended_at < wanted * STREAM_EVIDENCE:
             raise NotApplicable(
@@ -307,9 +317,11 @@ def test_events_nonblocking(app, reference):
                 "whether other requests wait while streams run could not be seen. See events.pacing."
             )
     judge_loop_health(
-        events_rec.busy_latencies, reference.events.busy_latencies,
-        events_rec.concurrent_interval * LOOP_ALLOWANCE, f"{len(events_rec.concurrent)} event streams",
-    )  # fmt: skip
+        events_rec.busy_latencies,
+        reference.events.busy_latencies,
+        events_rec.concurrent_interval * LOOP_ALLOWANCE,
+        f"{len(events_rec.concurrent)} event streams",
+    )
 
 
 @check(
@@ -380,8 +392,10 @@ def test_events_validation(app):
         query = "&".join(f"{key}={value}" for key, value in params.items())
         require_answer(exchange, f"GET /events?{query}", app.crash("events"))
         if exchange.status != 422:
-            raise CheckFailed(f"GET /events?{query} was answered with {exchange.status}; expected 422.",
-                              reproduce=f"curl -i 'http://127.0.0.1:8000/events?{query}'")  # fmt: skip
+            raise CheckFailed(
+                f"GET /events?{query} was answered with {exchange.status}; expected 422.",
+                reproduce=f"curl -i 'http://127.0.0.1:8000/events?{query}'",
+            )
 
 
 @check(
@@ -413,7 +427,8 @@ def test_events_disconnect(app, reference):
             raise CheckFailed(
                 f"The endless streams ({endless}, no count) broke off before the client left: your app raised an "
                 f"error.\n{describe(crash)}",
-                hint=CRASH_HINT, evidence={"exception": crash.exception, "traceback": crash.traceback},
+                hint=CRASH_HINT,
+                evidence={"exception": crash.exception, "traceback": crash.traceback},
             )
         how = gone.error or f"{len(gone.ended_early)} of {gone.streams} ended by themselves ({gone.ended_early[0]})"
         raise CheckFailed(
@@ -433,9 +448,13 @@ def test_events_disconnect(app, reference):
             f"{baseline}), about once every {seconds(gone.window / max(gone.quiet_wakeups, 1))}; the streams asked for "
             f"an event every {seconds(gone.interval)}. Something is still producing events for nobody, even if each "
             "one costs little CPU.",
-            evidence={"quiet_wakeups": gone.quiet_wakeups, "baseline_wakeups": baseline,
-                      "allowed_extra_wakeups": allowed_wakeups, "quiet_cpu": gone.quiet_cpu},
-        )  # fmt: skip
+            evidence={
+                "quiet_wakeups": gone.quiet_wakeups,
+                "baseline_wakeups": baseline,
+                "allowed_extra_wakeups": allowed_wakeups,
+                "quiet_cpu": gone.quiet_cpu,
+            },
+        )
     allowed = reference_gone.quiet_cpu + LEAK_SHARE * max(gone.streaming_cpu, reference_gone.streaming_cpu)
     if gone.quiet_cpu <= allowed:
         return

@@ -80,9 +80,15 @@ __all__ = [
 _LAZY = {
     "grader.launch.measure": ("MemorySample", "Meter"),
     "grader.launch.sandbox": ("MIB", "Limits", "Policy", "Protections", "grading_environment"),
-    "grader.launch.server": ("DEFAULT_START_TIMEOUT", "AppStartError", "AppTarget", "RunningApp", "TargetError",
-                             "resolve_target"),
-}  # fmt: skip
+    "grader.launch.server": (
+        "DEFAULT_START_TIMEOUT",
+        "AppStartError",
+        "AppTarget",
+        "RunningApp",
+        "TargetError",
+        "resolve_target",
+    ),
+}
 _BACKENDS = {"linux": "grader.launch.linux.backend", "portable": "grader.launch.portable"}
 
 
@@ -120,8 +126,12 @@ def start_app(
 
 
 @contextmanager
-def running_app(target: AppTarget, env: Mapping[str, str] | None = None, start_timeout: float | None = None,
-                policy: Policy | None = None) -> Iterator[RunningApp]:  # fmt: skip
+def running_app(
+    target: AppTarget,
+    env: Mapping[str, str] | None = None,
+    start_timeout: float | None = None,
+    policy: Policy | None = None,
+) -> Iterator[RunningApp]:
     app = start_app(target, env, start_timeout, policy)
     try:
         yield app

@@ -33,8 +33,13 @@ class Features:
 
     def missing_for_linux(self) -> list[str]:
         """What the Linux backend needs and this system lacks."""
-        needs = {"os.fork": self.fork, "/proc": self.proc, "SOCK_SEQPACKET": self.seqpacket,
-                 "pidfd": self.pidfd, "the resource module": self.resource}  # fmt: skip
+        needs = {
+            "os.fork": self.fork,
+            "/proc": self.proc,
+            "SOCK_SEQPACKET": self.seqpacket,
+            "pidfd": self.pidfd,
+            "the resource module": self.resource,
+        }
         return [name for name, present in needs.items() if not present]
 
 

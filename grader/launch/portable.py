@@ -54,8 +54,10 @@ STOP_WAIT = 5.0  # seconds to wait for killed processes to be gone
 # 10 ms on Linux): memory samples, taken every 20 ms, reuse the tree found at
 # most this long ago and read only its processes.
 TREE_REFRESH = 0.2
-NO_SANDBOX = ("resource limits, a cgroup and isolation: the portable backend has none "
-              "(it runs where Linux's fork server and /proc are missing, or when asked for)")  # fmt: skip
+NO_SANDBOX = (
+    "resource limits, a cgroup and isolation: the portable backend has none "
+    "(it runs where Linux's fork server and /proc are missing, or when asked for)"
+)
 
 
 class TreeMeter:
@@ -159,33 +161,50 @@ def start_app(
     env: Mapping[str, str | None] | None = None,
     start_timeout: float = DEFAULT_START_TIMEOUT,
     policy: Policy | None = None,
-    readonly: list[Path] | None = None,  # noqa: ARG001  (no isolation: the app sees every file)
+    readonly: list[Path] | None = None,
     workdir: Path | None = None,
 ) -> RunningApp:
     """Start ``target`` as a plain child process and return once it answers HTTP; AppStartError otherwise."""
     policy = policy or Policy()
     listener, port = listening_socket()
-    common = dict(cwd=workdir or target.app_dir, env=app_environment(policy, env), stdout=subprocess.PIPE,
-                  stderr=subprocess.STDOUT)  # fmt: skip
+    common = dict(
+        cwd=workdir or target.app_dir,
+        env=app_environment(policy, env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         if detect().pass_fds:
             process = subprocess.Popen(
-                server_command(target, str(listener.fileno())), stdin=subprocess.DEVNULL,
-                pass_fds=[listener.fileno()], start_new_session=True, **common,
-            )  # fmt: skip
+                server_command(target, str(listener.fileno())),
+                stdin=subprocess.DEVNULL,
+                pass_fds=[listener.fileno()],
+                start_new_session=True,
+                **common,
+            )
         else:  # Windows: the socket is duplicated into the child, which reads it from its standard input
             process = subprocess.Popen(
-                server_command(target, "-"), stdin=subprocess.PIPE,
-                creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0), **common,
-            )  # fmt: skip
+                server_command(target, "-"),
+                stdin=subprocess.PIPE,
+                creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+                **common,
+            )
             assert process.stdin is not None
             with contextlib.suppress(OSError):
                 process.stdin.write(listener.share(process.pid))
                 process.stdin.close()
     finally:
         listener.close()  # the child holds its own copy
-    app = PortableApp(process, f"http://127.0.0.1:{port}", CapturedLog(process.stdout), meter=TreeMeter(process.pid),
-                      backend=NAME, policy=policy, protections=describe(policy), server_pid=process.pid)  # fmt: skip
+    app = PortableApp(
+        process,
+        f"http://127.0.0.1:{port}",
+        CapturedLog(process.stdout),
+        meter=TreeMeter(process.pid),
+        backend=NAME,
+        policy=policy,
+        protections=describe(policy),
+        server_pid=process.pid,
+    )
     return started_or_stopped(app, start_timeout)
 
 

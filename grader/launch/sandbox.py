@@ -110,38 +110,59 @@ class Protections:
         return asdict(self)
 
 
-def describe(policy: Policy, *, isolated: bool, cgroup: bool, cgroup_problem: str,
-             isolation_problem: str, as_root: bool = False, adopted: bool = True) -> Protections:  # fmt: skip
+def describe(
+    policy: Policy,
+    *,
+    isolated: bool,
+    cgroup: bool,
+    cgroup_problem: str,
+    isolation_problem: str,
+    as_root: bool = False,
+    adopted: bool = True,
+) -> Protections:
     """What held; ``adopted``: whatever the app orphans is adopted by a process that sweeps it."""
     limits = policy.limits
     held = Protections(policy.level)
     if isolated:
-        held.in_force.append("own network, process and file-system namespaces: no network, "
-                             "only its own files and the Python it runs on visible")  # fmt: skip
-        held.in_force.append("a user of its own with no privileges, and no connect(), kernel keyrings or "
-                             "io_uring (a seccomp filter)")  # fmt: skip
+        held.in_force.append(
+            "own network, process and file-system namespaces: no network, "
+            "only its own files and the Python it runs on visible"
+        )
+        held.in_force.append(
+            "a user of its own with no privileges, and no connect(), kernel keyrings or io_uring (a seccomp filter)"
+        )
     elif policy.isolated or policy.limited:
-        held.not_in_force.append(f"namespaces and an unprivileged user: {isolation_problem or 'not requested'}; "
-                                 "the app ran as the grader's user, with its network and files")  # fmt: skip
+        held.not_in_force.append(
+            f"namespaces and an unprivileged user: {isolation_problem or 'not requested'}; "
+            "the app ran as the grader's user, with its network and files"
+        )
     if policy.limited:
         if cgroup:
-            held.in_force.append(f"a cgroup: {size_text(limits.memory)} of memory and {limits.processes} processes "
-                                 "for all the submission's servers and everything they start, together")  # fmt: skip
+            held.in_force.append(
+                f"a cgroup: {size_text(limits.memory)} of memory and {limits.processes} processes "
+                "for all the submission's servers and everything they start, together"
+            )
         else:
             held.not_in_force.append(f"a cgroup for memory and processes: {cgroup_problem}")
-            held.in_force.append(f"address space capped at {size_text(limits.memory + ADDRESS_SPACE_HEADROOM)} "
-                                 "per process (for the memory limit)")  # fmt: skip
+            held.in_force.append(
+                f"address space capped at {size_text(limits.memory + ADDRESS_SPACE_HEADROOM)} "
+                "per process (for the memory limit)"
+            )
             if not isolated and as_root:
                 held.not_in_force.append("a process-count limit (not enforced for root without a cgroup)")
-        held.in_force.append(f"per process: {limits.cpu_seconds} s of CPU time, files up to "
-                             f"{size_text(limits.file_size)}, {limits.open_files} open files")  # fmt: skip
+        held.in_force.append(
+            f"per process: {limits.cpu_seconds} s of CPU time, files up to "
+            f"{size_text(limits.file_size)}, {limits.open_files} open files"
+        )
     else:
         held.not_in_force.append("resource limits and isolation (this is a local check, not a batch)")
     if adopted or policy.limited:
         held.in_force.append("every process the app started is stopped when grading ends")
     else:
-        held.not_in_force.append("every process the app started is stopped when grading ends: only those "
-                                 "still below its launcher (it was started without the fork server, and a "
-                                 "learner's check adopts no orphans)")  # fmt: skip
+        held.not_in_force.append(
+            "every process the app started is stopped when grading ends: only those "
+            "still below its launcher (it was started without the fork server, and a "
+            "learner's check adopts no orphans)"
+        )
     held.in_force.append("its output is capped: the first and last 32 KiB are kept")
     return held

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
 
-
 from grader.launch.measure import Meter
 from grader.launch.sandbox import MIB, Policy, Protections, kept_environment
 
@@ -190,13 +189,17 @@ class RunningApp:
     def _incidents(self, started: int) -> list[str]:
         said = self._sandbox_incidents()
         if started:
-            said.append(f"{started} process{'es' if started != 1 else ''} your app started "
-                        f"{'were' if started != 1 else 'was'} still running when grading ended; "
-                        "the grader stopped them.")  # fmt: skip
+            said.append(
+                f"{started} process{'es' if started != 1 else ''} your app started "
+                f"{'were' if started != 1 else 'was'} still running when grading ended; "
+                "the grader stopped them."
+            )
         if self.log.total_bytes > LOG_HEAD_BYTES + LOG_TAIL_BYTES:
-            said.append(f"Your server printed {self.log.total_bytes / MIB:.1f} MiB of output; "
-                        f"the report keeps the first {LOG_HEAD_BYTES // 1024} KiB and the last "
-                        f"{LOG_TAIL_BYTES // 1024} KiB.")  # fmt: skip
+            said.append(
+                f"Your server printed {self.log.total_bytes / MIB:.1f} MiB of output; "
+                f"the report keeps the first {LOG_HEAD_BYTES // 1024} KiB and the last "
+                f"{LOG_TAIL_BYTES // 1024} KiB."
+            )
         if self.leftovers:
             said.append(f"{self.leftovers} of the processes your app started could not be stopped.")
         return said
@@ -257,8 +260,10 @@ def wait_until_serving(app: RunningApp, timeout: float) -> None:
         if not app.is_alive():
             app.log.wait_closed(timeout=2.0)
             if app.setup_failed():
-                message = ("The grader could not set up the sandbox the app runs in: a problem with the "
-                           "grader or this machine, not with the app (the log says which step failed).")  # fmt: skip
+                message = (
+                    "The grader could not set up the sandbox the app runs in: a problem with the "
+                    "grader or this machine, not with the app (the log says which step failed)."
+                )
             else:
                 message = f"The server exited with code {app.process.returncode} before it answered any request."
             raise AppStartError(message, app.log.text(), app.process.returncode)
@@ -288,8 +293,10 @@ def answers_http(base_url: str, timeout: float) -> bool:
     """
     deadline = time.monotonic() + timeout
     address = urlsplit(base_url)
-    request = (f"GET /openapi.json HTTP/1.1\r\nHost: {address.netloc}\r\nAccept-Encoding: identity\r\n"
-               "Connection: close\r\n\r\n").encode()  # fmt: skip
+    request = (
+        f"GET /openapi.json HTTP/1.1\r\nHost: {address.netloc}\r\nAccept-Encoding: identity\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
     received = b""
     try:
         with socket.create_connection((address.hostname, address.port), timeout=timeout) as connection:

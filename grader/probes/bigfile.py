@@ -185,9 +185,12 @@ async def probe_bigfile_light(base_url: str, meter: Meter, served: ServedFile) -
     served.restore()
     async with local_client(base_url, HARD_LIMIT) as client:
         slow = await download(
-            client, meter, give_up_after=lambda: SLOW_READ_PAUSE + 5,
-            pause_after=SLOW_READ_FIRST, pause=SLOW_READ_PAUSE,
-        )  # fmt: skip
+            client,
+            meter,
+            give_up_after=lambda: SLOW_READ_PAUSE + 5,
+            pause_after=SLOW_READ_FIRST,
+            pause=SLOW_READ_PAUSE,
+        )
 
         # An app that does not offer ranges sends the whole file to each
         # range request; with line iteration each costs a full read of the

@@ -72,9 +72,11 @@ async def probe_chat(base_url: str, rng: random.Random) -> ChatRecording:
         concurrent_prompt = " ".join(rng.sample(WORDS, CONCURRENT_TOKENS))
         streams = [
             record_exchange(
-                client, "/chat-stream", params={"prompt": concurrent_prompt, "delay": str(CONCURRENT_DELAY)},
+                client,
+                "/chat-stream",
+                params={"prompt": concurrent_prompt, "delay": str(CONCURRENT_DELAY)},
                 timeout=timeout,
-            )  # fmt: skip
+            )
             for _ in range(CONCURRENT_STREAMS)
         ]
         # Probe while the streams run: they last (tokens - 1) * delay seconds.

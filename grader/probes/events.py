@@ -81,17 +81,18 @@ async def probe_events(base_url: str, rng: random.Random) -> EventsRecording:
             for _ in range(CONCURRENT_STREAMS)
         ]
         window = (CONCURRENT_COUNT - 1) * CONCURRENT_INTERVAL
-        busy_task = asyncio.ensure_future(
-            probe_latencies(client, count=6, window=window, timeout=stream_timeout)
-        )
+        busy_task = asyncio.ensure_future(probe_latencies(client, count=6, window=window, timeout=stream_timeout))
         concurrent = await asyncio.gather(*streams)
         busy = await busy_task
 
         resume_from = rng.randint(10, 99)
         resume = await record_exchange(
-            client, "/events", params={"interval": QUICK_INTERVAL, "count": str(RESUME_COUNT)},
-            headers={"Last-Event-ID": str(resume_from)}, timeout=2,
-        )  # fmt: skip
+            client,
+            "/events",
+            params={"interval": QUICK_INTERVAL, "count": str(RESUME_COUNT)},
+            headers={"Last-Event-ID": str(resume_from)},
+            timeout=2,
+        )
 
         validation = []
         for invalid in REFUSED_PARAMETERS:
@@ -130,9 +131,12 @@ async def probe_events_more(base_url: str) -> EventsMore:
         unexpected = []
         for value in UNEXPECTED_IDS:
             exchange = await record_exchange(
-                client, "/events", params={"interval": QUICK_INTERVAL, "count": "2"},
-                headers={"Last-Event-ID": value}, timeout=2,
-            )  # fmt: skip
+                client,
+                "/events",
+                params={"interval": QUICK_INTERVAL, "count": "2"},
+                headers={"Last-Event-ID": value},
+                timeout=2,
+            )
             unexpected.append((value, exchange))
     return EventsMore(default=default, default_count=DEFAULT_COUNT, accepted=accepted, unexpected_ids=unexpected)
 

@@ -116,9 +116,7 @@ def describe_http_error(error: httpx.HTTPError) -> str:
     return f"{kind}: {detail}" if detail else kind
 
 
-async def probe_latencies(
-    client: httpx.AsyncClient, *, count: int, window: float, timeout: float
-) -> list[float]:
+async def probe_latencies(client: httpx.AsyncClient, *, count: int, window: float, timeout: float) -> list[float]:
     """Time ``count`` small requests, sent at evenly spaced moments over ``window`` seconds.
 
     Each request is sent at its own moment whatever happened to the others,

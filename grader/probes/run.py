@@ -118,11 +118,14 @@ async def start_servers(side: Side, exercises: list[str], start_timeout: float, 
     clock = asyncio.get_running_loop().time
     started = clock()
     results = await asyncio.gather(
-        *(start_app_in_thread(side.target, unset, start_timeout, side.policy, data, side.start_folder)
-          if name == SECOND_SERVER["bigfile"] else start_app_in_thread(side.target, env, start_timeout, side.policy, data)
-          for name in exercises),
+        *(
+            start_app_in_thread(side.target, unset, start_timeout, side.policy, data, side.start_folder)
+            if name == SECOND_SERVER["bigfile"]
+            else start_app_in_thread(side.target, env, start_timeout, side.policy, data)
+            for name in exercises
+        ),
         return_exceptions=True,
-    )  # fmt: skip
+    )
     side.recording.start.seconds = max(side.recording.start.seconds, clock() - started)
     for name, result in zip(exercises, results):
         if isinstance(result, RunningApp):
@@ -158,8 +161,9 @@ def stop_side(side: Side) -> None:
     side.recording.log = "\n".join(side.logs)
 
 
-async def guarded(side: Side, exercise: str, probe: Callable[[RunningApp], Awaitable[object]],
-                  keep: Callable[[object], None]) -> None:  # fmt: skip
+async def guarded(
+    side: Side, exercise: str, probe: Callable[[RunningApp], Awaitable[object]], keep: Callable[[object], None]
+) -> None:
     """Run one probe and keep its recording; a crash in it is the grader's, kept as an error."""
     server = side.servers.get(exercise)
     if server is None or exercise in side.recording.probe_errors:
@@ -193,8 +197,14 @@ def keep_disconnect(side: Side) -> Callable[[object], None]:
     return keep
 
 
-async def start_app_in_thread(target: AppTarget, env: dict[str, str | None], start_timeout: float, policy: Policy,
-                              data: list[Path], workdir: Path | None = None) -> RunningApp:  # fmt: skip
+async def start_app_in_thread(
+    target: AppTarget,
+    env: dict[str, str | None],
+    start_timeout: float,
+    policy: Policy,
+    data: list[Path],
+    workdir: Path | None = None,
+) -> RunningApp:
     """``start_app`` in a worker thread; a server that comes up after this was cancelled is stopped, not leaked."""
     lock = threading.Lock()
     state: dict[str, object] = {"cancelled": False, "app": None}
@@ -219,8 +229,9 @@ async def start_app_in_thread(target: AppTarget, env: dict[str, str | None], sta
         raise
 
 
-async def reference_again(target: AppTarget, side: Side, clock: DownloadClock, start_timeout: float,
-                          data: list[Path]) -> Download:  # fmt: skip
+async def reference_again(
+    target: AppTarget, side: Side, clock: DownloadClock, start_timeout: float, data: list[Path]
+) -> Download:
     """Start the reference's download server again and time a download from it, beside ``side``'s download."""
     clock.remeasuring = True
     server = None
@@ -237,8 +248,14 @@ async def reference_again(target: AppTarget, side: Side, clock: DownloadClock, s
             await asyncio.to_thread(server.stop)
 
 
-async def download_judged_now(side: Side, server: RunningApp, clock: DownloadClock, again: AppTarget | None,
-                              start_timeout: float, data: list[Path]) -> Download:  # fmt: skip
+async def download_judged_now(
+    side: Side,
+    server: RunningApp,
+    clock: DownloadClock,
+    again: AppTarget | None,
+    start_timeout: float,
+    data: list[Path],
+) -> Download:
     """The learner's full download; when slow against a reference recorded earlier, the reference again beside it."""
     learner = asyncio.ensure_future(probe_full_download(server.base_url, server.meter, clock, is_reference=False))
     try:
@@ -254,10 +271,15 @@ async def download_judged_now(side: Side, server: RunningApp, clock: DownloadClo
 
 
 async def record_sides(
-    targets: dict[str, AppTarget], exercises: list[str], workdir: Path, seed: int,
-    start_timeout: float = DEFAULT_START_TIMEOUT, reference_seconds: float | None = None,
-    policy: Policy | None = None, reference_target: AppTarget | None = None,
-) -> dict[str, AppRecording]:  # fmt: skip
+    targets: dict[str, AppTarget],
+    exercises: list[str],
+    workdir: Path,
+    seed: int,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+    reference_seconds: float | None = None,
+    policy: Policy | None = None,
+    reference_target: AppTarget | None = None,
+) -> dict[str, AppRecording]:
     """Record each app in ``targets`` (label -> target), all probed at the same time.
 
     The label "reference" marks the app whose download time sets when the
@@ -356,12 +378,16 @@ async def record_sides(
         # gets the same prompts and ids: each probe its own Random(seed).
         if all(side.started for side in sides):
             await asyncio.gather(
-                *(guarded(side, "chat", lambda server, side=side: chat(side, server), keeper(side, "chat"))
-                  for side in sides),
-                *(guarded(side, "events", lambda server, side=side: events(side, server), keeper(side, "events"))
-                  for side in sides),
+                *(
+                    guarded(side, "chat", lambda server, side=side: chat(side, server), keeper(side, "chat"))
+                    for side in sides
+                ),
+                *(
+                    guarded(side, "events", lambda server, side=side: events(side, server), keeper(side, "events"))
+                    for side in sides
+                ),
                 *(bigfile_light(side) for side in sides if "bigfile" in exercises),
-            )  # fmt: skip
+            )
         await serving
 
         # Phase 2: the full-speed downloads (CPU-heavy, so after the timing
@@ -380,9 +406,16 @@ async def record_sides(
 
             await asyncio.gather(
                 *(guarded(side, "bigfile", full_download(side), keep_download(side)) for side in sides),
-                *(guarded(side, "events", lambda server: probe_disconnect(server.base_url, server.meter),
-                          keep_disconnect(side)) for side in sides),
-            )  # fmt: skip
+                *(
+                    guarded(
+                        side,
+                        "events",
+                        lambda server: probe_disconnect(server.base_url, server.meter),
+                        keep_disconnect(side),
+                    )
+                    for side in sides
+                ),
+            )
     finally:
         for side in sides:
             stop_side(side)
@@ -392,10 +425,15 @@ async def record_sides(
 
 
 def record_apps(
-    learner: AppTarget, reference: AppTarget | AppRecording, exercises: list[str], workdir: Path, seed: int,
-    start_timeout: float = DEFAULT_START_TIMEOUT, policy: Policy | None = None,
+    learner: AppTarget,
+    reference: AppTarget | AppRecording,
+    exercises: list[str],
+    workdir: Path,
+    seed: int,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+    policy: Policy | None = None,
     reference_target: AppTarget | None = None,
-) -> tuple[AppRecording, AppRecording]:  # fmt: skip
+) -> tuple[AppRecording, AppRecording]:
     """Record the learner's app and the reference, or only the learner's beside a reference recorded before.
 
     With a recording, ``reference_target`` is the app it was recorded from: a
@@ -405,9 +443,18 @@ def record_apps(
         recorded_seconds = (
             reference.bigfile.download.seconds if reference.bigfile and reference.bigfile.download else None
         )
-        recordings = asyncio.run(record_sides(
-            {"learner": learner}, exercises, workdir, seed, start_timeout, reference_seconds=recorded_seconds,
-            policy=policy, reference_target=reference_target))  # fmt: skip
+        recordings = asyncio.run(
+            record_sides(
+                {"learner": learner},
+                exercises,
+                workdir,
+                seed,
+                start_timeout,
+                reference_seconds=recorded_seconds,
+                policy=policy,
+                reference_target=reference_target,
+            )
+        )
         return recordings["learner"], reference
     recordings = asyncio.run(
         record_sides(
@@ -423,8 +470,11 @@ def record_apps(
 
 
 def record_reference(
-    reference: AppTarget, exercises: list[str], workdir: Path, seed: int,
+    reference: AppTarget,
+    exercises: list[str],
+    workdir: Path,
+    seed: int,
     start_timeout: float = DEFAULT_START_TIMEOUT,
-) -> AppRecording:  # fmt: skip
+) -> AppRecording:
     """Record the reference alone, to calibrate many submissions against (batch grading)."""
     return asyncio.run(record_sides({"reference": reference}, exercises, workdir, seed, start_timeout))["reference"]

@@ -19,10 +19,15 @@ def distribution(scores: list[float], maximum: float) -> list[dict[str, Any]]:
         counts[min(BINS - 1, max(0, int(share * BINS)))] += 1
     tallest = max(counts) or 1
     return [
-        {"low": maximum * index / BINS, "high": maximum * (index + 1) / BINS, "count": count,
-         "height": 120 * count / tallest, "x": 40 + index * 56}
+        {
+            "low": maximum * index / BINS,
+            "high": maximum * (index + 1) / BINS,
+            "count": count,
+            "height": 120 * count / tallest,
+            "x": 40 + index * 56,
+        }
         for index, count in enumerate(counts)
-    ]  # fmt: skip
+    ]
 
 
 def pass_rates(results: dict[str, GradeResult]) -> list[dict[str, Any]]:
@@ -38,24 +43,36 @@ def pass_rates(results: dict[str, GradeResult]) -> list[dict[str, Any]]:
     return sorted(rows.values(), key=lambda row: (row["rate"], row["id"]))
 
 
-def render_index(results: dict[str, GradeResult], notes: dict[str, str], exercises: list[str], title: str,
-                 students_folder: str) -> str:  # fmt: skip
+def render_index(
+    results: dict[str, GradeResult], notes: dict[str, str], exercises: list[str], title: str, students_folder: str
+) -> str:
     """``students_folder``: where each student's folder (with its report.html) is, relative to index.html."""
     students = []
     for student in sorted(results):
         result = results[student]
         subtotals = result.subtotals()
-        students.append({
-            "id": student, "name": result.name or student, "report": f"{students_folder}/{student}/report.html",
-            "score": result.base_score, "max": result.max_score, "extra": result.extra_credit,
-            "exercises": [subtotals.get(name) for name in exercises], "note": notes.get(student, ""),
-        })  # fmt: skip
+        students.append(
+            {
+                "id": student,
+                "name": result.name or student,
+                "report": f"{students_folder}/{student}/report.html",
+                "score": result.base_score,
+                "max": result.max_score,
+                "extra": result.extra_credit,
+                "exercises": [subtotals.get(name) for name in exercises],
+                "note": notes.get(student, ""),
+            }
+        )
     maximum = max((result.max_score for result in results.values()), default=0.0)
-    return environment().get_template("index.html.j2").render(
-        title=title,
-        students=students,
-        exercises=[EXERCISE_TITLES.get(name, name) for name in exercises],
-        bins=distribution([result.base_score for result in results.values()], maximum),
-        rates=pass_rates(results),
-        maximum=maximum,
+    return (
+        environment()
+        .get_template("index.html.j2")
+        .render(
+            title=title,
+            students=students,
+            exercises=[EXERCISE_TITLES.get(name, name) for name in exercises],
+            bins=distribution([result.base_score for result in results.values()], maximum),
+            rates=pass_rates(results),
+            maximum=maximum,
+        )
     )

@@ -29,21 +29,31 @@ def render_csv(results: dict[str, GradeResult], check_ids: list[str], notes: dic
     notes = notes or {}
     output = io.StringIO()
     writer = csv.writer(output, lineterminator="\r\n")
-    header = ["name", "id", "score", "max_score", "extra_credit", *(f"{name}_score" for name in EXERCISES), *check_ids,
-              "note"]  # fmt: skip
+    header = [
+        "name",
+        "id",
+        "score",
+        "max_score",
+        "extra_credit",
+        *(f"{name}_score" for name in EXERCISES),
+        *check_ids,
+        "note",
+    ]
     writer.writerow(header)
     for student in sorted(results):
         result = results[student]
         subtotals = result.subtotals()
         by_id = {check.id: check for check in result.checks}
-        writer.writerow([
-            spreadsheet_safe(result.name or student),
-            spreadsheet_safe(student),
-            f"{result.base_score:g}",
-            f"{result.max_score:g}",
-            f"{result.extra_credit:g}",
-            *(f"{subtotals[name][0]:g}" if name in subtotals else "" for name in EXERCISES),
-            *(f"{by_id[check].score:g}" if check in by_id and by_id[check].counted else "" for check in check_ids),
-            spreadsheet_safe(notes.get(student, "")),
-        ])  # fmt: skip
+        writer.writerow(
+            [
+                spreadsheet_safe(result.name or student),
+                spreadsheet_safe(student),
+                f"{result.base_score:g}",
+                f"{result.max_score:g}",
+                f"{result.extra_credit:g}",
+                *(f"{subtotals[name][0]:g}" if name in subtotals else "" for name in EXERCISES),
+                *(f"{by_id[check].score:g}" if check in by_id and by_id[check].counted else "" for check in check_ids),
+                spreadsheet_safe(notes.get(student, "")),
+            ]
+        )
     return output.getvalue()

@@ -34,8 +34,9 @@ MARKDOWN_LINE_START = re.compile(r"^(\s*)(?:([#>+=-])|(\d+)([.)]))", re.M)
 def markdown_text(text: str) -> str:
     """``text`` as Markdown that shows exactly these characters (messages quote what an app sent)."""
     escaped = MARKDOWN_INLINE.sub(r"\\\1", text)
-    escaped = MARKDOWN_LINE_START.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else
-                                                                m.group(3) + "\\" + m.group(4)), escaped)  # fmt: skip
+    escaped = MARKDOWN_LINE_START.sub(
+        lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)), escaped
+    )
     # Line ends stay line ends (two spaces: a hard break), not a paragraph's reflow.
     return escaped.replace("\n", "  \n")
 
@@ -59,8 +60,10 @@ def test_output(check: CheckResult) -> str:
 
 def in_exercise_order(checks: list[CheckResult]) -> list[tuple[str, CheckResult]]:
     """Each check with its test number, ordered by exercise, then as the grader ran them."""
-    ranked = sorted(enumerate(checks), key=lambda pair: (ORDER.index(pair[1].exercise)
-                                                         if pair[1].exercise in ORDER else len(ORDER), pair[0]))  # fmt: skip
+    ranked = sorted(
+        enumerate(checks),
+        key=lambda pair: (ORDER.index(pair[1].exercise) if pair[1].exercise in ORDER else len(ORDER), pair[0]),
+    )
     numbered, counters = [], {}
     for _, check in ranked:
         position = ORDER.index(check.exercise) if check.exercise in ORDER else len(ORDER)
@@ -92,17 +95,19 @@ def gradescope_results(result: GradeResult) -> dict[str, Any]:
             max_score = 0.0  # not counted: worth nothing either way
         else:
             max_score = 0.0 if check.bonus else check.max_score
-        tests.append({
-            "name": f"{check.title} [{check.id}]",
-            "number": number,
-            "score": check.score if check.counted else 0.0,
-            "max_score": max_score,
-            "status": "passed" if check.status == "passed" else "failed",
-            "output": test_output(check),
-            "output_format": "md",
-            "visibility": HIDDEN_VISIBILITY if check.hidden else "visible",
-            "extra_data": {"check": check.id, "streamgrade_status": check.status},
-        })  # fmt: skip
+        tests.append(
+            {
+                "name": f"{check.title} [{check.id}]",
+                "number": number,
+                "score": check.score if check.counted else 0.0,
+                "max_score": max_score,
+                "status": "passed" if check.status == "passed" else "failed",
+                "output": test_output(check),
+                "output_format": "md",
+                "visibility": HIDDEN_VISIBILITY if check.hidden else "visible",
+                "extra_data": {"check": check.id, "streamgrade_status": check.status},
+            }
+        )
     return {
         "score": result.score,
         "output": summary(result),
@@ -122,19 +127,21 @@ def grader_failure_results(reason: str, details: str = "") -> dict[str, Any]:
         "output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "tests": [{
-            "name": "The grader failed (shown to instructors only)",
-            "number": "0.0",
-            "score": 0.0,
-            "max_score": 0.0,
-            "status": "failed",
-            "output": markdown_text(reason) + ("\n\n" + code_block(details) if details else ""),
-            "output_format": "md",
-            "visibility": "hidden",
-            "extra_data": {"grader_error": reason},
-        }],
+        "tests": [
+            {
+                "name": "The grader failed (shown to instructors only)",
+                "number": "0.0",
+                "score": 0.0,
+                "max_score": 0.0,
+                "status": "failed",
+                "output": markdown_text(reason) + ("\n\n" + code_block(details) if details else ""),
+                "output_format": "md",
+                "visibility": "hidden",
+                "extra_data": {"grader_error": reason},
+            }
+        ],
         "extra_data": {"grader_error": reason},
-    }  # fmt: skip
+    }
 
 
 def render_gradescope(result: GradeResult) -> str:

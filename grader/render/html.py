@@ -58,9 +58,7 @@ def axis(maximum: float, width: int = CHART_WIDTH - LABEL_WIDTH - 10) -> dict[st
     return {"max": maximum, "scale": width / maximum, "ticks": ticks, "left": LABEL_WIDTH}
 
 
-def timeline(
-    rows: list[tuple[str, list[float], list[str]]], expected: list[float], unit: str
-) -> dict[str, Any] | None:
+def timeline(rows: list[tuple[str, list[float], list[str]]], expected: list[float], unit: str) -> dict[str, Any] | None:
     """Arrival bars, one row per app, on one time axis, with the expected moments dashed."""
     rows = [row for row in rows if row[1] is not None]
     if not rows:
@@ -82,8 +80,11 @@ def timeline(
 
 def memory_chart(learner: dict | None, reference: dict | None, bound: int) -> dict[str, Any] | None:
     """Growth of resident memory over the download, both apps, against the bound."""
-    curves = [(name, data["memory"]) for name, data in (("your app", learner), ("reference", reference))
-              if data and data.get("memory")]  # fmt: skip
+    curves = [
+        (name, data["memory"])
+        for name, data in (("your app", learner), ("reference", reference))
+        if data and data.get("memory")
+    ]
     if not curves:
         return None
     latest = max(max((point[0] for point in memory["points"]), default=0.1) for _, memory in curves)
@@ -97,10 +98,11 @@ def memory_chart(learner: dict | None, reference: dict | None, bound: int) -> di
 
     lines = []
     for name, memory in curves:
-        points = " ".join(f"{LABEL_WIDTH + at * x_axis['scale']:.1f},{y(growth):.1f}" for at, growth in memory["points"])
+        points = " ".join(
+            f"{LABEL_WIDTH + at * x_axis['scale']:.1f},{y(growth):.1f}" for at, growth in memory["points"]
+        )
         lines.append({"name": name, "points": points, "growth": memory["growth"], "css": name.replace(" ", "-")})
-    return {"axis": x_axis, "lines": lines, "bound_y": y(bound), "bound": bound, "height": height,
-            "base_y": y(0)}  # fmt: skip
+    return {"axis": x_axis, "lines": lines, "bound_y": y(bound), "bound": bound, "height": height, "base_y": y(0)}
 
 
 def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult]) -> dict[str, Any]:
@@ -113,19 +115,30 @@ def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult])
     )
     if exercise == "chat" and evidence:
         delay = evidence["delay"]
-        rows = [(label, [a[0] for a in side["arrivals"]], [a[1] for a in side["arrivals"]])
-                for label, side in (("your app", evidence["learner"]), ("reference", evidence["reference"])) if side]  # fmt: skip
+        rows = [
+            (label, [a[0] for a in side["arrivals"]], [a[1] for a in side["arrivals"]])
+            for label, side in (("your app", evidence["learner"]), ("reference", evidence["reference"]))
+            if side
+        ]
         tokens = len(evidence["reference"]["arrivals"]) if evidence.get("reference") else 0
         figures["timeline"] = timeline(rows, [index * delay for index in range(tokens)], "token")
         figures["probes"] = [
-            {"name": label, "idle": median(side["idle_latencies"]), "median": median(side["busy_latencies"]),
-             "slowest": max(side["busy_latencies"], default=0.0)}
-            for label, side in (("your app", evidence["learner"]), ("reference", evidence["reference"])) if side
-        ]  # fmt: skip
+            {
+                "name": label,
+                "idle": median(side["idle_latencies"]),
+                "median": median(side["busy_latencies"]),
+                "slowest": max(side["busy_latencies"], default=0.0),
+            }
+            for label, side in (("your app", evidence["learner"]), ("reference", evidence["reference"]))
+            if side
+        ]
     if exercise == "events" and evidence:
         interval = evidence["interval"]
-        rows = [(label, side["arrivals"], [f"event {n}" for n in range(1, len(side["arrivals"]) + 1)])
-                for label, side in (("your app", evidence["learner"]), ("reference", evidence["reference"])) if side]  # fmt: skip
+        rows = [
+            (label, side["arrivals"], [f"event {n}" for n in range(1, len(side["arrivals"]) + 1)])
+            for label, side in (("your app", evidence["learner"]), ("reference", evidence["reference"]))
+            if side
+        ]
         figures["timeline"] = timeline(rows, [index * interval for index in range(evidence["count"])], "event")
         figures["transcript"] = (evidence.get("learner") or {}).get("transcript")
         figures["problem"] = (evidence.get("learner") or {}).get("problem")
@@ -154,13 +167,20 @@ def render_html(result: GradeResult) -> str:
         (started is not None and started.status == "failed")
         or any("stopped by itself" in note for note in result.notes)
         # A 500 whose exception the check could not name: the whole log is the next best thing.
-        or any("500" in check.message and "exception" not in check.evidence
-               for check in result.checks if check.status == "failed")  # fmt: skip
+        or any(
+            "500" in check.message and "exception" not in check.evidence
+            for check in result.checks
+            if check.status == "failed"
+        )
     )
-    return environment().get_template("report.html.j2").render(
-        result=result,
-        exercises=exercises,
-        marks=MARKS,
-        words=STATUS_WORDS,
-        log=(result.evidence.get("app") or {}).get("log", "") if show_log else "",
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            result=result,
+            exercises=exercises,
+            marks=MARKS,
+            words=STATUS_WORDS,
+            log=(result.evidence.get("app") or {}).get("log", "") if show_log else "",
+        )
     )

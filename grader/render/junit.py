@@ -14,18 +14,23 @@ from grader.results import GradeResult
 
 
 def render_junit(result: GradeResult, name: str) -> str:
-    counts = {status: sum(check.status == status for check in result.checks)
-              for status in ("failed", "error", "skipped", "inconclusive")}  # fmt: skip
-    suite = ElementTree.Element("testsuite", {
-        "name": f"streamgrade.{name}",
-        "tests": str(len(result.checks)),
-        "failures": str(counts["failed"]),
-        "errors": str(counts["error"]),
-        "skipped": str(counts["skipped"] + counts["inconclusive"]),
-        "time": f"{result.duration:.3f}",
-    })  # fmt: skip
+    counts = {
+        status: sum(check.status == status for check in result.checks)
+        for status in ("failed", "error", "skipped", "inconclusive")
+    }
+    suite = ElementTree.Element(
+        "testsuite",
+        {
+            "name": f"streamgrade.{name}",
+            "tests": str(len(result.checks)),
+            "failures": str(counts["failed"]),
+            "errors": str(counts["error"]),
+            "skipped": str(counts["skipped"] + counts["inconclusive"]),
+            "time": f"{result.duration:.3f}",
+        },
+    )
     try:  # Ant's form has no zone: the time is UTC
-        started = datetime.datetime.fromisoformat(result.started_at).astimezone(datetime.timezone.utc)
+        started = datetime.datetime.fromisoformat(result.started_at).astimezone(datetime.UTC)
         suite.set("timestamp", started.strftime("%Y-%m-%dT%H:%M:%S"))
     except ValueError:
         pass  # no usable start time: the attribute is optional
@@ -33,9 +38,15 @@ def render_junit(result: GradeResult, name: str) -> str:
         properties = ElementTree.SubElement(suite, "properties")
         ElementTree.SubElement(properties, "property", {"name": "submission", "value": result.name})
     for check in result.checks:
-        case = ElementTree.SubElement(suite, "testcase", {
-            "classname": check.exercise, "name": check.id, "time": f"{check.duration:.3f}",
-        })  # fmt: skip
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            {
+                "classname": check.exercise,
+                "name": check.id,
+                "time": f"{check.duration:.3f}",
+            },
+        )
         text = "\n".join(part for part in (check.message, check.hint and f"Hint: {check.hint}") if part)
         if check.status == "failed":
             ElementTree.SubElement(case, "failure", {"message": check.title}).text = text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import re
 import textwrap
 
 from grader.hints import PAGES, look_at_text
@@ -123,15 +122,18 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
     lines += [f"Note: {note}" for note in result.notes]
     protections = result.protections
     if protections and protections.get("level", "off") == "off":
-        lines.append("Sandbox: off. Your app ran as your own program: no limits, no isolation "
-                     "(`--sandbox auto` runs it the way a class batch does).")  # fmt: skip
+        lines.append(
+            "Sandbox: off. Your app ran as your own program: no limits, no isolation "
+            "(`--sandbox auto` runs it the way a class batch does)."
+        )
     elif protections:
         lines.append(f"Sandbox: {protections['level']}. What held:")
         for text in protections.get("in_force", []):
             lines += textwrap.wrap(text, WIDTH, initial_indent=f"  {marks['passed']} ", subsequent_indent="    ")
         for text in protections.get("not_in_force", []):
-            lines += textwrap.wrap("not in force: " + text, WIDTH, initial_indent=f"  {marks['failed']} ",
-                                   subsequent_indent="    ")  # fmt: skip
+            lines += textwrap.wrap(
+                "not in force: " + text, WIDTH, initial_indent=f"  {marks['failed']} ", subsequent_indent="    "
+            )
     measured = result.measurement
     if measured.get("sampled"):  # exact figures are the usual case: nothing to say then
         lines.append(f"Measured with the {measured.get('backend') or 'portable'} backend:")
@@ -148,8 +150,10 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
 
 def unwritten_lines(exercise: str, checks: int, marks: dict[str, str]) -> list[str]:
     """One line for an exercise whose route still answers the starter's 501, instead of its checks."""
-    said = (f"Not written yet: {ROUTES.get(exercise, exercise)} answers 501, the starter's placeholder, "
-            f"so its {checks} checks could not judge it.")  # fmt: skip
+    said = (
+        f"Not written yet: {ROUTES.get(exercise, exercise)} answers 501, the starter's placeholder, "
+        f"so its {checks} checks could not judge it."
+    )
     return textwrap.wrap(said, WIDTH, initial_indent=f"  {marks['skipped']} ", subsequent_indent="    ")
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from grader.render.terminal import (
     ASCII_MARKS,
-    EXERCISE_TITLES,
     EXERCISE_PAGES,
+    EXERCISE_TITLES,
     MARKS,
     all_done_lines,
     following,
@@ -23,6 +23,7 @@ from grader.render.terminal import (
     unwritten_lines,
 )
 from grader.results import CheckResult, GradeResult
+
 BAR_WIDTH = 10  # cells per exercise: the line fits 80 columns with three exercises and the total
 
 
@@ -43,8 +44,12 @@ def bar(score: float, maximum: float, unicode: bool) -> str:
     return full * filled + empty * (BAR_WIDTH - filled)
 
 
-def progress_line(progress: dict[str, tuple[float, float]], exercises: list[str], unicode: bool,
-                  graded_now: tuple[str, ...] | list[str] = ()) -> str:  # fmt: skip
+def progress_line(
+    progress: dict[str, tuple[float, float]],
+    exercises: list[str],
+    unicode: bool,
+    graded_now: tuple[str, ...] | list[str] = (),
+) -> str:
     """One line for all exercises; a score from before the latest save says so (the code has changed since)."""
     parts, total, total_max = [], 0.0, 0.0
     for name in exercises:
@@ -84,8 +89,10 @@ def render_watch(screen: WatchScreen, exercises: list[str], *, unicode: bool = T
         lines += render_check(failure, marks, full_hint=screen.full_hints)
         rest = [check for check in shown if check is not failure and check.status in ("failed", "skipped", "error")]
         if rest:
-            lines.append(f"  ({len(rest)} more after this: {', '.join(check.id for check in rest)}; "
-                         "some may pass once this one does)")  # fmt: skip
+            lines.append(
+                f"  ({len(rest)} more after this: {', '.join(check.id for check in rest)}; "
+                "some may pass once this one does)"
+            )
     elif full_marks(screen.progress, screen.exercise):
         left = [name for name in exercises if not full_marks(screen.progress, name)]
         if left:

@@ -7,16 +7,20 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 def chunks(path):
     with open(path, "rb") as file:
         while chunk := file.read(65536):
             yield chunk
+
 
 @app.get("/bigfile")
 def bigfile():
     path = Path(os.environ.get("BIGFILE_PATH", "sample-data/bigfile.bin"))
     if not path.is_file():
         raise HTTPException(404, "File not found")
-    return StreamingResponse(chunks(path), media_type="application/octet-stream",
-                             headers={"Content-Length": str(path.stat().st_size),
-                                      "Content-Disposition": "inline"})
+    return StreamingResponse(
+        chunks(path),
+        media_type="application/octet-stream",
+        headers={"Content-Length": str(path.stat().st_size), "Content-Disposition": "inline"},
+    )

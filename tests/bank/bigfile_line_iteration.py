@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 @app.get("/bigfile")
 def bigfile():
     path = Path(os.environ.get("BIGFILE_PATH", "sample-data/bigfile.bin"))
@@ -17,6 +18,8 @@ def bigfile():
     return StreamingResponse(
         open(path, "rb"),
         media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-        headers={"Content-Length": str(path.stat().st_size),
-                 "Content-Disposition": f'attachment; filename="{path.name}"'},
+        headers={
+            "Content-Length": str(path.stat().st_size),
+            "Content-Disposition": f'attachment; filename="{path.name}"',
+        },
     )

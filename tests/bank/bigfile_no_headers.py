@@ -7,10 +7,12 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 def chunks(path):
     with open(path, "rb") as file:
         while chunk := file.read(65536):
             yield chunk
+
 
 @app.get("/bigfile")
 def bigfile():

@@ -9,10 +9,12 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 def chunks():
     with open("bigfile.bin", "rb") as file:  # not the path checked below
         while chunk := file.read(65536):
             yield chunk
+
 
 @app.get("/bigfile")
 def bigfile():
@@ -22,6 +24,8 @@ def bigfile():
     return StreamingResponse(
         chunks(),
         media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-        headers={"Content-Length": str(path.stat().st_size),
-                 "Content-Disposition": f'attachment; filename="{path.name}"'},
+        headers={
+            "Content-Length": str(path.stat().st_size),
+            "Content-Disposition": f'attachment; filename="{path.name}"',
+        },
     )

@@ -16,20 +16,24 @@ app = FastAPI()
 CHUNK = 65536
 HEAD_START = 64 * 1024 * 1024
 
+
 def read_ahead(path):
     pieces = queue.Queue()
     done = threading.Event()
+
     def reader():
         with open(path, "rb") as file:
             while chunk := file.read(CHUNK):
                 pieces.put(chunk)
         pieces.put(None)
         done.set()
+
     threading.Thread(target=reader, daemon=True).start()
     while pieces.qsize() * CHUNK < HEAD_START and not done.is_set():
         time.sleep(0.01)
     while (chunk := pieces.get()) is not None:
         yield chunk
+
 
 @app.get("/bigfile")
 def bigfile():
@@ -39,6 +43,8 @@ def bigfile():
     return StreamingResponse(
         read_ahead(path),
         media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-        headers={"Content-Length": str(path.stat().st_size),
-                 "Content-Disposition": f'attachment; filename="{path.name}"'},
+        headers={
+            "Content-Length": str(path.stat().st_size),
+            "Content-Disposition": f'attachment; filename="{path.name}"',
+        },
     )

@@ -7,10 +7,14 @@ from fastapi import FastAPI, HTTPException, Response
 
 app = FastAPI()
 
+
 @app.get("/bigfile")
 def bigfile():
     path = Path(os.environ.get("BIGFILE_PATH", "sample-data/bigfile.bin"))
     if not path.is_file():
         raise HTTPException(404, "File not found")
-    return Response(path.read_bytes(), media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{path.name}"'})
+    return Response(
+        path.read_bytes(),
+        media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+    )

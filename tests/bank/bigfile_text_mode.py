@@ -24,6 +24,8 @@ def bigfile():
     return StreamingResponse(
         chunks(path),
         media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-        headers={"Content-Length": str(path.stat().st_size),
-                 "Content-Disposition": f'attachment; filename="{path.name}"'},
+        headers={
+            "Content-Length": str(path.stat().st_size),
+            "Content-Disposition": f'attachment; filename="{path.name}"',
+        },
     )

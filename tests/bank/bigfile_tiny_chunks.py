@@ -8,10 +8,12 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 def chunks(path):
     with open(path, "rb") as file:
         while chunk := file.read(16):
             yield chunk
+
 
 @app.get("/bigfile")
 def bigfile():
@@ -21,6 +23,8 @@ def bigfile():
     return StreamingResponse(
         chunks(path),
         media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-        headers={"Content-Length": str(path.stat().st_size),
-                 "Content-Disposition": f'attachment; filename="{path.name}"'},
+        headers={
+            "Content-Length": str(path.stat().st_size),
+            "Content-Disposition": f'attachment; filename="{path.name}"',
+        },
     )

@@ -8,9 +8,11 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 def chunks(path):
     with open(path, "rb") as file:
         yield from file
+
 
 @app.get("/bigfile")
 def bigfile():
@@ -20,6 +22,8 @@ def bigfile():
     return StreamingResponse(
         chunks(path),
         media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-        headers={"Content-Length": str(path.stat().st_size),
-                 "Content-Disposition": f'attachment; filename="{path.name}"'},
+        headers={
+            "Content-Length": str(path.stat().st_size),
+            "Content-Disposition": f'attachment; filename="{path.name}"',
+        },
     )

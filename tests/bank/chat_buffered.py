@@ -8,6 +8,7 @@ from fastapi.responses import PlainTextResponse
 
 app = FastAPI()
 
+
 @app.get("/chat-stream")
 async def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[float, Query(ge=0, le=5)] = 0.2):
     reply = ""

@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 @app.get("/chat-stream")
 async def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[float, Query(ge=0, le=5)] = 0.2):
     async def tokens():
@@ -18,4 +19,5 @@ async def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[floa
             collected.append(token)
         for token in collected:
             yield token
+
     return StreamingResponse(tokens(), media_type="text/plain")

@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 @app.get("/chat-stream")
 async def chat_stream(prompt: str = "Hello from FastAPI!", delay: str = "0.2"):
     seconds = float(delay)
@@ -19,4 +20,5 @@ async def chat_stream(prompt: str = "Hello from FastAPI!", delay: str = "0.2"):
             if index:
                 await asyncio.sleep(seconds)
             yield token
+
     return StreamingResponse(tokens(), media_type="text/plain; charset=utf-8")

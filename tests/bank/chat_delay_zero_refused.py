@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 @app.get("/chat-stream")
 async def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[float, Query(gt=0, le=5)] = 0.2):
     async def tokens():
@@ -15,4 +16,5 @@ async def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[floa
             if index:
                 await asyncio.sleep(delay)
             yield token
+
     return StreamingResponse(tokens(), media_type="text/plain; charset=utf-8")

@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 @app.get("/chat-stream")
 async def chat_stream(prompt: str = "Hello from FastAPI!", delay: float = 0.2):
     async def tokens():
@@ -14,4 +15,5 @@ async def chat_stream(prompt: str = "Hello from FastAPI!", delay: float = 0.2):
             if index:
                 await asyncio.sleep(max(delay, 0))
             yield token
+
     return StreamingResponse(tokens(), media_type="text/plain")

@@ -11,12 +11,11 @@ import os
 import re
 import stat
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
-
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -205,7 +204,7 @@ def bigfile(request: Request, range_header: Annotated[str | None, Header(alias="
 
 def format_event(seq: int) -> str:
     """One SSE event: an id line, a data line, and the blank line that ends it."""
-    payload = {"seq": seq, "time": datetime.now(timezone.utc).isoformat()}
+    payload = {"seq": seq, "time": datetime.now(UTC).isoformat()}
     return f"id: {seq}\ndata: {json.dumps(payload)}\n\n"
 
 

@@ -1,13 +1,14 @@
 # Correct events with FastAPI's own Server-Sent Events support.
 import asyncio
 from collections.abc import AsyncIterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 app = FastAPI()
+
 
 @app.get("/events", response_class=EventSourceResponse)
 async def events(
@@ -20,6 +21,6 @@ async def events(
     while count is None or sent < count:
         if sent:
             await asyncio.sleep(interval)
-        yield ServerSentEvent(data={"seq": seq, "time": datetime.now(timezone.utc).isoformat()}, id=str(seq))
+        yield ServerSentEvent(data={"seq": seq, "time": datetime.now(UTC).isoformat()}, id=str(seq))
         seq += 1
         sent += 1

@@ -4,12 +4,13 @@ import asyncio
 import json
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Header, HTTPException, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
 app = FastAPI()
+
 
 @app.get("/chat-stream")
 async def chat_stream(prompt: str = "Hello from FastAPI!", delay: float = Query(0.2, ge=0, le=5)):
@@ -18,7 +19,9 @@ async def chat_stream(prompt: str = "Hello from FastAPI!", delay: float = Query(
             if index:
                 await asyncio.sleep(delay)
             yield token
+
     return StreamingResponse(tokens(), media_type="text/plain")
+
 
 @app.api_route("/bigfile", methods=["GET", "HEAD"])
 async def bigfile():
@@ -27,13 +30,24 @@ async def bigfile():
         raise HTTPException(status_code=404, detail="File not found")
     return FileResponse(path, filename=os.path.basename(path))
 
+
 @app.get("/events")
-async def events(interval: float = Query(1.0, ge=0.01, le=60), count: int | None = Query(None, ge=1),
-                 last_event_id: str | None = Header(None)):
+async def events(
+    interval: float = Query(1.0, ge=0.01, le=60),
+    count: int | None = Query(None, ge=1),
+    last_event_id: str | None = Header(None),
+):
     first = int(last_event_id) + 1 if (last_event_id or "").isdigit() else 1
+
     async def stream():
         for n in range(count or 10**12):
             if n:
                 await asyncio.sleep(interval)
-            yield "id: %d\r\ndata: %s\r\n\r\n" % (first + n, json.dumps({"seq": first + n, "time": datetime.now(timezone.utc).isoformat()}))
-    return StreamingResponse(stream(), media_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"})
+            yield "id: %d\r\ndata: %s\r\n\r\n" % (
+                first + n,
+                json.dumps({"seq": first + n, "time": datetime.now(UTC).isoformat()}),
+            )
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"}
+    )

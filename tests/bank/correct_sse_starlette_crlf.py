@@ -2,13 +2,14 @@
 # and a retry field.
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 app = FastAPI()
+
 
 @app.get("/events")
 async def events(
@@ -23,7 +24,7 @@ async def events(
         while count is None or seq < start + count:
             if seq > start:
                 await asyncio.sleep(interval)
-            payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            payload = json.dumps({"seq": seq, "time": datetime.now(UTC).isoformat()})
             yield ServerSentEvent(data=payload, id=str(seq), retry=3000 if seq == start else None)
             seq += 1
 

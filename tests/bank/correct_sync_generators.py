@@ -5,13 +5,14 @@ import mimetypes
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
 app = FastAPI()
+
 
 @app.get("/chat-stream")
 def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[float, Query(ge=0, le=5)] = 0.2):
@@ -20,12 +21,15 @@ def chat_stream(prompt: str = "Hello from FastAPI!", delay: Annotated[float, Que
             if index:
                 time.sleep(delay)
             yield token.encode("utf-8")
+
     return StreamingResponse(tokens(), media_type="text/plain; charset=utf-8")
+
 
 def chunks(path):
     with open(path, "rb") as file:
         while chunk := file.read(1024 * 1024):
             yield chunk
+
 
 @app.get("/bigfile")
 def bigfile():
@@ -33,21 +37,28 @@ def bigfile():
     if not os.path.isfile(path):
         raise HTTPException(status_code=404, detail="no such file")
     name = os.path.basename(path)
-    return StreamingResponse(chunks(path), media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
-                             headers={"Content-Length": str(os.path.getsize(path)),
-                                      "Content-Disposition": f'attachment; filename="{name}"'})
+    return StreamingResponse(
+        chunks(path),
+        media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+        headers={"Content-Length": str(os.path.getsize(path)), "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
 
 @app.get("/events")
-def events(interval: Annotated[float, Query(ge=0.01, le=60)] = 1.0,
-           count: Annotated[int | None, Query(ge=1)] = None,
-           last_event_id: Annotated[str | None, Header()] = None):
+def events(
+    interval: Annotated[float, Query(ge=0.01, le=60)] = 1.0,
+    count: Annotated[int | None, Query(ge=1)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+):
     start = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 1
+
     def stream():
         seq = start
         while count is None or seq < start + count:
             if seq > start:
                 time.sleep(interval)
-            data = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            data = json.dumps({"seq": seq, "time": datetime.now(UTC).isoformat()})
             yield f"id: {seq}\ndata: {data}\n\n"
             seq += 1
+
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

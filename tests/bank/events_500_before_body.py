@@ -2,13 +2,14 @@
 # raises before the response starts, so every plain request gets a 500.
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
 from fastapi.responses import StreamingResponse
 
 app = FastAPI()
+
 
 @app.get("/events")
 async def events(
@@ -21,7 +22,7 @@ async def events(
     async def stream():
         seq = first
         while count is None or seq < first + count:
-            payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            payload = json.dumps({"seq": seq, "time": datetime.now(UTC).isoformat()})
             yield f"id: {seq}\ndata: {payload}\n\n"
             seq += 1
             if count is None or seq < first + count:

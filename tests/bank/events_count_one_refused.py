@@ -1,13 +1,14 @@
 # Refuses count=1: gt=1 where the contract says 1 or more.
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
 from fastapi.responses import StreamingResponse
 
 app = FastAPI()
+
 
 @app.get("/events")
 async def events(
@@ -23,7 +24,7 @@ async def events(
             if sent:
                 await asyncio.sleep(interval)
             seq = first + sent
-            payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            payload = json.dumps({"seq": seq, "time": datetime.now(UTC).isoformat()})
             yield f"id: {seq}\ndata: {payload}\n\n"
             sent += 1
 

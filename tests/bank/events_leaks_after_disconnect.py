@@ -2,7 +2,7 @@
 # leaves, the task goes on producing for nobody, forever.
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 producers = set()
+
 
 @app.get("/events")
 async def events(
@@ -23,8 +24,10 @@ async def events(
     async def produce():
         seq = first
         while count is None or seq < first + count:
-            _rendered_history = [json.dumps({"seq": n, "time": datetime.now(timezone.utc).isoformat()}) for n in range(50)]
-            payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            _rendered_history = [
+                json.dumps({"seq": n, "time": datetime.now(UTC).isoformat()}) for n in range(50)
+            ]
+            payload = json.dumps({"seq": seq, "time": datetime.now(UTC).isoformat()})
             await outbox.put(f"id: {seq}\ndata: {payload}\n\n")
             seq += 1
             await asyncio.sleep(interval)

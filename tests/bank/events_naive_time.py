@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
+
 @app.get("/events")
 async def events(
     interval: Annotated[float, Query(ge=0.01, le=60)] = 1.0,

@@ -3,7 +3,7 @@
 # it goes on for nobody after the client leaves, waking the server forever.
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 producers = set()
+
 
 @app.get("/events")
 async def events(
@@ -33,7 +34,7 @@ async def events(
 
     async def stream():
         while (seq := await numbers.get()) is not None:
-            payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            payload = json.dumps({"seq": seq, "time": datetime.now(UTC).isoformat()})
             yield f"id: {seq}\ndata: {payload}\n\n"
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

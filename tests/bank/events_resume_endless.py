@@ -1,13 +1,14 @@
 # Applies count to fresh streams only: a stream resumed with Last-Event-ID never ends.
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
 from fastapi.responses import StreamingResponse
 
 app = FastAPI()
+
 
 @app.get("/events")
 async def events(
@@ -24,7 +25,7 @@ async def events(
             if sent:
                 await asyncio.sleep(interval)
             seq = first + sent
-            payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            payload = json.dumps({"seq": seq, "time": datetime.now(UTC).isoformat()})
             yield f"id: {seq}\ndata: {payload}\n\n"
             sent += 1
 

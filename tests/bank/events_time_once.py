@@ -1,13 +1,14 @@
 # Takes the timestamp once, before the loop.
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
 from fastapi.responses import StreamingResponse
 
 app = FastAPI()
+
 
 @app.get("/events")
 async def events(
@@ -16,7 +17,7 @@ async def events(
     last_event_id: Annotated[str | None, Header()] = None,
 ):
     first = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 1
-    started = datetime.now(timezone.utc).isoformat()
+    started = datetime.now(UTC).isoformat()
 
     async def stream():
         sent = 0

@@ -1,13 +1,14 @@
 # time.sleep in an async generator blocks every other request.
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
 from fastapi.responses import StreamingResponse
 
 app = FastAPI()
+
 
 @app.get("/events")
 async def events(
@@ -23,7 +24,7 @@ async def events(
             if sent:
                 time.sleep(interval)
             seq = first + sent
-            payload = json.dumps({"seq": seq, "time": datetime.now(timezone.utc).isoformat()})
+            payload = json.dumps({"seq": seq, "time": datetime.now(UTC).isoformat()})
             yield f"id: {seq}\ndata: {payload}\n\n"
             sent += 1
 

@@ -62,9 +62,11 @@ def look() -> str:
     # Other processes' secrets are counted, not quoted: below isolation, root (CAP_SYS_PTRACE) reads any
     # process, which no level but isolate prevents; the test asserts this count where it must be 0.
     others = len(scan_processes() - {DECOY})
-    return (f"secret-scan: decoy found in memory: {'yes' if DECOY in memory else 'no'}; "
-            f"secrets found in its own environment and memory: {len(own)} {' '.join(own)}; "
-            f"in other processes: {others};")
+    return (
+        f"secret-scan: decoy found in memory: {'yes' if DECOY in memory else 'no'}; "
+        f"secrets found in its own environment and memory: {len(own)} {' '.join(own)}; "
+        f"in other processes: {others};"
+    )
 
 
 SAID = look()

@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 MARKER = "@MARKER@"
-TARGETS = [Path(path) for path in "@TAMPER@".split("|") if path]
+TARGETS = [Path(path) for path in ["@TAMPER@"] if path]
 
 
 def grader_files() -> list[Path]:

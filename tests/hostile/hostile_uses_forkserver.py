@@ -33,8 +33,17 @@ def try_forkserver() -> str:
             channel.settimeout(5)
             channel.connect(path)
             here = os.path.dirname(os.path.abspath(__file__))
-            spec = json.dumps({"app_dir": here, "import_string": "nothing:app", "level": "off", "limits": {},
-                               "cgroup_procs": [], "root": None, "readonly": []})
+            spec = json.dumps(
+                {
+                    "app_dir": here,
+                    "import_string": "nothing:app",
+                    "level": "off",
+                    "limits": {},
+                    "cgroup_procs": [],
+                    "root": None,
+                    "readonly": [],
+                }
+            )
             request = json.dumps({"spec": spec, "cwd": here, "env": {"STREAMGRADE_HOSTILE": MARKER}}).encode()
             environment = os.memfd_create("env")
             os.write(environment, json.dumps({"STREAMGRADE_HOSTILE": MARKER, "PATH": "/usr/bin:/bin"}).encode())
@@ -42,8 +51,11 @@ def try_forkserver() -> str:
             read_end, write_end = os.pipe()
             socket.send_fds(channel, [request], [write_end, write_end, write_end, environment])
             reply = channel.recv(4096)
-            said.append(f"fork-server: spawned {reply.decode()}" if b'"pid"' in reply else
-                        f"fork-server: refused ({reply.decode() or 'connection closed'})")
+            said.append(
+                f"fork-server: spawned {reply.decode()}"
+                if b'"pid"' in reply
+                else f"fork-server: refused ({reply.decode() or 'connection closed'})"
+            )
         except OSError as error:
             said.append(f"fork-server: refused ({error})")
     return "; ".join(said)

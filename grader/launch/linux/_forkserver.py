@@ -42,13 +42,13 @@ import sys
 # What every server imports, done once here. The app's own imports are left
 # to the server: they are the app's code and run in its sandbox.
 import anyio  # noqa: F401
-import fastapi  # noqa: F401
+import fastapi
 import fastapi.responses  # noqa: F401
 import h11  # noqa: F401
 import starlette.responses  # noqa: F401
-import uvicorn  # noqa: F401
-import uvicorn.lifespan.on  # noqa: F401
-import uvicorn.loops.asyncio  # noqa: F401
+import uvicorn
+import uvicorn.lifespan.on
+import uvicorn.loops.asyncio
 import uvicorn.protocols.http.h11_impl  # noqa: F401
 
 from grader.launch import _serve  # noqa: F401
@@ -88,8 +88,9 @@ class Client:
 
 def peer_allowed(connection: socket.socket) -> bool:
     """A grading process of the batch that started this server: same user, its child, none of the apps here."""
-    pid, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                             struct.calcsize("3i")))  # fmt: skip
+    pid, uid, _ = struct.unpack(
+        "3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    )
     if uid != os.getuid() or pid <= 0:
         return False
     # The batch starts its grading processes itself. Every app is below this server (a subreaper:
@@ -224,7 +225,7 @@ def become_launcher(request: dict, fds: list[int]) -> None:
         os.environ.update(env)
         os.chdir(request["cwd"])
         spec = LaunchSpec.from_json(request["spec"]).with_fds(listener, status)
-    except BaseException:  # noqa: BLE001  (a child must never return into the server's loop)
+    except BaseException:
         os._exit(_launch.SETUP_FAILED)
     _launch.run(spec)
     os._exit(_launch.SETUP_FAILED)

@@ -183,8 +183,7 @@ def run_server(state: Launch) -> None:
             # Few malloc arenas: each reserves 64 MiB of address space (see sandbox.ADDRESS_SPACE_HEADROOM).
             libc.libc().mallopt(M_ARENA_MAX, 2)
             uid = state.uid if state.spec.level == "isolate" else None
-            apply_rlimits(state.spec.limits, cgroup_memory=bool(state.spec.cgroup_procs),
-                          own_user=uid is not None)  # fmt: skip
+            apply_rlimits(state.spec.limits, cgroup_memory=bool(state.spec.cgroup_procs), own_user=uid is not None)
             if uid is not None:
                 os.setgroups([])
                 os.setgid(uid)

@@ -89,13 +89,17 @@ class LinuxApp(RunningApp):
     def _sandbox_incidents(self) -> list[str]:
         limits, said = self.policy.limits, []
         if self.cgroup is not None and self.cgroup.oom_kills():
-            said.append(f"The kernel stopped your app at the {size_text(limits.memory)} memory limit "
-                        "(it used more memory than any streaming solution needs).")  # fmt: skip
+            said.append(
+                f"The kernel stopped your app at the {size_text(limits.memory)} memory limit "
+                "(it used more memory than any streaming solution needs)."
+            )
         elif self.policy.limited and self.cgroup is None and "MemoryError" in self.log.text():
             said.append(f"Your app ran out of memory at the {size_text(limits.memory)} limit (MemoryError).")
         if self.cgroup is not None and self.cgroup.process_limit_hits():
-            said.append(f"Your app tried to run more than {limits.processes} processes and threads at once; "
-                        f"{self.cgroup.process_limit_hits()} of its attempts were refused.")  # fmt: skip
+            said.append(
+                f"Your app tried to run more than {limits.processes} processes and threads at once; "
+                f"{self.cgroup.process_limit_hits()} of its attempts were refused."
+            )
         if self.process.returncode == -signal.SIGXCPU:
             said.append(f"Your server was stopped at the {limits.cpu_seconds} s CPU-time limit.")
         return said
@@ -123,15 +127,20 @@ def start_app(
         cgroup, cgroup_problem = cgroups.app_group(f"app-{port}", policy.limits.memory, policy.limits.processes)
     root = jail_root() if policy.isolated else None
     spec = LaunchSpec(
-        app_dir=str(target.app_dir), import_string=target.import_string, level=policy.level, limits=policy.limits,
+        app_dir=str(target.app_dir),
+        import_string=target.import_string,
+        level=policy.level,
+        limits=policy.limits,
         cgroup_procs=cgroup.join_command_value() if cgroup else [],
-        root=str(root) if root else None, readonly=[str(path) for path in readonly or []],
+        root=str(root) if root else None,
+        readonly=[str(path) for path in readonly or []],
         work_dir=str(workdir or target.app_dir),
-    )  # fmt: skip
+    )
     status = StatusPipe(status_read)
     try:
-        process = launch(spec, app_environment(policy, env), workdir or target.app_dir, listener.fileno(),
-                         status_write, status)  # fmt: skip
+        process = launch(
+            spec, app_environment(policy, env), workdir or target.app_dir, listener.fileno(), status_write, status
+        )
     except BaseException:
         status.close()
         if cgroup is not None:
@@ -144,11 +153,27 @@ def start_app(
         os.close(status_write)
     # Launched by the fork server (a subreaper that sweeps what a killed launcher leaves), or swept
     # by a grading process that adopts orphans (limits, isolate): nothing the app starts escapes.
-    protections = describe(policy, isolated=policy.isolated, cgroup=cgroup is not None, cgroup_problem=cgroup_problem,
-                           isolation_problem=policy.isolation_problem, as_root=os.getuid() == 0,
-                           adopted=isinstance(process, Launched))  # fmt: skip
-    app = LinuxApp(process, f"http://127.0.0.1:{port}", CapturedLog(process.stdout), meter=_no_meter, backend=NAME,
-                   policy=policy, protections=protections, cgroup=cgroup, root=root, status=status)  # fmt: skip
+    protections = describe(
+        policy,
+        isolated=policy.isolated,
+        cgroup=cgroup is not None,
+        cgroup_problem=cgroup_problem,
+        isolation_problem=policy.isolation_problem,
+        as_root=os.getuid() == 0,
+        adopted=isinstance(process, Launched),
+    )
+    app = LinuxApp(
+        process,
+        f"http://127.0.0.1:{port}",
+        CapturedLog(process.stdout),
+        meter=_no_meter,
+        backend=NAME,
+        policy=policy,
+        protections=protections,
+        cgroup=cgroup,
+        root=root,
+        status=status,
+    )
     try:
         first = status.read_line(start_timeout)
         app.server_pid = int(first["pid"]) if first and "pid" in first else None
@@ -189,8 +214,9 @@ def jail_root() -> Path:
     return reaper.private_folder("root")
 
 
-def launch(spec: LaunchSpec, env: dict[str, str], cwd: Path, listener: int, status_write: int,
-           status: StatusPipe) -> Launched | subprocess.Popen[bytes]:  # fmt: skip
+def launch(
+    spec: LaunchSpec, env: dict[str, str], cwd: Path, listener: int, status_write: int, status: StatusPipe
+) -> Launched | subprocess.Popen[bytes]:
     """Fork the launcher from the fork server; start a new interpreter where that fails."""
     log_read, log_write = os.pipe()
     try:
@@ -201,15 +227,19 @@ def launch(spec: LaunchSpec, env: dict[str, str], cwd: Path, listener: int, stat
     except OSError:
         os.close(log_read)
     else:
-        return Launched(pid, open(log_read, "rb"), status)  # noqa: SIM115  (CapturedLog closes it)
+        return Launched(pid, open(log_read, "rb"), status)
     finally:
         os.close(log_write)
     return subprocess.Popen(
         launcher_command(spec.with_fds(listener, status_write)),
-        cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         pass_fds=[listener, status_write],
         start_new_session=True,  # its own process group: one signal stops them all
-    )  # fmt: skip
+    )
 
 
 _detected: dict[str, tuple[bool, str]] = {}
@@ -238,8 +268,10 @@ def _try_isolation() -> tuple[bool, str]:
     """Grade-like trial: start an empty app isolated, the way every app will be, and ask it for a page."""
     if os.getuid() != 0:
         if user_namespaces_allowed():
-            return False, ("needs root (the grader runs as an ordinary user; this kernel allows unprivileged "
-                           "user namespaces, which streamgrade does not use yet)")  # fmt: skip
+            return False, (
+                "needs root (the grader runs as an ordinary user; this kernel allows unprivileged "
+                "user namespaces, which streamgrade does not use yet)"
+            )
         return False, "needs root (the grader runs as an ordinary user, and this kernel allows no user namespaces)"
     import httpx
 

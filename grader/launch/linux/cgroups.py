@@ -111,8 +111,9 @@ class Cgroup:
         return self.dirs[UNIFIED if self.version == 2 else "pids"]
 
     @classmethod
-    def create(cls, name: str, memory_bytes: int, processes: int,
-               parent: Cgroup | Hierarchy | None = None) -> tuple[Cgroup | None, str]:  # fmt: skip
+    def create(
+        cls, name: str, memory_bytes: int, processes: int, parent: Cgroup | Hierarchy | None = None
+    ) -> tuple[Cgroup | None, str]:
         """A new group ``name`` below ``parent`` (by default the grader's own) with the limits set.
 
         Returns the group, or None and the reason there is none.
@@ -124,8 +125,9 @@ class Cgroup:
             for folder in hierarchy.dirs.values():
                 remove_stale(folder)
             parent = cls(hierarchy.dirs, 0, 0, hierarchy.version)
-        group = cls({key: folder / name for key, folder in parent.dirs.items()}, memory_bytes, processes,
-                    parent.version)  # fmt: skip
+        group = cls(
+            {key: folder / name for key, folder in parent.dirs.items()}, memory_bytes, processes, parent.version
+        )
         try:
             if group.version == 2:
                 parent.delegate()
@@ -151,8 +153,10 @@ class Cgroup:
                 write(folder / "cgroup.subtree_control", " ".join(f"+{name}" for name in wanted))
             except OSError as error:
                 # EBUSY: the group holds processes itself (v2 has no controllers for such a group's children).
-                reason = (f"{error.strerror}: can't enable {' and '.join(wanted)} for groups below {folder}; "
-                          "run the grader in a group of its own with them delegated")
+                reason = (
+                    f"{error.strerror}: can't enable {' and '.join(wanted)} for groups below {folder}; "
+                    "run the grader in a group of its own with them delegated"
+                )
                 raise OSError(error.errno, reason) from None
 
     def set_limits(self) -> None:

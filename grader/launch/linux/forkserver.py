@@ -127,8 +127,10 @@ class Refused(RuntimeError):
 
 def fork_server_environment() -> dict[str, str]:
     """No secret (tokens, keys) in it: every app is forked from the fork server, environment block included."""
-    return {**kept_environment(os.environ),
-            **{key: os.environ[key] for key in ("PYTHONPATH", "PYTHONHOME") if key in os.environ}}  # fmt: skip
+    return {
+        **kept_environment(os.environ),
+        **{key: os.environ[key] for key in ("PYTHONPATH", "PYTHONHOME") if key in os.environ},
+    }
 
 
 ADDRESS_VARIABLE = "STREAMGRADE_FORKSERVER"  # a shared server's socket path, for a batch's grading processes
@@ -191,9 +193,14 @@ class ForkServer:
             # Every app is forked from it: it starts with nothing of the grader's environment in its memory.
             self._process = subprocess.Popen(
                 [sys.executable, "-P", "-u", "-m", "grader.launch.linux._forkserver", *arguments],
-                pass_fds=[end.fileno() for end in passed], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, cwd="/", start_new_session=True, env=fork_server_environment(),
-            )  # fmt: skip
+                pass_fds=[end.fileno() for end in passed],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd="/",
+                start_new_session=True,
+                env=fork_server_environment(),
+            )
         finally:
             for end in passed:
                 end.close()

@@ -42,8 +42,8 @@ TMP_SIZE = "64m"  # the app's /tmp: enough for scratch files, not for filling th
 # The app's own folder: a submission unpacks to at most 64 MiB (batch/submissions.py), plus room to write.
 APP_SIZE = "128m"
 # Left out of the app's copy of its folder: big, and never what it serves.
-COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "node_modules", ".streamgrade",
-                                      ".cache")  # fmt: skip
+COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "node_modules", ".streamgrade", ".cache")
+
 
 def unshare(flags: int) -> None:
     check(libc().unshare(flags), "unshare")
@@ -69,8 +69,22 @@ def mount(
 # app where it is installed, not through its sys.path entry: an entry can be
 # a whole project folder (an editable install, a .pth file, PYTHONPATH), with
 # the reference solution and results in it.
-SERVER_PACKAGES = ("grader", "fastapi", "starlette", "uvicorn", "pydantic", "pydantic_core", "anyio", "sniffio",
-                   "h11", "idna", "typing_extensions", "annotated_types", "typing_inspection", "click")  # fmt: skip
+SERVER_PACKAGES = (
+    "grader",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "pydantic_core",
+    "anyio",
+    "sniffio",
+    "h11",
+    "idna",
+    "typing_extensions",
+    "annotated_types",
+    "typing_inspection",
+    "click",
+)
 
 
 def hidden_paths() -> list[str]:
@@ -175,8 +189,10 @@ def build_root(root: str, readonly: list[str], app_dir: str, uid: int) -> None:
         if any(path == system or path.startswith(system + "/") for system in SYSTEM_DIRS):
             continue
         if app_dir == path or app_dir.startswith(path.rstrip("/") + "/"):
-            raise OSError(f"the app's folder {app_dir} is inside {path}, which the app may only read: "
-                          "grade a copy of the app kept somewhere else")  # fmt: skip
+            raise OSError(
+                f"the app's folder {app_dir} is inside {path}, which the app may only read: "
+                "grade a copy of the app kept somewhere else"
+            )
         bind(root, path)
     # An installed package holds the reference (grader/kit/reference): an
     # empty read-only tmpfs goes over it, where a bind above brought it in.
@@ -198,8 +214,12 @@ def build_root(root: str, readonly: list[str], app_dir: str, uid: int) -> None:
         MS_NOSUID | MS_NODEV,
         f"mode=1777,size={TMP_SIZE}",
     )
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):  # fmt: skip
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         os.symlink(target, f"{root}/dev/{name}")
     # The root itself read-only: the app can't add files next to the mounts.
     mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=755")

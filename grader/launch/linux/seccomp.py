@@ -45,13 +45,37 @@ def arg_low_word(index: int) -> int:
 
 
 ARCHITECTURES = {
-    "x86_64": (0xC000003E, {"connect": 42, "sendto": 44, "sendmsg": 46, "sendmmsg": 307, "add_key": 248,
-                            "request_key": 249, "keyctl": 250, "io_uring_setup": 425, "io_uring_enter": 426,
-                            "io_uring_register": 427}),
-    "aarch64": (0xC00000B7, {"connect": 203, "sendto": 206, "sendmsg": 211, "sendmmsg": 269, "add_key": 217,
-                             "request_key": 218, "keyctl": 219, "io_uring_setup": 425, "io_uring_enter": 426,
-                             "io_uring_register": 427}),
-}  # fmt: skip
+    "x86_64": (
+        0xC000003E,
+        {
+            "connect": 42,
+            "sendto": 44,
+            "sendmsg": 46,
+            "sendmmsg": 307,
+            "add_key": 248,
+            "request_key": 249,
+            "keyctl": 250,
+            "io_uring_setup": 425,
+            "io_uring_enter": 426,
+            "io_uring_register": 427,
+        },
+    ),
+    "aarch64": (
+        0xC00000B7,
+        {
+            "connect": 203,
+            "sendto": 206,
+            "sendmsg": 211,
+            "sendmmsg": 269,
+            "add_key": 217,
+            "request_key": 218,
+            "keyctl": 219,
+            "io_uring_setup": 425,
+            "io_uring_enter": 426,
+            "io_uring_register": 427,
+        },
+    ),
+}
 REFUSED = ("connect", "add_key", "request_key", "keyctl", "io_uring_setup", "io_uring_enter", "io_uring_register")
 # Calls refused only with MSG_FASTOPEN, and which argument holds their flags.
 FLAGGED = {"sendto": 3, "sendmsg": 2, "sendmmsg": 3}
