@@ -1,4 +1,4 @@
-"""Reference solution for the three streaming exercises.
+"""Reference solution for the exercises.
 
 Read this after you have passed the grader (or after you have tried hard):
 it is one way to meet every line of the contract in ``exercises/``, with
@@ -228,3 +228,70 @@ async def events(
             "X-Accel-Buffering": "no",
         },
     )
+
+
+# ---------------------------------------------------------------------------
+# Exercise 4: answers sent whole (text, HTML, CSV, bytes, a redirect), and one streamed
+# ---------------------------------------------------------------------------
+# Returning a response object skips FastAPI's conversion to JSON: the body
+# goes out exactly as given, labelled with the media type we choose, and with
+# a Content-Length, because the whole body is known before it is sent.
+
+# Imported here, so that this exercise's part of the file reads on its own.
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse  # noqa: E402
+
+SQUARES_DISPOSITION = {"Content-Disposition": 'attachment; filename="squares.csv"'}
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Responses</title></head>
+<body>
+<h1>Responses</h1>
+<p>Sent whole, as <code>text/html</code>: the browser renders it instead of showing its source.</p>
+</body>
+</html>
+"""
+
+
+@app.get("/hello", response_class=PlainTextResponse)
+def hello(name: str = "world") -> PlainTextResponse:
+    """Exactly ``Hello, <name>!``: ``return f"..."`` alone would send a JSON string, quotes included."""
+    return PlainTextResponse(f"Hello, {name}!")
+
+
+# response_class also tells the OpenAPI docs that this route answers HTML.
+@app.get("/page", response_class=HTMLResponse)
+def page() -> HTMLResponse:
+    return HTMLResponse(PAGE)
+
+
+def squares_lines(rows: int) -> Iterator[str]:
+    """The CSV's lines, each with the \r\n ending CSV files use (RFC 4180, and Python's csv module)."""
+    yield "n,square\r\n"
+    for n in range(1, rows + 1):
+        yield f"{n},{n * n}\r\n"
+
+
+@app.get("/squares.csv")
+def squares_csv(rows: int = 3) -> Response:
+    """A small download, sent whole: Response sets Content-Length from the body."""
+    return Response("".join(squares_lines(rows)), media_type="text/csv", headers=SQUARES_DISPOSITION)
+
+
+@app.get("/squares-stream.csv")
+def squares_stream_csv(rows: int = 3) -> StreamingResponse:
+    """The same file, streamed: its size is not known up front, so it goes out chunked."""
+    return StreamingResponse(squares_lines(rows), media_type="text/csv", headers=SQUARES_DISPOSITION)
+
+
+@app.get("/bytes")
+def counting_bytes(n: int = 256) -> Response:
+    """Bytes must be wrapped in a Response: returned bare, FastAPI would try to make JSON text of them."""
+    return Response(bytes(i % 256 for i in range(n)), media_type="application/octet-stream")
+
+
+@app.get("/old-page")
+def old_page() -> RedirectResponse:
+    """301: moved for good (RedirectResponse's default, 307, says "only this time")."""
+    # A path, not a full URL: the client resolves it against the address it used.
+    return RedirectResponse("/page", status_code=301)

@@ -1,4 +1,4 @@
-"""Your streaming app: fill in the three routes below.
+"""Your streaming app: fill in the routes below.
 
 Each route explains its task in ``exercises/``. Until you fill one in it
 answers ``501 Not Implemented``, so the grader (and you) can tell "not done
@@ -73,3 +73,45 @@ async def events(
     # TODO: yield events like "id: 1\ndata: {...}\n\n", one every `interval` seconds.
     # TODO: return them with the text/event-stream media type and Cache-Control: no-cache.
     return not_implemented("03-events.md")
+
+
+# Exercise 4: exercises/04-responses.md
+# Each route answers whole (not streamed) except /squares-stream.csv.
+# The classes you need: from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+
+@app.get("/hello")
+def hello(name: str = "world"):
+    # TODO: answer exactly "Hello, <name>!" as text/plain, not a JSON string with quotes.
+    return not_implemented("04-responses.md")
+
+
+@app.get("/page")
+def page():
+    # TODO: answer an HTML page (text/html) with the heading <h1>Responses</h1>.
+    return not_implemented("04-responses.md")
+
+
+@app.get("/squares.csv")
+def squares_csv(rows: int = 3):
+    # TODO: the CSV table "n,square" of 1..rows, as text/csv, with
+    # TODO: Content-Disposition: attachment; filename="squares.csv".
+    return not_implemented("04-responses.md")
+
+
+@app.get("/squares-stream.csv")
+def squares_stream_csv(rows: int = 3):
+    # TODO: the same CSV, streamed one line at a time (a generator and a StreamingResponse).
+    return not_implemented("04-responses.md")
+
+
+@app.get("/bytes")
+def counting_bytes(n: int = 256):
+    # TODO: the n bytes 0, 1, 2, ..., 255, 0, 1, ... as application/octet-stream.
+    return not_implemented("04-responses.md")
+
+
+@app.get("/old-page")
+def old_page():
+    # TODO: a 301 redirect to /page.
+    return not_implemented("04-responses.md")

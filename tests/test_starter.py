@@ -9,7 +9,7 @@ import pytest
 def test_it_serves_its_openapi_schema(starter):
     with httpx.Client(base_url=starter.base_url) as client:
         schema = client.get("/openapi.json").json()
-    assert {"/chat-stream", "/bigfile", "/events"} <= set(schema["paths"])
+    assert {"/chat-stream", "/bigfile", "/events", "/hello", "/old-page"} <= set(schema["paths"])
 
 
 @pytest.mark.parametrize(
@@ -18,6 +18,10 @@ def test_it_serves_its_openapi_schema(starter):
         ("/chat-stream", "exercises/01-chat-stream.md"),
         ("/bigfile", "exercises/02-bigfile.md"),
         ("/events", "exercises/03-events.md"),
+        *(
+            (route, "exercises/04-responses.md")
+            for route in ("/hello", "/page", "/squares.csv", "/squares-stream.csv", "/bytes", "/old-page")
+        ),
     ],
 )
 def test_each_route_answers_501_naming_its_exercise(starter, route, exercise_file):
