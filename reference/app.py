@@ -295,3 +295,122 @@ def old_page() -> RedirectResponse:
     """301: moved for good (RedirectResponse's default, 307, says "only this time")."""
     # A path, not a full URL: the client resolves it against the address it used.
     return RedirectResponse("/page", status_code=301)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 5: POST /v1/chat/completions, an OpenAI-compatible chat stream
+# ---------------------------------------------------------------------------
+
+# Imported here, so that this exercise's part of the file reads on its own.
+import time  # noqa: E402
+import uuid  # noqa: E402
+
+from pydantic import BaseModel, Field  # noqa: E402
+
+# Pydantic models describe the JSON body: FastAPI answers a body that does not
+# fit them (not JSON, a field missing or of the wrong type, a delay out of
+# range) with 422 and the reason, which the openai client shows as it is.
+# Fields the client may add that we do not use (temperature...) are ignored.
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: str
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    # Not an OpenAI field: clients send it as an extra body field.
+    delay: float = Field(0.2, ge=0, le=5)
+
+
+def count_tokens(text: str) -> int:
+    return len(TOKEN_PATTERN.findall(text))
+
+
+def usage_of(request: ChatCompletionRequest, reply_tokens: list[str]) -> dict[str, int]:
+    prompt_tokens = sum(count_tokens(message.content) for message in request.messages)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": len(reply_tokens),
+        "total_tokens": prompt_tokens + len(reply_tokens),
+    }
+
+
+def sse_data(payload: dict | str) -> str:
+    """One event: a data line and the blank line that ends it."""
+    return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
+
+
+@app.post("/v1/chat/completions", response_model=None)
+async def chat_completions(request: ChatCompletionRequest) -> StreamingResponse | dict:
+    """Echo the last user message back, token by token, the way OpenAI's API streams."""
+    last_user = next((message for message in reversed(request.messages) if message.role == "user"), None)
+    if last_user is None:
+        # The client's mistake, so a 4xx the client can show, never a 500.
+        raise HTTPException(status_code=400, detail="messages must hold at least one message with role 'user'")
+    tokens = TOKEN_PATTERN.findall(last_user.content)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    usage = usage_of(request, tokens)
+
+    if not request.stream:
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": request.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": last_user.content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": usage,
+        }
+
+    def chunk(choices: list[dict], **extra: object) -> dict:
+        # Every chunk of one stream has the same id, created and model.
+        return {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": request.model,
+            "choices": choices,
+            **extra,
+        }
+
+    include_usage = request.stream_options is not None and request.stream_options.include_usage
+
+    async def generate_chunks() -> AsyncIterator[str]:
+        for index, token in enumerate(tokens):
+            if index > 0:
+                await asyncio.sleep(request.delay)  # the loop serves others meanwhile
+            # The role comes once, in the first delta; then only content.
+            delta = {"role": "assistant", "content": token} if index == 0 else {"content": token}
+            yield sse_data(chunk([{"index": 0, "delta": delta, "finish_reason": None}]))
+        if not tokens:  # an empty message: the role still comes first
+            yield sse_data(chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
+        # Why the reply ended, in a chunk with an empty delta.
+        yield sse_data(chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+        if include_usage:
+            # Usage covers the whole reply: its own chunk, with no choices.
+            yield sse_data(chunk([], usage=usage))
+        # Tells clients the stream is complete (and not cut off).
+        yield sse_data("[DONE]")
+
+    # When the client disconnects, Starlette cancels the generator at its next
+    # await: the "model" stops generating for nobody.
+    return StreamingResponse(
+        generate_chunks(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -115,3 +115,20 @@ def counting_bytes(n: int = 256):
 def old_page():
     # TODO: a 301 redirect to /page.
     return not_implemented("04-responses.md")
+
+
+# Exercise 5: exercises/05-openai-stream.md
+from fastapi import Request  # noqa: E402
+from pydantic import BaseModel, Field  # noqa: E402, F401  (you will want these)
+
+
+# TODO: describe the JSON body with pydantic models: model, messages (each a role
+#       and a content), stream, stream_options (include_usage) and delay (0 to 5,
+#       default 0.2). Then take that model as the route's parameter instead of `request`.
+@app.post("/v1/chat/completions")
+async def chat_completions(request: Request):
+    # TODO: reply with the last message whose role is "user", split into tokens.
+    # TODO: stream false: one chat.completion object.
+    # TODO: stream true: one chat.completion.chunk event per token, then the
+    #       finish_reason chunk, the usage chunk when asked for, and data: [DONE].
+    return not_implemented("05-openai-stream.md")

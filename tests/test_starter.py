@@ -29,3 +29,12 @@ def test_each_route_answers_501_naming_its_exercise(starter, route, exercise_fil
         response = client.get(route)
     assert response.status_code == 501
     assert exercise_file in response.json()["detail"]
+
+
+def test_the_openai_route_answers_501_whatever_the_body(starter):
+    # A body the route would refuse gets 501 too: the untouched starter passes nothing of exercise 5.
+    with httpx.Client(base_url=starter.base_url) as client:
+        for body in (b"{}", b"not json", b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'):
+            response = client.post("/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == 501
+            assert "exercises/05-openai-stream.md" in response.json()["detail"]
