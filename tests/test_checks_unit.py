@@ -177,6 +177,27 @@ def test_payload_problems_are_named(data, message):
         events_checks.test_events_payload(events_app(sse_stream(b"id: 1\ndata: " + data + b"\n\n")))
 
 
+def timed_events(arrivals: list[float]) -> Exchange:
+    body = [(at, f'id: {n}\ndata: {{"seq": {n}}}\n\n'.encode()) for n, at in enumerate(arrivals, start=1)]
+    return stream(body, content_type="text/event-stream")
+
+
+def test_events_sent_one_by_one_too_fast_are_incremental_even_when_the_first_is_read_late():
+    # A fixed 0.2 s sleep at interval=0.36, its first event read 75 ms late on a
+    # loaded machine (measured): 0.525 s from first to last. Sent one by one all the
+    # same; the wrong gaps are events.pacing's verdict, not this one's.
+    app = events_app(timed_events([0.875, 1.0, 1.229, 1.4]))
+    app.events.interval = 0.36
+    events_checks.test_events_incremental(app)
+
+
+def test_events_sent_in_two_bursts_are_not_incremental():
+    app = events_app(timed_events([0.01, 0.012, 1.0, 1.002]))
+    app.events.interval = 0.36
+    with pytest.raises(CheckFailed, match="2 burst"):
+        events_checks.test_events_incremental(app)
+
+
 def quiet_after(quiet_cpu: float, streaming_cpu: float = 0.025) -> AppRecording:
     return events_app(sse_stream(b"data: x\n\n"), DisconnectRecording(5, 5, 0.5, streaming_cpu, quiet_cpu, True))
 

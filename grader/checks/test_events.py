@@ -222,11 +222,14 @@ def test_events_incremental(app):
     require_answer(events_rec.solo, "GET /events", app.crash("events"))
     arrivals = event_arrivals(events_rec.solo)
     # Events less than a quarter interval apart count as one burst: a buffered stream
-    # arrives within ms, and a stream sent every 0.2 s at interval=0.4 is still sent one by one.
+    # arrives within ms, and a stream sent every 0.2 s at interval=0.36 is still sent one by one.
+    # Separate bursts are the whole verdict: how far apart they are is events.pacing's. A bound
+    # on the total spread judged a fixed 0.2 s sleep by 0.6 s against 0.54 s, and a first event
+    # read 60 ms late on a loaded machine flipped it (this check failed 1 run in 5).
     distinct = len(clusters(arrivals, events_rec.interval / 4))
     spread = arrivals[-1] - arrivals[0] if arrivals else 0.0
     wanted = (events_rec.count - 1) * events_rec.interval
-    if distinct >= max(2, events_rec.count - 1) and spread >= wanted / 2:
+    if distinct >= max(2, events_rec.count - 1):
         return
     raise CheckFailed(
         f"Asked for {events_rec.count} events {events_rec.interval:g} s apart, so about {wanted:g} s from first "
