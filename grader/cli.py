@@ -19,7 +19,7 @@ from grader import __version__, launch
 from grader.files import write_atomically
 from grader.hints import save_last
 from grader.launch import TargetError, resolve_target
-from grader.plugin import CHECKS_DIR, REFERENCE_APP
+from grader.plugin import CHECKS_DIR, EXERCISES_DIR, REFERENCE_APP
 from grader.probes.run import EXERCISES
 from grader.render.html import render_html
 from grader.render.json import render_json
@@ -196,6 +196,7 @@ def grade(
     """
     arguments = [
         str(CHECKS_DIR),
+        *(str(EXERCISES_DIR / name) for name in EXERCISES),
         "-c",
         str(CHECKS_DIR / "pytest.ini"),
         "--rootdir",

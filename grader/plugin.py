@@ -31,6 +31,7 @@ from grader.render.json import render_json
 from grader.results import CheckResult, GradeResult, Status
 
 CHECKS_DIR = Path(__file__).parent / "checks"
+EXERCISES_DIR = Path(__file__).parent / "exercises"
 REFERENCE_APP = kit.reference_app()  # inside the installed package, or the checkout's reference/
 
 

@@ -18,7 +18,9 @@ from typing import TextIO
 import httpx
 
 from grader import launch
-from grader.checks import test_bigfile, test_chat, test_events
+from grader.exercises.bigfile import test_bigfile
+from grader.exercises.chat import test_chat
+from grader.exercises.events import test_events
 from grader.probes.http import IDENTITY
 from grader.render.terminal import printable
 

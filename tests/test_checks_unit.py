@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
-from grader.checks import test_bigfile as bigfile_checks
-from grader.checks import test_chat as chat_checks
-from grader.checks import test_events as events_checks
+from grader.exercises.bigfile import test_bigfile as bigfile_checks
+from grader.exercises.chat import test_chat as chat_checks
+from grader.exercises.events import test_events as events_checks
 from grader.recording import (
     AppRecording,
     BigfileRecording,

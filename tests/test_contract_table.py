@@ -11,13 +11,18 @@ from test_grading_bank import BANK, FAULTY, NO_BONUS, WITH_BONUS, expected_misse
 
 TABLE = ROOT / "docs" / "CONTRACT.md"
 PAGES = sorted((ROOT / "exercises").glob("*.md"))
-CHECK_MODULES = ("test_app", "test_chat", "test_bigfile", "test_events")
+CHECK_MODULES = (
+    "grader.checks.test_app",
+    "grader.exercises.chat.test_chat",
+    "grader.exercises.bigfile.test_bigfile",
+    "grader.exercises.events.test_events",
+)
 
 
 def grader_check_ids() -> set[str]:
     ids = set()
     for name in CHECK_MODULES:
-        module = importlib.import_module(f"grader.checks.{name}")
+        module = importlib.import_module(name)
         for function in vars(module).values():
             for mark in getattr(function, "pytestmark", []):
                 if mark.name == "check":

@@ -20,7 +20,10 @@ from pathlib import Path
 import pytest
 from conftest import REFERENCE_APP, ROOT
 
-from grader.checks import test_app, test_bigfile, test_chat, test_events
+from grader.checks import test_app
+from grader.exercises.bigfile import test_bigfile
+from grader.exercises.chat import test_chat
+from grader.exercises.events import test_events
 from grader.render.terminal import START_APP, starts_the_app, try_it_lines
 from grader.results import CheckResult
 

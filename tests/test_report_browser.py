@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import REFERENCE_APP, ROOT
 
-from grader.probes.chat import TIMING_TOKENS
+from grader.exercises.chat.probe import TIMING_TOKENS
 
 BANK = Path(__file__).parent / "bank"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -26,7 +26,7 @@ from grader.launch import (
     RunningApp,
     start_app,
 )
-from grader.probes.bigfile import (
+from grader.exercises.bigfile.probe import (
     REMEASURE_FACTOR,
     DownloadClock,
     ServedFile,
@@ -35,8 +35,8 @@ from grader.probes.bigfile import (
     probe_full_download,
     probe_reference_again,
 )
-from grader.probes.chat import probe_chat, probe_chat_more
-from grader.probes.events import probe_disconnect, probe_events, probe_events_more
+from grader.exercises.chat.probe import probe_chat, probe_chat_more
+from grader.exercises.events.probe import probe_disconnect, probe_events, probe_events_more
 from grader.recording import AppRecording, BigfileRecording, ChatRecording, Download, EventsRecording, StartRecording
 from grader.samplefile import verified_sample_file, write_sample_file
 from grader.tracebacks import crashes

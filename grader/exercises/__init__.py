@@ -1,0 +1,1 @@
+"""The exercises: one folder each, holding its probes and its checks."""
