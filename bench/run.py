@@ -118,6 +118,32 @@ LEARNER_PAUSE = 4.0
 WATCH_LINE_TIMEOUT = 120.0
 
 
+class WatchOutput:
+    """The lines of one `streamgrade watch` process, and when each verdict line arrived."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self.verdicts: list[float] = []
+        self.arrived = threading.Condition()
+
+    def read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self.arrived:
+                self.lines.append(line)
+                if line.startswith("Graded "):
+                    self.verdicts.append(time.perf_counter())
+                self.arrived.notify_all()
+
+    def next_verdict(self, count: int) -> float:
+        """The arrival time of the count-th verdict line, waiting for it."""
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: len(self.verdicts) >= count, WATCH_LINE_TIMEOUT):
+                raise RuntimeError(f"no verdict from streamgrade watch:\n{''.join(self.lines)}")
+            return self.verdicts[count - 1]
+
+
 def measure_watch(saves: int, exercises: list[str], work: Path) -> dict:
     """From writing the app file to the watch's verdict line, per exercise, on the reference."""
     floors, rows = exercise_floor_seconds(), []
@@ -136,27 +162,13 @@ def measure_watch(saves: int, exercises: list[str], work: Path) -> dict:
             text=True,
             **ctrl_c,
         )
-        verdicts: list[float] = []
-        lines = []
-        arrived = threading.Condition()
-
-        def read() -> None:
-            assert process.stdout is not None
-            for line in process.stdout:
-                with arrived:
-                    lines.append(line)
-                    if line.startswith("Graded "):
-                        verdicts.append(time.perf_counter())
-                    arrived.notify_all()
-
-        reader = threading.Thread(target=read, daemon=True)
+        # The reader's state is its own object, not names of this loop: a reader
+        # still draining the previous exercise's output (join below has a
+        # timeout) must not append its late "Graded" lines to this exercise.
+        watch_output = WatchOutput(process)
+        reader = threading.Thread(target=watch_output.read, daemon=True)
         reader.start()
-
-        def next_verdict(count: int) -> float:
-            with arrived:
-                if not arrived.wait_for(lambda: len(verdicts) >= count, WATCH_LINE_TIMEOUT):
-                    raise RuntimeError(f"no verdict from streamgrade watch:\n{''.join(lines)}")
-                return verdicts[count - 1]
+        next_verdict = watch_output.next_verdict
 
         times = []
         stopped = True

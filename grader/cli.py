@@ -263,9 +263,13 @@ def sweeping(enabled: bool):
 def kit_target(spec: str) -> str:
     """The learner's app when ``spec`` is the kit's folder (it has ``starter/app.py``, not ``app.py``)."""
     folder = Path(spec)
-    if ":" not in spec and folder.is_dir() and not (folder / "app.py").is_file():
-        if (folder / DEFAULT_TARGET).is_file():
-            return str(folder / DEFAULT_TARGET)
+    if (
+        ":" not in spec
+        and folder.is_dir()
+        and not (folder / "app.py").is_file()
+        and (folder / DEFAULT_TARGET).is_file()
+    ):
+        return str(folder / DEFAULT_TARGET)
     return spec
 
 
@@ -278,7 +282,8 @@ def run_check(args: argparse.Namespace) -> int:
     except TargetError as error:
         if args.target == DEFAULT_TARGET and not args.reference:
             print(
-                f"streamgrade: {error}\nRun it from the kit's folder, or name your app: streamgrade check path/to/app.py",
+                f"streamgrade: {error}\n"
+                "Run it from the kit's folder, or name your app: streamgrade check path/to/app.py",
                 file=sys.stderr,
             )
         else:

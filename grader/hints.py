@@ -10,6 +10,7 @@ run), else the check's own.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
@@ -104,10 +105,8 @@ def last_result_path() -> Path:
 
 def save_last(result: GradeResult) -> None:
     """Keep the result for `streamgrade hint`; a cache that can't be written costs only that."""
-    try:
+    with contextlib.suppress(OSError):
         write_atomically(last_result_path(), render_json(result))
-    except OSError:
-        pass
 
 
 def last_failure(saved: Path, check_id: str) -> tuple[str, GradeResult] | None:

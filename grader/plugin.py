@@ -270,7 +270,7 @@ class GradingSession:
             )
         elif isinstance(error, Inconclusive):
             self.record(item, "inconclusive", message=str(error))
-        elif isinstance(error, NotApplicable) or isinstance(error, pytest.skip.Exception):
+        elif isinstance(error, (NotApplicable, pytest.skip.Exception)):
             self.record(item, "skipped", message=str(error))
         else:
             tb = "".join(traceback.format_exception(error))

@@ -127,7 +127,7 @@ class GradeResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for check, saved in zip(self.checks, data["checks"]):
+        for check, saved in zip(self.checks, data["checks"], strict=True):
             saved["score"] = check.score
         data["score"] = self.score
         data["base_score"] = self.base_score

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 
 from grader.recording import Chunk
@@ -21,7 +22,7 @@ def bursts(chunks: list[Chunk], quiet: float) -> list[Chunk]:
         else:
             starts.append(chunk.at)
             parts.append([chunk.data])
-    return [Chunk(at, b"".join(pieces)) for at, pieces in zip(starts, parts)]
+    return [Chunk(at, b"".join(pieces)) for at, pieces in zip(starts, parts, strict=True)]
 
 
 def clusters(times: list[float], quiet: float) -> list[float]:
@@ -36,7 +37,7 @@ def clusters(times: list[float], quiet: float) -> list[float]:
 
 
 def gaps(times: list[float]) -> list[float]:
-    return [later - earlier for earlier, later in zip(times, times[1:])]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 def median(values: list[float]) -> float:

@@ -90,7 +90,8 @@ class Worker:
             return self.failure()
         if (await asyncio.to_thread(self.process.stdout.readline)).strip() != DONE:
             return self.failure()
-        data = json.loads(Path(self.request.result).read_text(encoding="utf-8"))
+        text = await asyncio.to_thread(Path(self.request.result).read_text, encoding="utf-8")
+        data = json.loads(text)
         return data["error"] if "error" in data else GradeResult.from_dict(data)
 
     def failure(self) -> str:

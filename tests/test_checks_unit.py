@@ -332,7 +332,7 @@ def test_pacing_is_judged_at_every_delay_asked_for_and_at_the_default():
     )
     chat_checks.test_chat_pacing(chat_with([default, second]))
     fixed = TimedReply("x y z", 0.4, stream([(0.002, b"x "), (0.202, b"y "), (0.402, b"z")]))
-    with pytest.raises(CheckFailed, match="Asked for delay=0.4"):
+    with pytest.raises(CheckFailed, match=r"Asked for delay=0\.4"):
         chat_checks.test_chat_pacing(chat_with([default, fixed]))
     wrong_default = TimedReply(
         "Hello from FastAPI!",

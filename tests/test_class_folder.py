@@ -212,5 +212,5 @@ def test_a_folder_with_several_python_files_and_no_app_py_says_so(tmp_path):
     source.mkdir()
     (source / "main.py").write_text("app = 1\n")
     (source / "helpers.py").write_text("")
-    with pytest.raises(SubmissionError, match="no app.py"):
+    with pytest.raises(SubmissionError, match=r"no app\.py"):
         prepare(Submission("submission", source), tmp_path / "scratch")

@@ -55,7 +55,7 @@ def rows(text: str) -> list[dict[str, str]]:
 def test_grades_csv_keeps_the_exact_name_in_its_identity_column(name):
     table = rows(render_csv({"safe-id": result(name, "passed")}, ["chat.check0"]))
     assert table[0]["name"] == name and table[0]["id"] == "safe-id"
-    assert list(table[0])[0] == "name"
+    assert next(iter(table[0])) == "name"
 
 
 @pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])

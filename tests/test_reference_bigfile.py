@@ -91,10 +91,12 @@ def test_memory_stays_bounded_serving_256_mib(reference_large, large_file):
         pytest.skip("needs a peak of resident memory the kernel lets us reset (Linux's /proc)")
     before = meter.memory().rss
     received = 0
-    with httpx.Client(base_url=reference_large.base_url, timeout=60) as client:
-        with client.stream("GET", "/bigfile") as response:
-            for chunk in response.iter_raw():
-                received += len(chunk)
+    with (
+        httpx.Client(base_url=reference_large.base_url, timeout=60) as client,
+        client.stream("GET", "/bigfile") as response,
+    ):
+        for chunk in response.iter_raw():
+            received += len(chunk)
     assert received == large_file.size
     growth = (meter.memory().peak or 0) - before
     assert growth < MEMORY_BOUND, f"peak resident memory grew by {growth / 2**20:.1f} MiB"
@@ -105,13 +107,15 @@ def test_memory_stays_bounded_while_the_client_reads_slowly(reference_large):
     if not meter.reset_peak():
         pytest.skip("needs a peak of resident memory the kernel lets us reset (Linux's /proc)")
     before = meter.memory().rss
-    with httpx.Client(base_url=reference_large.base_url, timeout=60) as client:
-        with client.stream("GET", "/bigfile") as response:
-            stream = response.iter_raw()
-            next(stream)
-            # The slow reader: stop reading for a second. A server without
-            # back-pressure would push the whole file into its send buffer
-            # in far less time than that.
-            time.sleep(1.0)
-            growth = (meter.memory().peak or 0) - before
+    with (
+        httpx.Client(base_url=reference_large.base_url, timeout=60) as client,
+        client.stream("GET", "/bigfile") as response,
+    ):
+        stream = response.iter_raw()
+        next(stream)
+        # The slow reader: stop reading for a second. A server without
+        # back-pressure would push the whole file into its send buffer
+        # in far less time than that.
+        time.sleep(1.0)
+        growth = (meter.memory().peak or 0) - before
     assert growth < MEMORY_BOUND, f"peak resident memory grew by {growth / 2**20:.1f} MiB"

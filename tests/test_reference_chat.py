@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 import time
@@ -68,7 +69,7 @@ def test_tokens_arrive_one_by_one_delay_apart(reference):
     assert times[0] < (times[-1] - times[0]) / 2
     # asyncio.sleep never wakes early, but one late wake-up shortens the next
     # gap: judge the median, with room for a busy machine.
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert DELAY * 0.75 <= statistics.median(gaps) <= DELAY * 3
 
 
@@ -81,11 +82,13 @@ def test_an_out_of_range_delay_is_rejected(reference, delay):
 
 @pytest.mark.parametrize("delay", ["0", "5"])
 def test_the_delay_bounds_are_inclusive(reference, delay):
-    with httpx.Client(base_url=reference.base_url) as client:
-        with client.stream("GET", "/chat-stream", params={"prompt": "a b", "delay": delay}) as response:
-            assert response.status_code == 200
-            # The first token comes at once; no need to wait out a 5 s delay.
-            assert next(response.iter_raw()) == b"a "
+    with (
+        httpx.Client(base_url=reference.base_url) as client,
+        client.stream("GET", "/chat-stream", params={"prompt": "a b", "delay": delay}) as response,
+    ):
+        assert response.status_code == 200
+        # The first token comes at once; no need to wait out a 5 s delay.
+        assert next(response.iter_raw()) == b"a "
 
 
 async def probe_latencies(base_url: str, count: int) -> list[float]:

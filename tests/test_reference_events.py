@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import statistics
 import time
@@ -59,10 +60,10 @@ def test_events_are_paced_by_the_interval_with_live_timestamps(reference):
 
     # The first event comes at once, long before the last is due.
     assert arrived[0] < (arrived[-1] - arrived[0]) / 2
-    gaps = [later - earlier for earlier, later in zip(arrived, arrived[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrived)]
     assert INTERVAL * 0.75 <= statistics.median(gaps) <= INTERVAL * 3
     # Timestamps are taken per event: their gaps follow the arrival gaps.
-    stamp_gaps = [later - earlier for earlier, later in zip(stamped, stamped[1:])]
+    stamp_gaps = [later - earlier for earlier, later in itertools.pairwise(stamped)]
     assert INTERVAL * 0.75 <= statistics.median(stamp_gaps) <= INTERVAL * 3
 
 

@@ -40,7 +40,7 @@ def test_the_file_is_made_once_and_then_reused_unhashed(cached, monkeypatch):
 
 
 def test_a_rewritten_file_is_made_anew_even_with_its_times_put_back(cached):
-    path, digest = cached
+    path, _ = cached
     before = path.stat()
     tampered = b"\n" * SIZE  # the same size, and every byte a newline
     path.write_bytes(tampered)

@@ -62,9 +62,11 @@ def test_an_app_that_cannot_start_gives_its_log(tmp_path, source, in_log):
 
 def test_an_app_whose_import_hangs_times_out(tmp_path):
     target = resolve_target(str(write_app(tmp_path, "import time\ntime.sleep(60)\n")))
-    with pytest.raises(AppStartError, match="did not answer within 1 s") as caught:
-        with running_app(target, start_timeout=1.0):
-            pass
+    with (
+        pytest.raises(AppStartError, match="did not answer within 1 s") as caught,
+        running_app(target, start_timeout=1.0),
+    ):
+        pass
     assert "--start-timeout" in str(caught.value)  # the message says how to give it longer
 
 

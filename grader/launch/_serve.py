@@ -22,10 +22,8 @@ import uvicorn
 def main(argv: list[str]) -> None:
     fd, app_dir, import_string = argv[0], argv[1], argv[2]
     sys.path.insert(0, app_dir)
-    if fd == "-":
-        listener = socket.fromshare(sys.stdin.buffer.read())
-    else:
-        listener = socket.socket(fileno=int(fd))  # family and type detected from the fd
+    # "-": a shared socket on stdin (Windows); else a descriptor whose family and type the socket detects.
+    listener = socket.fromshare(sys.stdin.buffer.read()) if fd == "-" else socket.socket(fileno=int(fd))
     config = uvicorn.Config(
         import_string,
         # Pinned so that behaviour doesn't depend on which optional speedups

@@ -127,7 +127,7 @@ async def start_servers(side: Side, exercises: list[str], start_timeout: float, 
         return_exceptions=True,
     )
     side.recording.start.seconds = max(side.recording.start.seconds, clock() - started)
-    for name, result in zip(exercises, results):
+    for name, result in zip(exercises, results, strict=True):
         if isinstance(result, RunningApp):
             side.servers[name] = result
     failure = next((result for result in results if isinstance(result, BaseException)), None)

@@ -91,10 +91,8 @@ def summary(result: GradeResult) -> str:
 def gradescope_results(result: GradeResult) -> dict[str, Any]:
     tests = []
     for number, check in in_exercise_order(result.checks):
-        if not check.counted:
-            max_score = 0.0  # not counted: worth nothing either way
-        else:
-            max_score = 0.0 if check.bonus else check.max_score
+        # Not counted, or a bonus: worth nothing toward the maximum.
+        max_score = check.max_score if check.counted and not check.bonus else 0.0
         tests.append(
             {
                 "name": f"{check.title} [{check.id}]",

@@ -67,7 +67,10 @@ def timeline(rows: list[tuple[str, list[float], list[str]]], expected: list[floa
     scale = axis(latest * 1.08)
     drawn = []
     for index, (label, times, texts) in enumerate(rows):
-        marks = [{"x": LABEL_WIDTH + at * scale["scale"], "at": at, "text": text} for at, text in zip(times, texts)]
+        marks = [
+            {"x": LABEL_WIDTH + at * scale["scale"], "at": at, "text": text}
+            for at, text in zip(times, texts, strict=True)
+        ]
         drawn.append({"label": label, "y": 20 + index * 40, "marks": marks, "count": len(times)})
     return {
         "axis": scale,

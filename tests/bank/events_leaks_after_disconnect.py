@@ -24,9 +24,7 @@ async def events(
     async def produce():
         seq = first
         while count is None or seq < first + count:
-            _rendered_history = [
-                json.dumps({"seq": n, "time": datetime.now(UTC).isoformat()}) for n in range(50)
-            ]
+            _rendered_history = [json.dumps({"seq": n, "time": datetime.now(UTC).isoformat()}) for n in range(50)]
             payload = json.dumps({"seq": seq, "time": datetime.now(UTC).isoformat()})
             await outbox.put(f"id: {seq}\ndata: {payload}\n\n")
             seq += 1

@@ -1,4 +1,5 @@
 # Kills its parent and grandparent (the launcher and, outside isolation, the grading process).
+import contextlib
 import os
 import signal
 
@@ -18,9 +19,7 @@ for _ in range(2):
     pid = parent_of(pid)
     if pid <= 1:
         break  # PID 1 of its namespace: nothing above it is visible
-    try:
+    with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
 
 app = FastAPI()

@@ -1,4 +1,5 @@
 # Tries to change the grader's code, the reference, earlier results and other students' files.
+import contextlib
 import os
 from pathlib import Path
 
@@ -27,9 +28,7 @@ for target in [*TARGETS, *grader_files()]:
                 file.write("\n# tampered\n")
     except OSError:
         pass
-    try:
+    with contextlib.suppress(OSError):
         os.chmod(target, 0o777)
-    except OSError:
-        pass
 
 app = FastAPI()

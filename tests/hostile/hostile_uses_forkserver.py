@@ -48,7 +48,7 @@ def try_forkserver() -> str:
             environment = os.memfd_create("env")
             os.write(environment, json.dumps({"STREAMGRADE_HOSTILE": MARKER, "PATH": "/usr/bin:/bin"}).encode())
             os.lseek(environment, 0, 0)
-            read_end, write_end = os.pipe()
+            _read_end, write_end = os.pipe()  # the read end stays open: writes to it must not fail
             socket.send_fds(channel, [request], [write_end, write_end, write_end, environment])
             reply = channel.recv(4096)
             said.append(

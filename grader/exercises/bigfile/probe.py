@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,10 +94,8 @@ class MemorySampler:
         await asyncio.gather(self._task, return_exceptions=True)
         peak = max(rss for _, rss in self.samples)
         if self.reset_ok:
-            try:
+            with contextlib.suppress(OSError):
                 peak = max(peak, self.meter.memory().peak or 0)
-            except OSError:
-                pass
         return MemoryTrace(self.reset_ok, self.before, peak, self.samples, self.meter.sample_period)
 
 

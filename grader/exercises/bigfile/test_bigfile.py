@@ -383,7 +383,8 @@ def test_bigfile_head(app):
     require_status(exchange, 200, "HEAD /bigfile", app.crash("bigfile"))
     if exchange.header("content-length") != str(bigfile.file_size):
         raise CheckFailed(
-            f"HEAD /bigfile should announce Content-Length: {bigfile.file_size}, got {exchange.header('content-length')}."
+            f"HEAD /bigfile should announce Content-Length: {bigfile.file_size}, "
+            f"got {exchange.header('content-length')}."
         )
     # The headers that describe the file; Date and the like may differ between two answers.
     get = full_download(app)

@@ -206,8 +206,8 @@ def test_chat_nonblocking(app, reference):
         if exchange.ended_at is not None and exchange.ended_at < wanted * STREAM_EVIDENCE:
             raise NotApplicable(
                 f"The concurrent streams ended after {seconds(exchange.ended_at)}, before the "
-                f"{chat.concurrent_delay:g} s waits between their tokens could run ({seconds(wanted)} expected): whether other "
-                "requests wait while streams run could not be seen. See chat.pacing."
+                f"{chat.concurrent_delay:g} s waits between their tokens could run ({seconds(wanted)} expected): "
+                "whether other requests wait while streams run could not be seen. See chat.pacing."
             )
     judge_loop_health(
         chat.busy_latencies,
@@ -220,7 +220,8 @@ def test_chat_nonblocking(app, reference):
 @check(
     "chat.validation",
     points=1,
-    hint="Declare the limits on the parameter: `delay: Annotated[float, Query(ge=0, le=5)] = 0.2` (ge and le include the ends).",
+    hint="Declare the limits on the parameter: `delay: Annotated[float, Query(ge=0, le=5)] = 0.2` "
+    "(ge and le include the ends).",
     reproduce="curl -i 'http://127.0.0.1:8000/chat-stream?delay=9'",
 )
 def test_chat_validation(app):

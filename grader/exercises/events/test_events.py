@@ -283,7 +283,7 @@ def test_events_live_timestamps(app):
     events = parsed(exchange).events
     arrivals = event_arrivals(exchange)
     stamps = [datetime.fromisoformat(json.loads(event.data)["time"]).timestamp() for event in events]
-    offsets = [stamp - (exchange.sent_wall + at) for stamp, at in zip(stamps, arrivals)]
+    offsets = [stamp - (exchange.sent_wall + at) for stamp, at in zip(stamps, arrivals, strict=True)]
     worst = max(offsets, key=abs)
     if abs(worst) > CLOCK_TOLERANCE:
         raise CheckFailed(
@@ -291,7 +291,7 @@ def test_events_live_timestamps(app):
             "(not local time labelled UTC), and taken when the event is made?",
             evidence={"offsets": offsets},
         )
-    drift = [abs(stamp_gap - arrival_gap) for stamp_gap, arrival_gap in zip(gaps(stamps), gaps(arrivals))]
+    drift = [abs(stamp_gap - arrival_gap) for stamp_gap, arrival_gap in zip(gaps(stamps), gaps(arrivals), strict=True)]
     if drift and median(drift) > app.events.interval * PACING_TOLERANCE:
         raise CheckFailed(
             f"The times in the events are {[round(gap, 3) for gap in gaps(stamps)]} s apart, but the events "
@@ -316,7 +316,8 @@ def test_events_nonblocking(app, reference):
         if exchange.ended_at is not None and exchange.ended_at < wanted * STREAM_EVIDENCE:
             raise NotApplicable(
                 f"The concurrent event streams ended after {seconds(exchange.ended_at)}, before the "
-                f"{events_rec.concurrent_interval:g} s waits between their events could run ({seconds(wanted)} expected): "
+                f"{events_rec.concurrent_interval:g} s waits between their events could run "
+                f"({seconds(wanted)} expected): "
                 "whether other requests wait while streams run could not be seen. See events.pacing."
             )
     judge_loop_health(
@@ -378,7 +379,8 @@ def test_events_unexpected_id(app):
 @check(
     "events.validation",
     points=1,
-    hint="Declare the limits: `Query(ge=0.01, le=60)` for interval, `Query(ge=1)` for count (ge and le include the ends).",
+    hint="Declare the limits: `Query(ge=0.01, le=60)` for interval, `Query(ge=1)` for count "
+    "(ge and le include the ends).",
     reproduce="curl -i 'http://127.0.0.1:8000/events?interval=0'",
 )
 def test_events_validation(app):

@@ -12,6 +12,7 @@ batch).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import tempfile
@@ -170,10 +171,8 @@ def stray_children(known: Iterable[int]) -> set[int]:
 def reap(pids: Iterable[int]) -> None:
     """Collect the exit status of killed processes that were orphaned to this process."""
     for pid in pids:
-        try:
+        with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, os.WNOHANG)
-        except (ChildProcessError, OSError):
-            pass
 
 
 def remove_stale_folders(kind: str, remove: Callable[[str], object] = os.rmdir) -> None:
