@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT))
 from grader import sse  # noqa: E402
 from grader.cli import DEFAULT_JOBS  # noqa: E402
 from grader.contract import CHAT_DEFAULT_DELAY, EVENTS_DEFAULT_INTERVAL  # noqa: E402
-from grader.launch import features, resolve_target, running_app  # noqa: E402
 from grader.exercises.bigfile import probe as bigfile_probe  # noqa: E402
 from grader.exercises.chat import probe as chat_probe  # noqa: E402
 from grader.exercises.events import probe as events_probe  # noqa: E402
+from grader.launch import features, resolve_target, running_app  # noqa: E402
 from grader.probes.http import local_client  # noqa: E402
 from grader.timing import arrival_at_offsets, bursts  # noqa: E402
 

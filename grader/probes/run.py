@@ -18,14 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.contract import BIGFILE_DEFAULT_PATH, BIGFILE_SIZE
-from grader.launch import (
-    DEFAULT_START_TIMEOUT,
-    AppStartError,
-    AppTarget,
-    Policy,
-    RunningApp,
-    start_app,
-)
 from grader.exercises.bigfile.probe import (
     REMEASURE_FACTOR,
     DownloadClock,
@@ -37,6 +29,14 @@ from grader.exercises.bigfile.probe import (
 )
 from grader.exercises.chat.probe import probe_chat, probe_chat_more
 from grader.exercises.events.probe import probe_disconnect, probe_events, probe_events_more
+from grader.launch import (
+    DEFAULT_START_TIMEOUT,
+    AppStartError,
+    AppTarget,
+    Policy,
+    RunningApp,
+    start_app,
+)
 from grader.recording import AppRecording, BigfileRecording, ChatRecording, Download, EventsRecording, StartRecording
 from grader.samplefile import verified_sample_file, write_sample_file
 from grader.tracebacks import crashes
