@@ -357,7 +357,7 @@ def run_check(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 3
-    if args.fail_under is not None and result.score < args.fail_under:
+    if args.fail_under is not None and result.total < args.fail_under:
         return 1
     return 0
 

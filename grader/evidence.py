@@ -78,6 +78,7 @@ def chat_evidence(app: AppRecording) -> dict[str, Any] | None:
     if app.chat is None:
         return None
     return {
+        "status": app.chat.solo.status,
         "arrivals": arrivals(app.chat.solo),
         "idle_latencies": app.chat.idle_latencies,
         "busy_latencies": app.chat.busy_latencies,
@@ -91,6 +92,7 @@ def bigfile_evidence(app: AppRecording) -> dict[str, Any] | None:
     if download is None:
         return None
     return {
+        "status": download.status,
         "seconds": round(download.seconds, 3),
         "received": download.received,
         "rate": download.rate,
@@ -121,6 +123,7 @@ def events_evidence(app: AppRecording) -> dict[str, Any] | None:
     problem = stream.first_problem or (stream.unfinished if exchange.error is None else None)
     ends = arrival_at_offsets(exchange.chunks, [event.end for event in stream.events])
     return {
+        "status": exchange.status,
         "arrivals": [round(at, 4) for at in ends[:ARRIVALS_CAP]],
         "transcript": transcript(exchange.body, problem.offset if problem else None),
         "problem": {"offset": problem.offset, "message": problem.message} if problem else None,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.files import write_atomically
+from grader.render.code import terminal_text
 from grader.render.json import render_json
 from grader.results import GradeResult
 
@@ -164,8 +165,8 @@ def show_hint(check_id: str, out=sys.stdout) -> int:
         print("The checks: " + ", ".join(checks), file=sys.stderr)
         return 2
     title, hint = checks[check_id]
-    print(f"{check_id}: {title}", file=out)
-    nudge = look_at_text(check_id)
+    print(f"{check_id}: {terminal_text(title)}", file=out)
+    nudge = terminal_text(look_at_text(check_id))
     if nudge:
         print(nudge, file=out)
     last = last_failure(last_result_path(), check_id)
@@ -175,7 +176,7 @@ def show_hint(check_id: str, out=sys.stdout) -> int:
     elif hint:
         print("\nThe hint:", file=out)
     if hint:
-        print(hint, file=out)
+        print(textwrap.fill(terminal_text(hint), WIDTH), file=out)
     step = STEPS.get(check_id)
     page = PAGES.get(check_id.split(".", 1)[0])
     if step and step.page_hints and page:
@@ -183,5 +184,8 @@ def show_hint(check_id: str, out=sys.stdout) -> int:
         if quoted:
             print(f"\nFrom {page}:", file=out)
             for paragraph in quoted:
-                print(textwrap.fill(paragraph, WIDTH, initial_indent="  ", subsequent_indent="     "), file=out)
+                print(
+                    textwrap.fill(terminal_text(paragraph), WIDTH, initial_indent="  ", subsequent_indent="     "),
+                    file=out,
+                )
     return 0

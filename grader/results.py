@@ -87,8 +87,8 @@ class GradeResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
-    def score(self) -> float:
-        """All points earned, extra credit included (Gradescope's total)."""
+    def total(self) -> float:
+        """All points earned, extra credit included (Gradescope's total); ``base_score`` is the score."""
         return round(self.base_score + self.extra_credit, 2)
 
     @property
@@ -129,8 +129,11 @@ class GradeResult:
         data = asdict(self)
         for check, saved in zip(self.checks, data["checks"], strict=True):
             saved["score"] = check.score
-        data["score"] = self.score
+        # "score" means what it means in every output (the report, grades.csv, the
+        # terminal): without extra credit, so never above max_score; "total" adds it.
+        data["score"] = self.base_score
         data["base_score"] = self.base_score
+        data["total"] = self.total
         data["extra_credit"] = self.extra_credit
         data["max_score"] = self.max_score
         data["subtotals"] = {name: {"score": s, "max_score": m} for name, (s, m) in self.subtotals().items()}

@@ -237,3 +237,70 @@ def test_every_report_says_which_backend_measured_and_what_was_sampled():
     )
     assert "Exact: CPU time: to the nanosecond" in render_html(exact)
     assert "Measured with" not in render_terminal(exact)  # exact figures, the usual case: nothing to add
+
+
+def with_learner_status(status: int) -> dict:
+    """The evidence of an app whose every route answered ``status`` to the request the evidence draws."""
+    drawn = evidence()
+    for name in ("chat", "bigfile", "events"):
+        drawn[name]["learner"]["status"] = status
+        drawn[name]["reference"]["status"] = 200
+    return drawn
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (501, "answered 501 Not Implemented, the starter's placeholder"),
+        (404, "answered 404 Not Found, so no route of your app answers this path"),
+        (500, "answered 500 Internal Server Error instead of a stream"),
+    ],
+)
+def test_a_route_that_answered_an_error_gets_no_evidence_panels_but_a_sentence(status, said):
+    page = render_html(a_result(EVERY_STATUS, evidence=with_learner_status(status)))
+    assert "<svg" not in page and "<mark>" not in page  # no timeline, no memory chart, no transcript
+    assert "framing problem" not in page and "token arrivals" not in page and "Largest piece" not in page
+    assert "is the server still answering?" not in page
+    for route in ("GET /chat-stream", "GET /bigfile", "GET /events"):
+        assert f"{route} {said}".replace("'", "&#39;") in page
+
+
+def test_a_route_that_answered_200_is_drawn():
+    page = render_html(a_result(EVERY_STATUS, evidence=with_learner_status(200)))
+    assert len([tag for tag, _ in tags_of(page) if tag == "svg"]) == 3 and "No evidence to draw" not in page
+
+
+def test_code_in_titles_and_hints_is_shown_as_code_not_as_backticks():
+    check = a_check(
+        "chat.pacing",
+        "failed",
+        message="m",
+        hint="Call `await asyncio.sleep(delay)` once per token; `<b>` stays text.",
+    )
+    check.title = "Tokens come `delay` seconds apart"
+    page = render_html(a_result([check]))
+    assert "<strong>Tokens come <code>delay</code> seconds apart</strong>" in page
+    assert "Call <code>await asyncio.sleep(delay)</code> once per token; <code>&lt;b&gt;</code> stays text." in page
+    assert "`" not in page
+
+
+def test_the_memory_chart_names_both_axes_and_the_piece_size_says_whose_it_is():
+    page = render_html(a_result(EVERY_STATUS))
+    memory = page[page.index("the server's memory during the download") :]
+    assert ">memory growth</text>" in memory and ">0 MiB</text>" in memory and ">100 MiB</text>" in memory
+    assert ">time since the download began</text>" in memory
+    assert "Largest piece the client read" in page and "not the size of the pieces your app yielded" in page
+
+
+@pytest.mark.parametrize(
+    ("level", "said"),
+    [
+        ("off", "as your own program (sandbox off: no limits, no isolation)"),
+        ("limits", "with limits on memory, processes, CPU time and files"),
+        ("isolate", "isolated and with limits"),
+    ],
+)
+def test_how_the_app_was_run_is_said_in_words(level, said):
+    protections = {"level": level, "in_force": [], "not_in_force": []}
+    page = render_html(a_result(EVERY_STATUS, protections=protections))
+    assert f"<summary>How the app was run: {said}" in page

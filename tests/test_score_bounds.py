@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -20,6 +21,7 @@ from grader.render.classreport import render_index
 from grader.render.csv import render_csv
 from grader.render.gradescope import gradescope_results
 from grader.render.html import render_html
+from grader.render.json import render_json
 from grader.render.terminal import render_terminal
 from grader.render.watch import WatchScreen, render_watch
 from grader.results import CheckResult, GradeResult
@@ -115,7 +117,7 @@ def test_a_check_never_scores_above_its_points_nor_below_zero():
                     },
                 ],
             }
-        ).score
+        ).total
         == 0
     )
 
@@ -136,6 +138,10 @@ def test_no_output_shows_a_score_above_its_maximum(result):
     assert float(row["score"]) <= float(row["max_score"]) and row["extra_credit"] == "150"
     for name in ("chat", "bigfile", "events"):
         assert float(row[f"{name}_score"]) <= result.subtotals()[name][1]
+    # results.json's score is the CSV's (no extra credit); its total adds the extra credit.
+    saved = json.loads(render_json(result))
+    assert saved["score"] == float(row["score"]) <= saved["max_score"]
+    assert saved["total"] == saved["score"] + float(row["extra_credit"])
     gradescope = gradescope_results(result)
     for test in gradescope["tests"]:
         bonus = test["name"].endswith(("[bigfile.range]", "[bigfile.head]"))

@@ -39,7 +39,7 @@ def a_result() -> GradeResult:
 
 def test_a_check_that_was_not_judged_costs_no_points_in_the_score():
     result = a_result()
-    assert (result.score, result.max_score) == (1, 4)  # status 1, content 2 and validation 1 were judged
+    assert (result.base_score, result.max_score) == (1, 4)  # status 1, content 2 and validation 1 were judged
     assert result.subtotals() == {"chat": (1, 4)}
     assert "Score: 1/4" in render_terminal(result)
 

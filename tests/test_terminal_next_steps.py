@@ -75,3 +75,33 @@ def test_all_three_at_full_marks_point_to_the_extra_credit_and_the_reference():
 def test_the_total_time_and_the_longest_exercise_are_shown():
     text = render_terminal(result({"chat": "failed", "events": "failed"}, timings={"chat": 1.6, "events": 2.9}))
     assert "graded in 3.6 s; events took the longest, 2.9 s" in text
+
+
+def test_code_in_titles_hints_and_nudges_is_shown_without_backticks():
+    from grader.render.terminal import render_check
+    from grader.render.watch import WatchScreen, render_watch
+
+    failed = CheckResult(
+        "chat.pacing",
+        "chat",
+        "Tokens come `delay` seconds apart",
+        "failed",
+        2.0,
+        message="Asked for delay=0.3: the tokens came 0.6 s apart.",
+        hint="Wait with `await asyncio.sleep(delay)` once per token.",
+        reproduce="curl -N 'http://127.0.0.1:8000/chat-stream?delay=0.3'",
+    )
+    grade = result({"chat": "failed"})
+    grade.checks[1:3] = [failed]
+    first_run = result(
+        {"chat": "failed", "bigfile": "failed", "events": "failed"}, unwritten=("chat", "bigfile", "events")
+    )
+    for text in (
+        "\n".join(render_check(failed, {"failed": "x"}, full_hint=True)),
+        render_terminal(grade),
+        render_terminal(first_run),
+        render_watch(WatchScreen(grade, "chat", {"chat": (0.0, 3.0)}, full_hints=True), ["chat"]),
+    ):
+        assert "`" not in text, text
+    full = "\n".join(render_check(failed, {"failed": "x"}, full_hint=True))
+    assert "Tokens come delay seconds apart" in full and "Wait with await asyncio.sleep(delay) once per token." in full

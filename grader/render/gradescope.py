@@ -107,7 +107,7 @@ def gradescope_results(result: GradeResult) -> dict[str, Any]:
             }
         )
     return {
-        "score": result.score,
+        "score": result.total,  # Gradescope adds extra credit to the score itself
         "output": summary(result),
         "output_format": "md",
         "visibility": "visible",

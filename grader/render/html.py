@@ -9,12 +9,14 @@ are inline SVG whose coordinates are computed here; there is no script.
 from __future__ import annotations
 
 import math
+from http import HTTPStatus
 from importlib import resources
 from typing import Any
 
 import jinja2
 
-from grader.render.terminal import EXERCISE_TITLES, MARKS, serve_first
+from grader.render.code import spans
+from grader.render.terminal import EXERCISE_TITLES, MARKS, ROUTES, serve_first
 from grader.results import CheckResult, GradeResult
 from grader.timing import median
 
@@ -26,6 +28,12 @@ STATUS_WORDS = {
     "error": "grader error (not counted)",
     "skipped": "not checked",
     "inconclusive": "inconclusive (not counted)",
+}
+# "How the app was run" in words: the sandbox level's name alone ("off") says little to a learner.
+RUN_WORDS = {
+    "off": "as your own program (sandbox off: no limits, no isolation)",
+    "limits": "with limits on memory, processes, CPU time and files (sandbox: limits)",
+    "isolate": "isolated and with limits (sandbox: isolate)",
 }
 
 
@@ -41,6 +49,7 @@ def environment() -> jinja2.Environment:
     env.filters["mib"] = lambda value: f"{value / 2**20:.1f} MiB"
     env.filters["ms"] = lambda value: f"{value * 1000:.0f} ms"
     env.filters["serve_first"] = serve_first
+    env.filters["code_spans"] = spans
     return env
 
 
@@ -82,7 +91,7 @@ def timeline(rows: list[tuple[str, list[float], list[str]]], expected: list[floa
 
 
 def memory_chart(learner: dict | None, reference: dict | None, bound: int) -> dict[str, Any] | None:
-    """Growth of resident memory over the download, both apps, against the bound."""
+    """Growth of resident memory over the download, both apps, against the bound; both axes labelled."""
     curves = [
         (name, data["memory"])
         for name, data in (("your app", learner), ("reference", reference))
@@ -93,19 +102,61 @@ def memory_chart(learner: dict | None, reference: dict | None, bound: int) -> di
     latest = max(max((point[0] for point in memory["points"]), default=0.1) for _, memory in curves)
     highest = max([bound * 1.25, *(max((p[1] for p in memory["points"]), default=0) for _, memory in curves)])
     x_axis = axis(latest * 1.05)
-    height, top = 180, 10
-    y_scale = (height - 30) / highest
+    height, top, bottom = 210, 10, 170  # the plot's top and bottom; below: the time ticks and the axis' name
+    y_scale = (bottom - top) / highest
 
     def y(value: float) -> float:
-        return top + (height - 30) - max(value, 0) * y_scale
+        return bottom - max(value, 0) * y_scale
 
+    mib_step = nice_step(highest / 2**20)
+    y_ticks = [
+        {"mib": round(mib_step * index, 6), "y": y(mib_step * index * 2**20)}
+        for index in range(int(highest / 2**20 / mib_step) + 1)
+    ]
     lines = []
     for name, memory in curves:
         points = " ".join(
             f"{LABEL_WIDTH + at * x_axis['scale']:.1f},{y(growth):.1f}" for at, growth in memory["points"]
         )
         lines.append({"name": name, "points": points, "growth": memory["growth"], "css": name.replace(" ", "-")})
-    return {"axis": x_axis, "lines": lines, "bound_y": y(bound), "bound": bound, "height": height, "base_y": y(0)}
+    return {
+        "axis": x_axis,
+        "lines": lines,
+        "bound_y": y(bound),
+        "bound": bound,
+        "height": height,
+        "base_y": y(0),
+        "top": top,
+        "y_ticks": y_ticks,
+    }
+
+
+def not_drawn(exercise: str, evidence: dict[str, Any]) -> str:
+    """Why the learner's evidence is not drawn, "" when it is: an error status is no stream to draw.
+
+    A route not written yet (the starter's 501, a 404) or one that answered an
+    error sends a short error body; drawn as token arrivals or parsed as an
+    event stream it would only mislead. The checks above say what went wrong.
+    """
+    status = (evidence.get("learner") or {}).get("status")
+    if status is None or 200 <= status < 300:
+        return ""
+    route = ROUTES.get(exercise, "this route")
+    try:
+        answered = f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        answered = str(status)
+    if status == 501:
+        return (
+            f"No evidence to draw yet: {route} answered {answered}, the starter's placeholder. "
+            "Once the route is written, this part shows what your app sent and when."
+        )
+    if status == 404:
+        return (
+            f"No evidence to draw: {route} answered {answered}, so no route of your app answers this path. "
+            "Is it written, with the exact path the page gives?"
+        )
+    return f"No evidence to draw: {route} answered {answered} instead of a stream. The checks above say why."
 
 
 def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult]) -> dict[str, Any]:
@@ -116,6 +167,9 @@ def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult])
     figures: dict[str, Any] = dict.fromkeys(
         ("timeline", "probes", "transcript", "problem", "memory", "learner", "reference")
     )
+    reason = not_drawn(exercise, evidence)
+    if reason:
+        evidence = {}  # the panels stay empty; the reason is said instead
     if exercise == "chat" and evidence:
         delay = evidence["delay"]
         rows = [
@@ -156,6 +210,7 @@ def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult])
         "checks": checks,
         "figures": figures,
         "evidence": evidence,
+        "not_drawn": reason,
     }
 
 
@@ -184,6 +239,7 @@ def render_html(result: GradeResult) -> str:
             exercises=exercises,
             marks=MARKS,
             words=STATUS_WORDS,
+            run_words=RUN_WORDS,
             log=(result.evidence.get("app") or {}).get("log", "") if show_log else "",
         )
     )

@@ -6,6 +6,7 @@ import re
 import textwrap
 
 from grader.hints import PAGES, look_at_text
+from grader.render.code import terminal_text
 from grader.results import CheckResult, GradeResult
 
 MARKS = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-", "inconclusive": "?"}
@@ -50,7 +51,8 @@ def render_check(check: CheckResult, marks: dict[str, str], *, full_hint: bool =
         score = f"{points(check.score)}/{points(check.max_score)}" + (" bonus" if check.bonus else "")
     else:
         score = "not counted"
-    lines = [f"  {marks[check.status]} {check.title}  [{check.id}, {score}, {check.status}]"]
+    # Titles, hints and nudges are the grader's words: their `code` is shown without the backticks.
+    lines = [f"  {marks[check.status]} {terminal_text(check.title)}  [{check.id}, {score}, {check.status}]"]
     indent = " " * 6
     if check.status in ("failed", "error", "inconclusive", "skipped") and check.message:
         for paragraph in check.message.splitlines():
@@ -59,13 +61,15 @@ def render_check(check: CheckResult, marks: dict[str, str], *, full_hint: bool =
                 continue
             lines += textwrap.wrap(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent) or [indent]
     if check.status == "failed":
-        nudge = look_at_text(check.id)
+        nudge = terminal_text(look_at_text(check.id))
         if nudge:  # step by step: where to look first, the answer on request
             lines += textwrap.wrap(nudge, WIDTH, initial_indent=indent, subsequent_indent=indent)
             if check.hint and not full_hint:
                 lines.append(f"{indent}The full hint: streamgrade hint {check.id}")
         if check.hint and (full_hint or not nudge):
-            lines += textwrap.wrap("Hint: " + check.hint, WIDTH, initial_indent=indent, subsequent_indent=indent)
+            lines += textwrap.wrap(
+                "Hint: " + terminal_text(check.hint), WIDTH, initial_indent=indent, subsequent_indent=indent
+            )
         if check.reproduce:
             lines += try_it_lines(check, indent)
     if check.status == "error" and check.traceback:
@@ -94,7 +98,7 @@ def try_it_lines(check: CheckResult, indent: str) -> list[str]:
     return [
         f"{indent}Try it: start your app in another terminal ({serve}), then:",
         f"{indent}  {check.reproduce}",
-        f"{indent}Or let `streamgrade try {check.exercise}` start it, send a request and show what arrives.",
+        f"{indent}Or let streamgrade try {check.exercise} start it, send a request and show what arrives.",
     ]
 
 
@@ -124,7 +128,7 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
     if protections and protections.get("level", "off") == "off":
         lines.append(
             "Sandbox: off. Your app ran as your own program: no limits, no isolation "
-            "(`--sandbox auto` runs it the way a class batch does)."
+            "(--sandbox auto runs it the way a class batch does)."
         )
     elif protections:
         lines.append(f"Sandbox: {protections['level']}. What held:")
@@ -210,8 +214,8 @@ def next_steps(result: GradeResult, marks: dict[str, str]) -> list[str]:
             "A score of 0 is expected here: no route is written yet (each answers 501, the starter's placeholder).",
             f"Start with {EXERCISE_PAGES[first]} and write {ROUTES[first]} in {where}.",
             f"To try it by hand, start the app in a second terminal: {START_APP}",
-            "and send it the curl commands on the page. Then grade again with `streamgrade`, or leave",
-            "`streamgrade watch` running: it grades on every save.",
+            "and send it the curl commands on the page. Then grade again with streamgrade, or leave",
+            "streamgrade watch running: it grades on every save.",
         ]
     lines = []
     done = [name for name in graded if at_full_marks(result, name)]
