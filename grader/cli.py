@@ -33,7 +33,7 @@ DEFAULT_SAMPLE_SIZE = "64M"
 DEFAULT_TARGET = "starter/app.py"
 TARGET_HELP = "app.py, a folder holding app.py (or the kit's folder), or module:attribute (default: starter/app.py)"
 SANDBOX_SUMMARY = {
-    "isolate": "Submissions run isolated: no network, their own user and file-system view, resource limits.",
+    "isolate": "Submissions run isolated: no network, no privileges, their own file-system view, resource limits.",
     "limits": "Submissions run under resource limits.",
     "off": "Submissions run without limits or isolation (--sandbox off).",
 }
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandbox",
         choices=["off", "limits", "isolate", "auto"],
         default="off",
-        help="run the app under resource limits, or also isolated (needs root); "
+        help="run the app under resource limits, or also isolated (needs root or user namespaces); "
         "auto: the most this machine allows (default off: your app runs as it would for you)",
     )
     check.add_argument("--reference-recording", metavar="PATH", help=argparse.SUPPRESS)  # batch use

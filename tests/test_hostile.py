@@ -314,8 +314,9 @@ def as_nobody_command() -> list[str] | None:
 def graded_at(request, tmp_path_factory):
     """A small class graded below isolation, with a secret in the grader's environment.
 
-    As root, the last runs the batch as ``nobody`` (setpriv, the system's Python): ``auto`` must fall
-    back to ``limits`` and say why, and there no process of the grader's may give the secret away.
+    As root, the last runs the batch as ``nobody`` (setpriv, the system's Python): ``auto`` must
+    isolate the apps through user namespaces where the kernel allows them, else fall back to
+    ``limits`` and say why; either way no process of the grader's may give the secret away.
     """
     level, python, prefix, secret = request.param, sys.executable, [], canary()
     base = tmp_path_factory.mktemp(f"hostile-{level.split()[0]}")
@@ -374,10 +375,12 @@ def test_below_isolation_no_secret_reaches_an_app_or_an_output(graded_at):
     assert graded_at["finished"].returncode == 0, graded_at["finished"].stderr
     protections = graded_at["results"]["hostile_reads_secrets"]["protections"]
     if graded_at["level"].startswith("auto"):
-        assert protections["level"] == "limits"
-        assert any("needs root" in said for said in protections["not_in_force"]), "it says why not isolate"
-        # Whether the kernel would allow isolation without root (user namespaces), and that it is not used.
-        assert any("user namespaces" in said for said in protections["not_in_force"])
+        if userns_expected():  # isolated through a user namespace, and the report says what that lacks
+            assert protections["level"] == "isolate"
+            assert any(said.startswith("a user of its own:") for said in protections["not_in_force"])
+        else:  # else limits, and why not isolate (no root, and what the kernel refused)
+            assert protections["level"] == "limits"
+            assert any("user namespace" in said for said in protections["not_in_force"]), "it says why not"
     else:
         assert protections["level"] == graded_at["level"]
     # Root with CAP_SYS_PTRACE reads any process below isolation (docs/SECURITY.md says so): there only
@@ -389,8 +392,17 @@ def test_below_isolation_no_secret_reaches_an_app_or_an_output(graded_at):
 
 def test_below_isolation_the_fork_server_refuses_an_app(graded_at):
     said = graded_log(graded_at["results"]["hostile_uses_forkserver"])
-    assert "fork-server: refused" in said, "the app found the socket, and was refused"
+    if graded_at["results"]["hostile_uses_forkserver"]["protections"]["level"] != "isolate":
+        assert "fork-server: refused" in said, "the app found the socket, and was refused"
+    assert "fork-server: " in said
     assert "fork-server: spawned" not in said
+
+
+def userns_expected() -> bool:
+    """Whether this kernel lets an ordinary user isolate apps (what the sysctls say; the batch's trial decides)."""
+    from grader.launch.linux import userns
+
+    return not userns.sysctl_problem() and not userns.apparmor_note()
 
 
 def test_below_isolation_nothing_the_apps_started_is_left(graded_at):

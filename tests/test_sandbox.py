@@ -318,7 +318,7 @@ async def count():  # async: no worker thread, the process limit is used up
 # -- isolation -------------------------------------------------------------------
 
 SEES = """
-import ctypes, os, socket
+import ctypes, os, socket, subprocess
 from fastapi import FastAPI
 app = FastAPI()
 
@@ -351,6 +351,17 @@ def pipes():
             pass  # the listing's own descriptor, closed meanwhile
     return sorted(found)
 
+def capabilities(status):
+    return int(next(line for line in status.splitlines() if line.startswith("CapEff:")).split()[1], 16)
+
+def makes_namespace():
+    # A user namespace of its own would give it every capability again (and a way out of its view).
+    libc = ctypes.CDLL(None, use_errno=True)
+    child = os.fork()
+    if child == 0:
+        os._exit(0 if libc.unshare(0x10000000) == 0 else 1)
+    return os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+
 @app.get("/sees")
 def sees(port: int, secret: str, results: str):
     def reaches():
@@ -377,6 +388,9 @@ def sees(port: int, secret: str, results: str):
         "own_folder_writable": writes("scratch.txt"),
         "pipes": pipes(),
         "detaches": detaches(port),
+        "capabilities": capabilities(open("/proc/self/status").read()),
+        "exec_capabilities": capabilities(subprocess.run(["cat", "/proc/self/status"], capture_output=True).stdout.decode()),
+        "makes_namespace": makes_namespace(),
     }
 """
 
@@ -415,11 +429,24 @@ def test_an_isolated_app_has_no_network_no_rights_and_sees_only_its_files(tmp_pa
         stopped.set()
         watcher.join()
         listener.close()
-    assert seen["uid"] >= 2_000_000
+    if os.geteuid() == 0:
+        assert seen["uid"] >= 2_000_000
+        assert app.protections.not_in_force == []
+    else:  # through a user namespace: root inside it, the grader's user outside, and the report says so
+        assert seen["uid"] == 0
+        missing = {said.split(":")[0] for said in app.protections.not_in_force}
+        assert "a user of its own" in missing
+        assert missing <= {"a user of its own", "a cgroup for memory and processes"}  # cgroups: where delegated
+    assert seen["capabilities"] == 0 and seen["exec_capabilities"] == 0
+    assert seen["makes_namespace"] is False
     assert seen["network"] is False and seen["detaches"] is False and connections == []
     assert seen["pipes"] == [1, 2]  # its output; no pipe to the grader or the launcher
     assert seen["secret_visible"] is False
-    assert seen["results_writable"] is False and results.read_text() == "{}"
+    assert results.read_text() == "{}"
+    if os.geteuid() == 0:
+        # Without root the folders on the way to its copy (in its own /tmp) are its own: a write there
+        # makes a file in its view, never the real one (asserted above).
+        assert seen["results_writable"] is False
     assert seen["grader_writable"] is False
     assert Path(__import__("grader").__file__).read_bytes() == grader_init
     assert seen["own_folder_writable"] is True  # in its copy: the original folder is untouched
@@ -427,7 +454,6 @@ def test_an_isolated_app_has_no_network_no_rights_and_sees_only_its_files(tmp_pa
     assert (tmp_path / "app" / "app.py").stat().st_uid == os.getuid()
     assert len(seen["pids"]) <= 3  # init, the server, and maybe nothing else
     assert app.protections.level == "isolate"
-    assert app.protections.not_in_force == []
 
 
 @isolation

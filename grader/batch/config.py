@@ -11,7 +11,7 @@ expected and what was found, so a typo never silently grades a class wrong.
     start_timeout = 20                  # seconds an app may take to start
     submission_timeout = 180            # seconds for a whole submission, then it is stopped
     [sandbox]
-    level = "auto"                      # "isolate" (needs root), "limits", "off"; auto: the most allowed
+    level = "auto"                      # "isolate" (root or user namespaces), "limits", "off"; auto: the most allowed
     memory_mib = 2048                   # for each app and everything it starts
     cpu_seconds = 60                    # per process
     processes = 256                     # processes and threads at once

@@ -9,7 +9,8 @@ Three levels, chosen by whoever starts the grading:
   cgroup for memory and processes where one can be made).
 - ``isolate``: limits, and new network, PID, mount, IPC and UTS namespaces,
   a file-system view with only what the app needs, and a user of its own.
-  Needs root; ``detect`` finds out whether this machine allows it.
+  Needs root, or (without a user of its own) unprivileged user namespaces;
+  a trial launch finds out whether this machine allows it.
 
 This module is plain data and words, the same on every system; the Linux
 backend applies the levels (``linux/_launch.py``, ``linux/rlimits.py``) and
@@ -119,8 +120,13 @@ def describe(
     isolation_problem: str,
     as_root: bool = False,
     adopted: bool = True,
+    own_user: bool = True,
 ) -> Protections:
-    """What held; ``adopted``: whatever the app orphans is adopted by a process that sweeps it."""
+    """What held; ``adopted``: whatever the app orphans is adopted by a process that sweeps it.
+
+    ``own_user``: an isolated app got a user of its own (as root); else it was
+    isolated through a user namespace, as the grader's user (linux/userns.py).
+    """
     limits = policy.limits
     held = Protections(policy.level)
     if isolated:
@@ -128,9 +134,19 @@ def describe(
             "own network, process and file-system namespaces: no network, "
             "only its own files and the Python it runs on visible"
         )
-        held.in_force.append(
-            "a user of its own with no privileges, and no connect(), kernel keyrings or io_uring (a seccomp filter)"
-        )
+        if own_user:
+            held.in_force.append(
+                "a user of its own with no privileges, and no connect(), kernel keyrings or io_uring (a seccomp filter)"
+            )
+        else:
+            held.in_force.append(
+                "no privileges: root only inside a user namespace of its own, with every capability given up, "
+                "and no connect(), kernel keyrings or io_uring (a seccomp filter)"
+            )
+            held.not_in_force.append(
+                "a user of its own: without root the kernel maps only the grader's user into the app's "
+                "namespace, so the app ran as that user (it sees none of that user's processes or other files)"
+            )
     elif policy.isolated or policy.limited:
         held.not_in_force.append(
             f"namespaces and an unprivileged user: {isolation_problem or 'not requested'}; "
@@ -148,6 +164,8 @@ def describe(
                 f"address space capped at {size_text(limits.memory + ADDRESS_SPACE_HEADROOM)} "
                 "per process (for the memory limit)"
             )
+            if isolated:  # RLIMIT_NPROC counts the server's own user, or its own user namespace
+                held.in_force.append(f"{limits.processes} processes and threads for each server")
             if not isolated and as_root:
                 held.not_in_force.append("a process-count limit (not enforced for root without a cgroup)")
         held.in_force.append(

@@ -18,6 +18,7 @@ class LaunchSpec:
     root: str | None = None  # where an isolated app's file-system view is mounted
     readonly: list[str] = field(default_factory=list)  # folders the app must read besides its own
     work_dir: str = ""  # the folder the server starts in; the app's own when empty
+    user_namespace: bool = False  # isolate without root: a user namespace first (linux/userns.py)
     # The launcher's ends of the listening socket and of the status pipe, once they are known.
     fd: int = -1
     status_fd: int = -1

@@ -7,6 +7,11 @@ so it can fork and change namespaces safely::
       └─ [isolate] init: PID 1 of a new PID namespace, builds the file-system view
            └─ server: limits set, its own user, runs grader.launch._serve (uvicorn + the app)
 
+Without root, ``isolate`` makes a user namespace first (``userns.py``), in
+which the grader's user is root: init builds the same view, and the server
+runs as that root with every capability given up instead of as a user of
+its own.
+
 The launcher tells the grader the server's pid (as the grader sees it) on
 the status pipe, then waits. When the server ends, the launcher kills what
 it left behind (in a PID namespace the kernel does it when init exits),
@@ -50,7 +55,7 @@ class Launch:
     spec: LaunchSpec
     ready_read: int = -1  # the server writes b"1" here just before the app's code runs
     ready_write: int = -1
-    uid: int | None = None  # the isolated server's own user
+    uid: int | None = None  # the isolated server's own user (0 inside a user namespace: see userns.py)
 
 
 def main(argv: list[str]) -> None:
@@ -69,10 +74,17 @@ def run(spec: LaunchSpec) -> None:
         if spec.level == "isolate":
             from grader.launch.linux import jail
 
-            # A user per server, unique among the launchers alive (their pids are):
-            # its process count and anything it leaves are its own.
-            state.uid = UID_BASE + os.getpid()
-            jail.unshare(jail.NAMESPACES)
+            if spec.user_namespace:
+                from grader.launch.linux import userns
+
+                # Without root: a user namespace first, where this user is root (the only id it may map).
+                userns.enter(jail.NAMESPACES)
+                state.uid = 0
+            else:
+                # A user per server, unique among the launchers alive (their pids are):
+                # its process count and anything it leaves are its own.
+                state.uid = UID_BASE + os.getpid()
+                jail.unshare(jail.NAMESPACES)
     except Exception:
         setup_failed(state)
     if spec.level == "isolate":
@@ -183,11 +195,17 @@ def run_server(state: Launch) -> None:
             # Few malloc arenas: each reserves 64 MiB of address space (see sandbox.ADDRESS_SPACE_HEADROOM).
             libc.libc().mallopt(M_ARENA_MAX, 2)
             uid = state.uid if state.spec.level == "isolate" else None
+            # RLIMIT_NPROC counts per user, and per user namespace: the server's own either way.
             apply_rlimits(state.spec.limits, cgroup_memory=bool(state.spec.cgroup_procs), own_user=uid is not None)
             if uid is not None:
-                os.setgroups([])
+                from grader.launch.linux import userns
+
+                userns.drop_bounding_set()  # nothing it executes gains a capability, root inside or not
+                if not state.spec.user_namespace:  # an unprivileged gid_map denies setgroups
+                    os.setgroups([])
                 os.setgid(uid)
                 os.setuid(uid)
+                userns.drop_capabilities()  # root inside a user namespace keeps them through setuid(0)
             reaper.forbid_new_privileges()
             if uid is not None:
                 from grader.launch.linux import seccomp

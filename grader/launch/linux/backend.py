@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.launch.linux import cgroups, forkserver, procmem, reaper
+from grader.launch.linux import cgroups, forkserver, procmem, reaper, userns
 from grader.launch.linux.cgroups import Cgroup
 from grader.launch.linux.forkserver import Launched, StatusPipe
 from grader.launch.sandbox import Policy, describe, size_text
@@ -126,6 +126,7 @@ def start_app(
     if policy.limited:
         cgroup, cgroup_problem = cgroups.app_group(f"app-{port}", policy.limits.memory, policy.limits.processes)
     root = jail_root() if policy.isolated else None
+    rootless = policy.isolated and os.geteuid() != 0  # isolated through a user namespace (userns.py)
     spec = LaunchSpec(
         app_dir=str(target.app_dir),
         import_string=target.import_string,
@@ -135,6 +136,7 @@ def start_app(
         root=str(root) if root else None,
         readonly=[str(path) for path in readonly or []],
         work_dir=str(workdir or target.app_dir),
+        user_namespace=rootless,
     )
     status = StatusPipe(status_read)
     try:
@@ -161,6 +163,7 @@ def start_app(
         isolation_problem=policy.isolation_problem,
         as_root=os.getuid() == 0,
         adopted=isinstance(process, Launched),
+        own_user=not rootless,
     )
     app = LinuxApp(
         process,
@@ -252,27 +255,17 @@ def detect_isolation() -> tuple[bool, str]:
     return _detected["isolate"]
 
 
-CLONE_NEWUSER = 0x10000000
-
-
-def user_namespaces_allowed() -> bool:
-    """Whether an ordinary user may make a user namespace here (tried in a child: it can't be undone)."""
-    trial = f"import ctypes, sys; sys.exit(ctypes.CDLL(None).unshare({CLONE_NEWUSER}) != 0)"
-    try:
-        return subprocess.run([sys.executable, "-c", trial], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def _try_isolation() -> tuple[bool, str]:
-    """Grade-like trial: start an empty app isolated, the way every app will be, and ask it for a page."""
-    if os.getuid() != 0:
-        if user_namespaces_allowed():
-            return False, (
-                "needs root (the grader runs as an ordinary user; this kernel allows unprivileged "
-                "user namespaces, which streamgrade does not use yet)"
-            )
-        return False, "needs root (the grader runs as an ordinary user, and this kernel allows no user namespaces)"
+    """Grade-like trial: start an empty app isolated, the way every app will be, and ask it for a page.
+
+    Without root the app is isolated through a user namespace, where the
+    kernel allows one (``userns.py``); the trial is what shows it works.
+    """
+    rootless = os.geteuid() != 0
+    if rootless:
+        refused = userns.problem()
+        if refused:
+            return False, f"needs root or unprivileged user namespaces: {refused}"
     import httpx
 
     with tempfile.TemporaryDirectory(prefix="streamgrade-trial-") as folder:
@@ -282,14 +275,23 @@ def _try_isolation() -> tuple[bool, str]:
             app = start_app(AppTarget(Path(folder), "app:app", "trial"), policy=Policy("isolate"), start_timeout=30)
         except AppStartError as error:
             lines = [line for line in error.log.splitlines() if line.strip()]
-            return False, (lines[-2] if len(lines) > 1 else str(error))[:300]
+            return False, _without_root((lines[-2] if len(lines) > 1 else str(error))[:300], rootless)
         try:
             httpx.get(f"{app.base_url}/openapi.json", timeout=10, trust_env=False).raise_for_status()
         except httpx.HTTPError as error:
-            return False, f"an isolated app started but did not answer ({error})"
+            return False, _without_root(f"an isolated app started but did not answer ({error})", rootless)
         finally:
             app.stop()
     return True, ""
+
+
+def _without_root(failure: str, rootless: bool) -> str:
+    """A failed trial's reason; without root, that it was tried in a user namespace (and what AppArmor does)."""
+    if not rootless:
+        return failure
+    said = f"the grader runs as an ordinary user, and isolating an app in a user namespace failed: {failure}"
+    note = userns.apparmor_note()
+    return f"{said}. {note}" if note else said
 
 
 def resolve_level(requested: str) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """A file-system view with only what an app needs, for a process in new namespaces.
 
 Called by the launcher (``_launch.py``) as PID 1 of a new PID namespace, in a
-new mount namespace, as root. It builds a root on a fresh tmpfs with, read
+new mount namespace, as root (the machine's, or root inside a user namespace:
+``userns.py``). It builds a root on a fresh tmpfs with, read
 only: the system's programs and libraries, the Python that runs the grader
 with its packages, the grader's own package and the files the probes serve;
 read-write: the app's folder (a scratch copy) and an empty ``/tmp``. The
@@ -134,7 +135,17 @@ def bind(root: str, path: str, writable: bool = False, device: bool = False) -> 
     flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (0 if device else MS_NODEV) | (0 if writable else MS_RDONLY)
     # The remount applies to one mount: the folders mounted below ``target`` get it one by one.
     for point in [target, *mounts_below(target)]:
-        mount(None, point, None, flags)
+        mount(None, point, None, flags | locked_flags(point))
+
+
+def locked_flags(point: str) -> int:
+    """The restrictions ``point`` has already: kept, since in a user namespace the kernel refuses to lift them.
+
+    (A mount that came from the machine's namespace is locked: a remount that
+    drops its ``noexec`` fails with EPERM. As root it would lift them; it
+    must not either.) statvfs's ST_ bits are the MS_ bits for these four.
+    """
+    return os.statvfs(point).f_flag & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def mounts_below(target: str) -> list[str]:
