@@ -246,3 +246,45 @@ async def events(
             "X-Accel-Buffering": "no",
         },
     )
+
+
+# Exercise 4: the reference's answers, through the same middleware.
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+
+SQUARES_DISPOSITION = {"Content-Disposition": 'attachment; filename="squares.csv"'}
+
+
+@app.get("/hello", response_class=PlainTextResponse)
+def hello(name: str = "world") -> PlainTextResponse:
+    return PlainTextResponse(f"Hello, {name}!")
+
+
+@app.get("/page", response_class=HTMLResponse)
+def page() -> HTMLResponse:
+    return HTMLResponse("<!DOCTYPE html>\n<title>Responses</title>\n<h1>Responses</h1>\n")
+
+
+def squares_lines(rows: int) -> Iterator[str]:
+    yield "n,square\r\n"
+    for n in range(1, rows + 1):
+        yield f"{n},{n * n}\r\n"
+
+
+@app.get("/squares.csv")
+def squares_csv(rows: int = 3) -> Response:
+    return Response("".join(squares_lines(rows)), media_type="text/csv", headers=SQUARES_DISPOSITION)
+
+
+@app.get("/squares-stream.csv")
+def squares_stream_csv(rows: int = 3) -> StreamingResponse:
+    return StreamingResponse(squares_lines(rows), media_type="text/csv", headers=SQUARES_DISPOSITION)
+
+
+@app.get("/bytes")
+def counting_bytes(n: int = 256) -> Response:
+    return Response(bytes(i % 256 for i in range(n)), media_type="application/octet-stream")
+
+
+@app.get("/old-page")
+def old_page() -> RedirectResponse:
+    return RedirectResponse("/page", status_code=301)

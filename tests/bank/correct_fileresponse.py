@@ -51,3 +51,52 @@ async def events(
     return StreamingResponse(
         stream(), media_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"}
     )
+
+
+# Exercise 4: the decorator names each route's class; the download is a FileResponse of a file written first.
+import tempfile
+from pathlib import Path
+
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+SCRATCH = Path(tempfile.mkdtemp(prefix="bank-squares-"))
+
+
+@app.get("/hello", response_class=PlainTextResponse)
+async def hello(name: str = "world"):
+    return f"Hello, {name}!"
+
+
+@app.get("/page", response_class=HTMLResponse)
+async def page():
+    return "<!DOCTYPE html>\n<h1>Responses</h1>"
+
+
+def squares_text(rows: int) -> str:
+    return "n,square\r\n" + "".join(f"{n},{n * n}\r\n" for n in range(1, rows + 1))
+
+
+@app.get("/squares.csv")
+def squares_csv(rows: int = 3):
+    path = SCRATCH / f"{rows}.csv"
+    path.write_text(squares_text(rows), newline="")
+    return FileResponse(path, filename="squares.csv")
+
+
+@app.get("/squares-stream.csv")
+async def squares_stream_csv(rows: int = 3):
+    async def lines():
+        for line in squares_text(rows).splitlines(keepends=True):
+            yield line
+
+    return StreamingResponse(lines(), media_type="text/csv")
+
+
+@app.get("/bytes")
+async def counting_bytes(n: int = 256):
+    return Response(bytes(i % 256 for i in range(n)), media_type="application/octet-stream")
+
+
+@app.get("/old-page", response_class=RedirectResponse, status_code=301)
+async def old_page():
+    return "/page"

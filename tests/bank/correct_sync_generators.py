@@ -62,3 +62,47 @@ def events(
             seq += 1
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+# Exercise 4: plain Response objects with their media types, the stream a sync generator.
+from fastapi.responses import Response
+
+
+@app.get("/hello")
+def hello(name: str = "world"):
+    return Response(f"Hello, {name}!", media_type="text/plain; charset=utf-8")
+
+
+@app.get("/page")
+def page():
+    return Response("<!DOCTYPE html><html><body><h1>Responses</h1></body></html>", media_type="text/html")
+
+
+def squares(rows: int):
+    yield "n,square\n"
+    for n in range(1, rows + 1):
+        yield f"{n},{n * n}\n"
+
+
+@app.get("/squares.csv")
+def squares_csv(rows: int = 3):
+    return Response(
+        "".join(squares(rows)),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="squares.csv"'},
+    )
+
+
+@app.get("/squares-stream.csv")
+def squares_stream_csv(rows: int = 3):
+    return StreamingResponse(squares(rows), media_type="text/csv")
+
+
+@app.get("/bytes")
+def counting_bytes(n: int = 256):
+    return Response(bytes([i % 256 for i in range(n)]), media_type="application/octet-stream")
+
+
+@app.get("/old-page")
+def old_page():
+    return Response(status_code=301, headers={"Location": "/page"})
