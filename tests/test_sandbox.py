@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from grader.batch.config import ConfigError, load_config
-from grader.launch.linux import cgroups, reaper
+from grader.launch.linux import backend, cgroups, reaper, userns
 from grader.launch.linux.backend import detect_isolation, start_app
 from grader.launch.sandbox import MIB, Limits, Policy, describe
 from grader.launch.server import AppStartError, resolve_target
@@ -352,6 +352,7 @@ def pipes():
     return sorted(found)
 
 def capabilities(status):
+    status = status.decode() if isinstance(status, bytes) else status
     return int(next(line for line in status.splitlines() if line.startswith("CapEff:")).split()[1], 16)
 
 def makes_namespace():
@@ -389,7 +390,7 @@ def sees(port: int, secret: str, results: str):
         "pipes": pipes(),
         "detaches": detaches(port),
         "capabilities": capabilities(open("/proc/self/status").read()),
-        "exec_capabilities": capabilities(subprocess.run(["cat", "/proc/self/status"], capture_output=True).stdout.decode()),
+        "exec_capabilities": capabilities(subprocess.run(["cat", "/proc/self/status"], capture_output=True).stdout),
         "makes_namespace": makes_namespace(),
     }
 """
@@ -479,6 +480,39 @@ app = FastAPI()
     assert marked(marker) == set()
 
 
+@isolation
+def test_the_process_limit_holds_for_an_isolated_app_with_or_without_root(tmp_path):
+    # As root: the server's own user (and a cgroup); without root: RLIMIT_NPROC, which the kernel
+    # counts per user namespace (each server has its own).
+    marker = uuid.uuid4().hex
+    source = (
+        SLEEPER % marker
+        + """
+refused = 0
+for _ in range(200):
+    try:
+        if os.fork() == 0:
+            sleeper()
+    except OSError:
+        refused += 1
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/refused")
+async def count():
+    return refused
+"""
+    )
+    app = start_app(resolve_target(str(write_app(tmp_path, source))), policy=Policy("isolate", SMALL))
+    try:
+        refused = httpx.get(f"{app.base_url}/refused", timeout=10).json()
+        running = len(marked(marker))
+    finally:
+        app.stop()
+    assert refused > 0
+    assert 0 < running < SMALL.processes
+    assert marked(marker) == set()
+
+
 # -- what the report says ----------------------------------------------------------
 
 
@@ -506,6 +540,49 @@ def test_the_report_says_which_protections_held():
     assert any("2 GiB of memory and 256 processes" in text for text in isolated.in_force)
     assert any("a user of its own" in text and "seccomp" in text for text in isolated.in_force)
     assert json.loads(json.dumps(isolated.to_dict()))["level"] == "isolate"
+
+    # Without root, through a user namespace, usually with no cgroup: what held and what did not.
+    rootless = describe(
+        Policy("isolate", SMALL),
+        isolated=True,
+        cgroup=False,
+        cgroup_problem="cgroups can't be made here (Permission denied)",
+        isolation_problem="",
+        own_user=False,
+    )
+    assert [text.split(":")[0] for text in rootless.not_in_force] == [
+        "a user of its own",
+        "a cgroup for memory and processes",
+    ]
+    assert any("root only inside a user namespace" in text and "seccomp" in text for text in rootless.in_force)
+    assert f"{SMALL.processes} processes and threads for each server" in rootless.in_force
+    assert any("address space capped at 1280 MiB" in text for text in rootless.in_force)
+
+
+def test_without_root_a_kernel_that_refuses_user_namespaces_gives_limits_and_says_why(monkeypatch):
+    settings = {userns.MAX_NAMESPACES: "0"}
+    monkeypatch.setattr(userns, "_sysctl", settings.get)
+    monkeypatch.setattr(backend.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(backend, "_detected", {})
+    level, why = backend.resolve_level("auto")
+    assert level == "limits"
+    assert why == "needs root or unprivileged user namespaces: this kernel allows no user namespaces " + (
+        "(/proc/sys/user/max_user_namespaces is 0)"
+    )
+    with pytest.raises(RuntimeError, match="isolation was required but is not available here"):
+        backend.resolve_level("isolate")
+
+
+def test_without_root_a_failed_trial_names_apparmors_restriction_where_it_is_on(monkeypatch):
+    settings = {userns.APPARMOR_RESTRICTION: "1"}
+    monkeypatch.setattr(userns, "_sysctl", settings.get)
+    said = backend._without_root("PermissionError: [Errno 1] mount /tmp/x: Operation not permitted", True)
+    assert said.startswith("the grader runs as an ordinary user, and isolating an app in a user namespace failed: ")
+    assert "Operation not permitted" in said
+    assert "AppArmor restricts unprivileged user namespaces" in said and "`userns,`" in said
+    settings.clear()
+    assert "AppArmor" not in backend._without_root("PermissionError", True)
+    assert backend._without_root("PermissionError", False) == "PermissionError"
 
 
 @pytest.mark.parametrize(
