@@ -21,6 +21,7 @@ from grader import launch
 from grader.exercises.bigfile import test_bigfile
 from grader.exercises.chat import test_chat
 from grader.exercises.events import test_events
+from grader.hints import PAGES
 from grader.probes.http import IDENTITY
 from grader.render.terminal import printable
 
@@ -30,7 +31,9 @@ COMMANDS = {"chat": test_chat.TRY_IT, "bigfile": test_bigfile.TRY_IT, "events": 
 GIVE_UP_AFTER = 30.0
 # The download prints a line each time this share of the file has arrived, not one per piece.
 DOWNLOAD_STEP = 0.1
-SHOWN_PIECE = 60  # characters of a piece shown
+# Characters of a piece shown: an event, a token or an error's short body fits whole; a longer
+# piece is cut at a space, and says how much more there was.
+SHOWN_PIECE = 160
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,32 @@ def request_path(command: str) -> str:
     found = re.search(r"http://127\.0\.0\.1:8000(/[^'\s]*)", command)
     assert found, command
     return found.group(1)
+
+
+def counted(count: int, noun: str) -> str:
+    """1 piece, 2 pieces."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def piece_text(data: bytes) -> str:
+    """A piece as Python would write it (spaces and line ends visible), cut at a space when it is long."""
+    text = data.decode("utf-8", "replace")
+    if len(text) <= SHOWN_PIECE:
+        return repr(text)
+    space = text.rfind(" ", 0, SHOWN_PIECE)
+    cut = space + 1 if space > SHOWN_PIECE // 2 else SHOWN_PIECE
+    return f"{text[:cut]!r} and {counted(len(text) - cut, 'more character')}"
+
+
+def status_meaning(status: int, exercise: str) -> str:
+    """What an error status says about the route, for the statuses a learner meets first ("" otherwise)."""
+    if status == 501:
+        return (
+            f"501 is the starter's placeholder: this route is not written yet (see {PAGES.get(exercise, 'its page')})."
+        )
+    if status == 404:
+        return "404: no route of your app answers this path. Is it written, with the exact path the page gives?"
+    return ""
 
 
 def show(out: TextIO, at: float, text: str) -> None:
@@ -66,16 +95,18 @@ def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
         print(f"Started {attempt.target} on {app.base_url}; it is stopped again at the end.", file=out)
         if attempt.exercise == "bigfile":
             print(f"It serves {attempt.sample} ({attempt.sample.stat().st_size:,} bytes) as BIGFILE_PATH.", file=out)
-        print(f"GET {path}   (by hand: {COMMANDS[attempt.exercise]})", file=out, flush=True)
-        receive(app, path, attempt.exercise == "bigfile", out)
+        print(f"GET {path}", file=out)
+        print(f"(By hand, with your app started on port 8000: {COMMANDS[attempt.exercise]})", file=out, flush=True)
+        receive(app, path, attempt.exercise, out)
     finally:
         app.stop()
         launch.shutdown()
     return 0
 
 
-def receive(app: launch.RunningApp, path: str, download: bool, out: TextIO) -> None:
+def receive(app: launch.RunningApp, path: str, exercise: str, out: TextIO) -> None:
     """Send the request and print each piece of the answer as it arrives."""
+    download = exercise == "bigfile"
     timeout = httpx.Timeout(GIVE_UP_AFTER, connect=5.0)
     sent = time.perf_counter()
     # The bytes as the app sends them, as the grader asks (grader.probes.http.IDENTITY).
@@ -89,20 +120,24 @@ def receive(app: launch.RunningApp, path: str, download: bool, out: TextIO) -> N
                     in ("content-type", "content-length", "content-disposition", "cache-control", "accept-ranges")
                 )
                 show(out, time.perf_counter() - sent, f"HTTP {response.status_code}  {headers}")
+                meaning = status_meaning(response.status_code, exercise)
+                if meaning:
+                    print(f"{' ' * 12}{meaning}", file=out)
                 size = int(response.headers.get("content-length", 0) or 0)
                 pieces, received, next_report = 0, 0, DOWNLOAD_STEP
                 for chunk in response.iter_raw():
                     at = time.perf_counter() - sent
                     pieces, received = pieces + 1, received + len(chunk)
                     if not download or response.status_code != 200:
-                        show(out, at, repr(chunk.decode("utf-8", "replace"))[:SHOWN_PIECE])
+                        show(out, at, piece_text(chunk))
                     elif size and received >= next_report * size:
                         show(out, at, f"{received:,} bytes ({received / size:.0%}), {memory(app)}")
                         next_report += DOWNLOAD_STEP
                     if at > GIVE_UP_AFTER:
                         show(out, at, f"still going after {GIVE_UP_AFTER:g} s: stopped here")
                         return
-                show(out, time.perf_counter() - sent, f"end of the body: {pieces} pieces, {received:,} bytes")
+                read = f"{counted(pieces, 'piece')}, {counted(received, 'byte')}"
+                show(out, time.perf_counter() - sent, f"end of the body: {read}")
         except httpx.HTTPError as error:
             show(out, time.perf_counter() - sent, f"the request failed: {type(error).__name__}: {error}")
 

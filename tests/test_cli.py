@@ -65,10 +65,31 @@ def test_try_shows_each_token_as_it_arrives_then_stops_the_app():
         socket.create_connection(("127.0.0.1", port), timeout=2).close()  # stopped
 
 
-def test_try_on_the_untouched_starter_shows_the_501():
+def test_try_on_the_untouched_starter_shows_the_501_whole_and_what_it_means():
     done = streamgrade("try", "events")
     assert done.returncode == 0, done.stderr
     assert "HTTP 501" in done.stdout
+    assert "501 is the starter's placeholder: this route is not written yet (see exercises/03-events.md)" in done.stdout
+    assert """  '{"detail":"Not implemented yet: see exercises/03-events.md"}'\n""" in done.stdout  # not cut mid-word
+    assert re.search(r"end of the body: 1 piece, \d+ bytes\n", done.stdout), done.stdout
+
+
+def test_try_a_route_that_is_not_there_says_what_404_means(tmp_path):
+    (tmp_path / "app.py").write_text("from fastapi import FastAPI\napp = FastAPI()\n")
+    done = streamgrade("try", "chat", str(tmp_path / "app.py"))
+    assert done.returncode == 0, done.stderr
+    assert "HTTP 404" in done.stdout and "no route of your app answers this path" in done.stdout
+
+
+def test_a_long_piece_is_cut_at_a_space_and_says_how_much_more_came():
+    from grader.tryit import SHOWN_PIECE, piece_text
+
+    words = ("word " * 100).encode()
+    shown = piece_text(words)
+    assert shown.startswith("'word word") and shown.endswith("' and 340 more characters"), shown
+    assert len(shown) <= SHOWN_PIECE + 40 and "wor'" not in shown
+    event = b'id: 1\ndata: {"seq": 1, "time": "2026-12-01T18:05:48.531998+00:00"}\n\n'
+    assert piece_text(event) == repr(event.decode())  # an event is shown whole, its blank line too
 
 
 def test_try_an_app_that_does_not_start_says_so(tmp_path):
