@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,33 @@ def test_a_refused_init_suggests_a_folder_that_is_free(tmp_path):
     suggested = refused.stderr.rsplit("streamgrade init ", 1)[1].strip()
     assert suggested == "my-streaming-2"
     assert init(suggested, cwd=tmp_path).returncode == 0
+
+
+# How each shell activates a virtual environment made with `python -m venv .venv`.
+ACTIVATE = {
+    "POSIX shells": ". .venv/bin/activate",
+    "PowerShell": ".venv\\Scripts\\Activate.ps1",
+    "the Command Prompt": ".venv\\Scripts\\activate.bat",
+}
+
+
+def test_both_readmes_name_one_right_activation_per_shell_and_no_other():
+    from importlib import resources
+
+    readmes = {
+        "README.md": (ROOT / "README.md").read_text(encoding="utf-8"),
+        "the kit's README": (resources.files("grader") / "kit" / "learner-readme.md").read_text(encoding="utf-8"),
+    }
+    for name, text in readmes.items():
+        for shell, command in ACTIVATE.items():
+            assert command in text, f"{name} does not say how {shell} activates the environment"
+        right = {command.removeprefix(". ") for command in ACTIVATE.values()}
+        named = set(re.findall(r"\.venv[\\/](?:[Ss]cripts|bin)[\\/][\w.]+", text))
+        assert named <= right, f"{name} names another activation: {named - right}"
+
+
+def test_the_windows_commands_in_the_readme_run_in_windows_powershell_5():
+    """Windows PowerShell 5, the one Windows ships, has no `&&`: a Windows block gives one command a line."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    windows = readme.partition("On Windows (PowerShell):")[2].partition("```console")[2].partition("```")[0]
+    assert "Activate.ps1" in windows and "&&" not in windows
