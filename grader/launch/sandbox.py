@@ -27,9 +27,10 @@ from dataclasses import asdict, dataclass, field
 MIB = 2**20
 SETUP_FAILED = 70  # the launcher's exit code when it could not set up the sandbox (EX_SOFTWARE)
 LEVELS = ("off", "limits", "isolate")
-# Apps get user ids from here up, one per grading process, so two gradings
-# running at once never share a user (and its process count). Far above the
-# ids that distributions give to people and services.
+# Isolated apps (as root) get user ids from here up, one per server (its
+# launcher's pid added), so two servers running at once never share a user
+# (and its process count). Far above the ids that distributions give to
+# people and services.
 UID_BASE = 2_000_000
 # Without a cgroup the memory limit falls back to a cap on address space,
 # which counts reservations that use no memory: each thread's stack (8 MiB)
