@@ -88,11 +88,15 @@ def events_floor() -> float:
     )
 
 
+def disconnect_floor() -> float:
+    """The disconnect probe's waits: the idle baseline, the streaming window, the settle, the quiet window."""
+    return events_probe.IDLE_WINDOW + 2 * events_probe.CPU_WINDOW + 0.1
+
+
 def floor_seconds() -> dict[str, float]:
     """The waits a grading run can't avoid, from the probes' own constants."""
     chat, events = chat_floor(), events_floor()
-    # idle baseline, streaming window, settle, quiet window
-    disconnect = events_probe.IDLE_WINDOW + 2 * events_probe.CPU_WINDOW + 0.1
+    disconnect = disconnect_floor()
     downloads = bigfile_probe.SLOW_READ_PAUSE
     # Phase 1 runs chat and events side by side; phase 2 the downloads and the disconnect probe.
     return {
@@ -104,10 +108,14 @@ def floor_seconds() -> dict[str, float]:
 
 def exercise_floor_seconds() -> dict[str, float]:
     """The waits grading one exercise alone can't avoid (what `streamgrade watch` grades on a save)."""
-    disconnect = 2 * events_probe.CPU_WINDOW + 0.1
-    # Alone, the events exercise runs its disconnect probe after its timing probes; the
-    # download exercise's only fixed wait is the slow reader's pause.
-    return {"chat": chat_floor(), "bigfile": bigfile_probe.SLOW_READ_PAUSE, "events": events_floor() + disconnect}
+    # Alone, the events exercise runs its disconnect probe after its timing probes, idle
+    # baseline included (a window the probe waits out like the others); the download
+    # exercise's only fixed wait is the slow reader's pause.
+    return {
+        "chat": chat_floor(),
+        "bigfile": bigfile_probe.SLOW_READ_PAUSE,
+        "events": events_floor() + disconnect_floor(),
+    }
 
 
 # A learner edits for a few seconds between saves: the watch sets its next

@@ -14,6 +14,7 @@ import random
 import threading
 import traceback
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,11 +145,16 @@ async def start_servers(side: Side, exercises: list[str], start_timeout: float, 
 
 
 def stop_side(side: Side) -> None:
-    for name, server in side.servers.items():
+    servers = list(side.servers.items())
+    for name, server in servers:
         code = server.process.poll()
         if code is not None:
             side.recording.exits.append(f"the server for {name} exited with code {code} while it was being tested")
-        server.stop()
+    # Side by side: each stop sweeps /proc for what its server started, which
+    # takes a while on a busy machine, and it is on the way to every verdict.
+    with ThreadPoolExecutor(max_workers=max(1, len(servers))) as pool:
+        list(pool.map(lambda server: server.stop(), [server for _, server in servers]))
+    for name, server in servers:
         side.recording.protections = server.protections.to_dict()
         side.recording.backend = server.backend
         side.recording.incidents += [said for said in server.incidents if said not in side.recording.incidents]
