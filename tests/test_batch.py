@@ -15,9 +15,11 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 import xmlschema
-from conftest import REFERENCE_APP, ROOT, ctrl_c_reaches_it
+from helpers import BANK, REFERENCE_APP, ROOT, batch, ctrl_c_reaches_it, statuses
 
-BANK = Path(__file__).parent / "bank"
+# Grades classes of submissions in batch processes.
+pytestmark = pytest.mark.slow
+
 # Only the chat exercise: the batch machinery is the same for all three, and
 # this keeps a class of ten under a minute.
 CONFIG = """
@@ -66,28 +68,6 @@ def make_class(root: Path) -> Path:
     shutil.copyfile(BANK / "broken_import_hangs.py", submissions / "hana.py")
     (submissions / "README.txt").write_text("not a submission")
     return submissions
-
-
-def batch(
-    submissions: Path, out: Path, config: Path, *options: str, timeout: float = 600
-) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "grader",
-        "batch",
-        str(submissions),
-        "--out",
-        str(out),
-        "--config",
-        str(config),
-        *options,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
-
-
-def statuses(results_file: Path) -> dict[str, str]:
-    return {check["id"]: check["status"] for check in json.loads(results_file.read_text())["checks"]}
 
 
 EXPECTED_IDS = ["alice", "bob", "carol", "dave", "erin", "frank", "hana", "mallory", "oscar", "zoe_late"]

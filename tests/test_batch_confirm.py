@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_APP
+from helpers import REFERENCE_APP
 
 from grader.batch.config import GradingConfig, known_checks
 from grader.batch.runner import BatchOptions, Stopping, grade_submission
@@ -21,6 +21,9 @@ from grader.batch.submissions import Submission
 from grader.launch import resolve_target
 from grader.probes.run import record_reference
 from grader.recording import Calibration, save_calibration
+
+# Grades submissions in batch processes.
+pytestmark = pytest.mark.slow
 
 BANK = Path(__file__).parent / "bank"
 SEED = 11

@@ -16,8 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_APP
-from test_batch import BANK, batch, statuses
+from helpers import BANK, REFERENCE_APP, batch, statuses
 
 from grader.batch.submissions import (
     MAX_DEPTH,
@@ -155,6 +154,7 @@ def test_a_changed_link_changes_the_hash_without_being_followed(tmp_path):
     assert content_hash(Submission("amy", folder)) != before
 
 
+@pytest.mark.slow
 def test_a_hostile_class_folder_is_graded_whole(hostile_class, tmp_path):
     config = tmp_path / "grading.toml"
     config.write_text(CONFIG)

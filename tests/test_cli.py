@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REFERENCE_APP, ROOT
+from helpers import REFERENCE_APP, ROOT
 
 
 def streamgrade(*arguments: str, cwd=ROOT) -> subprocess.CompletedProcess[str]:
@@ -44,6 +44,7 @@ def test_help_lists_the_exit_codes():
             assert f"\n  {code}" in done.stdout
 
 
+@pytest.mark.slow
 def test_the_kits_folder_is_graded_as_its_starter_and_json_dash_goes_to_standard_output():
     done = streamgrade("check", ".", "--exercise", "chat", "--no-html", "--json", "-")
     assert done.returncode == 0, done.stderr
@@ -52,6 +53,7 @@ def test_the_kits_folder_is_graded_as_its_starter_and_json_dash_goes_to_standard
     assert "Score:" in done.stderr  # what a person reads still shows, on the other stream
 
 
+@pytest.mark.slow
 def test_try_shows_each_token_as_it_arrives_then_stops_the_app():
     done = streamgrade("try", "chat", "reference/app.py")
     assert done.returncode == 0, done.stderr
@@ -65,6 +67,7 @@ def test_try_shows_each_token_as_it_arrives_then_stops_the_app():
         socket.create_connection(("127.0.0.1", port), timeout=2).close()  # stopped
 
 
+@pytest.mark.slow
 def test_try_on_the_untouched_starter_shows_the_501_whole_and_what_it_means():
     done = streamgrade("try", "events")
     assert done.returncode == 0, done.stderr
@@ -74,6 +77,7 @@ def test_try_on_the_untouched_starter_shows_the_501_whole_and_what_it_means():
     assert re.search(r"end of the body: 1 piece, \d+ bytes\n", done.stdout), done.stdout
 
 
+@pytest.mark.slow
 def test_try_a_route_that_is_not_there_says_what_404_means(tmp_path):
     (tmp_path / "app.py").write_text("from fastapi import FastAPI\napp = FastAPI()\n")
     done = streamgrade("try", "chat", str(tmp_path / "app.py"))
@@ -92,6 +96,7 @@ def test_a_long_piece_is_cut_at_a_space_and_says_how_much_more_came():
     assert piece_text(event) == repr(event.decode())  # an event is shown whole, its blank line too
 
 
+@pytest.mark.slow
 def test_try_an_app_that_does_not_start_says_so(tmp_path):
     (tmp_path / "app.py").write_text("import no_such_module_here\n")
     done = streamgrade("try", "chat", str(tmp_path / "app.py"))
@@ -100,6 +105,7 @@ def test_try_an_app_that_does_not_start_says_so(tmp_path):
     assert "no_such_module_here" in done.stdout
 
 
+@pytest.mark.slow
 def test_try_the_download_shows_its_progress_and_the_servers_memory():
     done = streamgrade("try", "bigfile", "reference/app.py")
     assert done.returncode == 0, done.stderr

@@ -6,7 +6,7 @@ import importlib
 import re
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 from test_grading_bank import BANK, FAULTY, NO_BONUS, WITH_BONUS, expected_misses
 
 TABLE = ROOT / "docs" / "CONTRACT.md"

@@ -19,6 +19,9 @@ from grader.launch.linux.forkserver import ForkServer, shared
 from grader.launch.sandbox import Policy
 from grader.launch.server import resolve_target
 
+# Starts apps through the fork server.
+pytestmark = pytest.mark.slow
+
 APP = "from fastapi import FastAPI\napp = FastAPI()\n"
 
 

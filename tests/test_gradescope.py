@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import REFERENCE_APP, ROOT
+from helpers import REFERENCE_APP, ROOT
 
 from grader.launch.linux.backend import detect_isolation
 from grader.probes.run import sample_file, sample_folder
@@ -121,6 +121,7 @@ def checks(document: dict) -> dict[str, dict]:
     return {test["extra_data"]["check"]: test for test in document["tests"]}
 
 
+@pytest.mark.slow
 def test_a_correct_submission_gets_every_point(autograder):
     finished, document = run_autograder(autograder, {"app.py": REFERENCE_APP.read_bytes()})
     assert finished.returncode == 0, finished.stdout + finished.stderr
@@ -129,6 +130,7 @@ def test_a_correct_submission_gets_every_point(autograder):
     assert checks(document)["chat.validation"]["max_score"] == HIDDEN_POINTS
 
 
+@pytest.mark.slow
 def test_a_faulty_submission_fails_its_fault_with_a_rendered_hint(autograder):
     finished, document = run_autograder(autograder, {"app.py": (BANK / "chat_buffered.py").read_bytes()})
     assert finished.returncode == 0, finished.stdout + finished.stderr
@@ -141,6 +143,7 @@ def test_a_faulty_submission_fails_its_fault_with_a_rendered_hint(autograder):
     assert 0 < document["score"] < sum(test["max_score"] for test in document["tests"])
 
 
+@pytest.mark.slow
 def test_tests_come_in_exercise_order_and_hidden_points_stay_hidden(autograder):
     _, document = run_autograder(autograder, {"app.py": (BANK / "chat_buffered.py").read_bytes()})
     exercises = [test["extra_data"]["check"].split(".")[0] for test in document["tests"]]
@@ -162,6 +165,7 @@ def test_tests_come_in_exercise_order_and_hidden_points_stay_hidden(autograder):
     assert f"{total_max:g}" not in output.split(":", 1)[1]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ISOLATED, reason=f"isolation not available here: {WHY_NOT}")
 def test_an_isolated_submission_cannot_read_the_reference_shipped_in_the_package(autograder):
     finished, document = run_autograder(autograder, {"app.py": SNOOPING_APP})
@@ -169,6 +173,7 @@ def test_an_isolated_submission_cannot_read_the_reference_shipped_in_the_package
     assert checks(document)["app.starts"]["status"] == "passed", checks(document)["app.starts"]["output"]
 
 
+@pytest.mark.slow
 def test_when_the_grader_itself_fails_results_json_says_why_and_the_exit_is_not_zero(autograder):
     # The failure this kit once had: an install without the reference solution.
     reference = next(autograder["venv"].glob("lib/python*/site-packages/grader/kit/reference/app.py"))
@@ -186,6 +191,7 @@ def test_when_the_grader_itself_fails_results_json_says_why_and_the_exit_is_not_
     assert "reference" in finished.stdout  # Gradescope shows standard output to instructors
 
 
+@pytest.mark.slow
 def test_setup_took_this_long(autograder, record_property):
     """Not an assertion on speed: the figure goes into the report (docs/PERFORMANCE.md)."""
     record_property("setup_seconds", round(autograder["setup_seconds"], 1))
@@ -248,6 +254,7 @@ def test_a_bad_grading_config_is_a_grader_failure_with_results_and_exit_3(tmp_pa
     assert [test["visibility"] for test in document["tests"]] == ["hidden"]
 
 
+@pytest.mark.slow
 def test_a_submission_without_an_app_is_graded_not_a_grader_failure(tmp_path):
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "notes.txt").write_text("I did not finish")
@@ -273,6 +280,7 @@ def test_a_submission_without_an_app_is_graded_not_a_grader_failure(tmp_path):
     assert "no app.py" in checks(document)["app.starts"]["output"]
 
 
+@pytest.mark.slow
 def test_the_image_makes_the_sample_file_where_grading_reads_it(tmp_path, monkeypatch):
     """setup.sh's step: `sample-file --for-grading` fills the cache a grading under the same XDG_CACHE_HOME uses."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

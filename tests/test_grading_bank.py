@@ -15,11 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_APP, ROOT, STARTER_APP
+from helpers import REFERENCE_APP, ROOT, STARTER_APP
 
 from grader.launch import resolve_target
 from grader.probes.run import record_reference
 from grader.recording import Calibration, save_calibration
+
+# Grades every bank app against the reference.
+pytestmark = pytest.mark.slow
 
 BANK = Path(__file__).parent / "bank"
 

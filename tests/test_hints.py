@@ -6,7 +6,8 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+import pytest
+from helpers import ROOT
 
 from grader.hints import PAGES, STEPS, page_hints, page_text, static_hints
 from grader.render.terminal import MARKS, render_check
@@ -43,6 +44,7 @@ def test_a_failure_shows_where_to_look_not_the_answer():
     assert hint not in text
 
 
+@pytest.mark.slow
 def test_hint_gives_the_hint_of_the_last_grade_and_the_pages_hints(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     command = [sys.executable, "-m", "grader"]

@@ -24,12 +24,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_APP, ROOT
+from helpers import REFERENCE_APP, ROOT
 from test_grading_bank import FAULTY
 
 import grader
 from grader.launch.linux import reaper
 from grader.launch.linux.backend import detect_isolation
+
+# Grades hostile apps under the sandbox.
+pytestmark = pytest.mark.slow
 
 HOSTILE = Path(__file__).parent / "hostile"
 BANK = Path(__file__).parent / "bank"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REFERENCE_APP
+from helpers import REFERENCE_APP
 
 pytest_plugins = ["pytester"]
 
@@ -72,12 +72,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {check["id"]: check for check in json.loads(output.read_text())["checks"]}
 
 
+@pytest.mark.slow
 def test_an_instructors_check_is_graded_like_the_built_in_ones(graded):
     check = graded["chat.short-default"]
     assert (check["status"], check["score"], check["max_score"]) == ("passed", 2, 2)
     assert check["title"] == "Every content reply is under 100 bytes"
 
 
+@pytest.mark.slow
 def test_a_check_the_reference_fails_is_inconclusive_not_failed(graded):
     check = graded["chat.impossible"]
     assert check["status"] == "inconclusive"
@@ -85,6 +87,7 @@ def test_a_check_the_reference_fails_is_inconclusive_not_failed(graded):
     assert "reference solution failed this check" in check["message"]
 
 
+@pytest.mark.slow
 def test_a_crashing_check_is_an_error_with_its_traceback(graded):
     check = graded["chat.crashes"]
     assert check["status"] == "error"
@@ -92,6 +95,7 @@ def test_a_crashing_check_is_an_error_with_its_traceback(graded):
     assert "not your app's fault" in check["message"]
 
 
+@pytest.mark.slow
 def test_a_check_whose_parent_did_not_pass_is_skipped(graded):
     check = graded["chat.after-crash"]
     assert check["status"] == "skipped"
@@ -111,6 +115,7 @@ def test_the_plugin_lends_no_app_fixture_to_other_test_suites(pytester: pytest.P
     result.stdout.fnmatch_lines(["*fixture 'app' not found*"])
 
 
+@pytest.mark.slow
 def test_a_custom_check_runs_under_filterwarnings_error(tmp_path):
     """Projects run their tests with warnings as errors; the grader's fixtures must not warn (pytest 10)."""
     (tmp_path / "pytest.ini").write_text("[pytest]\nfilterwarnings =\n    error\n")

@@ -19,7 +19,7 @@ import uuid
 
 import psutil
 import pytest
-from conftest import REFERENCE_APP, ROOT
+from helpers import REFERENCE_APP, ROOT
 from test_grading_bank import BANK, FAULTY, NO_BONUS, expected_misses
 
 from grader.launch import features
@@ -87,6 +87,7 @@ def misses(results: dict) -> dict[str, str]:
 BANK_TIMEOUT = pytest.mark.timeout(3 * BATCH_TIMEOUT)
 
 
+@pytest.mark.slow
 @BANK_TIMEOUT
 @pytest.mark.parametrize("name", sorted(FAULTY) + sorted(CORRECT))
 def test_the_portable_backend_gives_the_linux_verdicts(portable_bank, name):
@@ -104,6 +105,7 @@ def test_the_portable_backend_gives_the_linux_verdicts(portable_bank, name):
     assert results["measurement"]["backend"] == "portable"
 
 
+@pytest.mark.slow
 @BANK_TIMEOUT
 def test_the_portable_report_says_what_was_sampled(portable_bank):
     measured = portable_bank["bigfile_read_all"]["measurement"]
@@ -186,6 +188,7 @@ def marked(marker: str) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.slow
 def test_without_linux_facilities_the_reference_gets_full_marks(tmp_path):
     marker = uuid.uuid4().hex
     output = tmp_path / "results.json"
@@ -199,6 +202,7 @@ def test_without_linux_facilities_the_reference_gets_full_marks(tmp_path):
     assert marked(marker) == []
 
 
+@pytest.mark.slow
 def test_without_linux_facilities_a_faulty_app_gets_its_verdicts(tmp_path):
     marker = uuid.uuid4().hex
     output = tmp_path / "results.json"
@@ -251,6 +255,7 @@ def test_an_unknown_backend_is_a_usage_error(tmp_path):
     assert "Traceback" not in finished.stderr
 
 
+@pytest.mark.slow
 def test_the_hidden_option_chooses_the_backend_as_the_variable_does(tmp_path):
     output = tmp_path / "results.json"
     env = {key: value for key, value in os.environ.items() if key != features.BACKEND_VARIABLE}
@@ -282,6 +287,7 @@ def test_the_linux_backend_is_chosen_where_it_can_run():
     assert finished.stdout.strip() == "linux"
 
 
+@pytest.mark.slow
 def test_a_single_process_app_is_measured_the_same_by_both_meters(reference):
     # The portable meter's reading of the Linux backend's server: the same process, the same resident memory.
     from grader.launch.portable import TreeMeter
@@ -312,6 +318,7 @@ def work():
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["linux", "portable"])
 def test_both_meters_count_the_work_of_a_child_process(backend, tmp_path):
     import importlib

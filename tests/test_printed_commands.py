@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_APP, ROOT
+from helpers import REFERENCE_APP, ROOT
 
 from grader.checks import test_app
 from grader.exercises.bigfile import test_bigfile
@@ -29,7 +29,8 @@ from grader.results import CheckResult
 
 # Each way of starting the app is started and every command after it run (a slow download or an endless
 # stream for 5 s): about a minute, more on a loaded machine.
-pytestmark = pytest.mark.timeout(600)
+# Runs the commands the grader prints, against served apps.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 RUNNER = Path(__file__).parent / "printed_commands.py"
 THEN = "  # then: "

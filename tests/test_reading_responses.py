@@ -14,7 +14,10 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_APP, ROOT
+from helpers import REFERENCE_APP, ROOT
+
+# Grades apps over real sockets.
+pytestmark = pytest.mark.slow
 
 # Zeros deflate about a thousand to one: half a MiB on the wire, 512 MiB once decoded.
 BOMB_SIZE = 512 * 1024 * 1024

@@ -6,7 +6,10 @@ import time
 
 import httpx
 import pytest
-from conftest import sha256
+from helpers import sha256
+
+# Talks to the reference served by uvicorn over TCP.
+pytestmark = pytest.mark.slow
 
 MEMORY_BOUND = 32 * 1024 * 1024  # the contract's bound for a 256 MiB file
 

@@ -10,7 +10,10 @@ import time
 import anyio
 import httpx
 import pytest
-from conftest import record
+from helpers import record
+
+# Talks to the reference served by uvicorn over TCP.
+pytestmark = pytest.mark.slow
 
 TOKEN_PATTERN = re.compile(r"\S+\s*|\s+")
 DELAY = 0.1

@@ -11,10 +11,13 @@ from datetime import datetime
 
 import httpx
 import pytest
-from conftest import Recording, record
+from helpers import Recording, record
 
 from grader import sse
 from grader.launch import Meter
+
+# Talks to the reference served by uvicorn over TCP.
+pytestmark = pytest.mark.slow
 
 INTERVAL = 0.1
 

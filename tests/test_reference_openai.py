@@ -10,6 +10,9 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionChunk
 
+# Talks to the reference served by uvicorn over TCP.
+pytestmark = pytest.mark.slow
+
 MESSAGES = [
     {"role": "system", "content": "You echo."},
     {"role": "user", "content": "first question"},

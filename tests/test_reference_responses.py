@@ -8,6 +8,9 @@ import io
 import httpx
 import pytest
 
+# Talks to the reference served by uvicorn over TCP.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def client(reference):

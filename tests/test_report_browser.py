@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_APP, ROOT, STARTER_APP
+from helpers import REFERENCE_APP, ROOT, STARTER_APP
 
 from grader.exercises.chat.probe import TIMING_TOKENS
 from grader.render.classreport import render_index
@@ -19,7 +19,8 @@ from grader.results import GradeResult
 
 BANK = Path(__file__).parent / "bank"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
+# Grades apps, then opens their reports in a browser.
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")]
 # What this machine's closed network and a root user need (see the env notes).
 CHROMIUM_FLAGS = [
     "--headless",

@@ -87,6 +87,7 @@ isolation = pytest.mark.skipif(not detect_isolation()[0], reason=f"isolation not
 # -- in every mode, a learner's check included ---------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", ["off", "limits"])
 def test_a_daemon_the_app_leaves_behind_is_stopped_with_it(tmp_path, level):
     marker = uuid.uuid4().hex
@@ -112,6 +113,7 @@ app = FastAPI()
     assert any("1 process your app started was still running" in said for said in app.incidents)
 
 
+@pytest.mark.slow
 @cgroups_available
 def test_an_app_that_kills_its_launcher_still_has_its_tree_stopped(tmp_path):
     # Its server dies with the launcher; what it started is orphaned to the fork server, which kills it
@@ -142,6 +144,7 @@ def kill_launcher():
     assert marked(marker) == set()
 
 
+@pytest.mark.slow
 def test_the_check_command_leaves_nothing_behind_an_app_that_kills_its_launcher(tmp_path):
     # Without a cgroup to find them, the grading process adopts the orphans (a subreaper) and sweeps them.
     marker = uuid.uuid4().hex
@@ -176,6 +179,7 @@ app = FastAPI()
     assert marked(marker) == set()
 
 
+@pytest.mark.slow
 def test_a_log_flood_costs_at_most_the_head_and_the_tail(tmp_path):
     source = """
 import sys
@@ -197,6 +201,7 @@ app = FastAPI()
 # -- limits ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_under_limits_the_app_sees_none_of_the_graders_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("INSTRUCTOR_TOKEN", "secret-value")
     source = """
@@ -217,6 +222,7 @@ def env():
     assert seen["PATH"] == os.environ["PATH"]
 
 
+@pytest.mark.slow
 def test_the_cpu_limit_stops_a_busy_app_and_says_so(tmp_path):
     source = "while True:\n    pass\n"
     target = resolve_target(str(write_app(tmp_path, source)))
@@ -232,6 +238,7 @@ app = FastAPI()
 """
 
 
+@pytest.mark.slow
 @cgroups_available
 def test_the_cgroup_memory_limit_stops_an_app_that_takes_gigabytes(tmp_path):
     target = resolve_target(str(write_app(tmp_path, ALLOCATES)))
@@ -251,6 +258,7 @@ def take():
 """
 
 
+@pytest.mark.slow
 @cgroups_available
 def test_the_memory_limit_holds_for_a_submissions_servers_together(tmp_path):
     # Each server alone stays under the 256 MiB limit; two of them together don't.
@@ -274,6 +282,7 @@ def test_the_memory_limit_holds_for_a_submissions_servers_together(tmp_path):
     assert any("at the 256 MiB memory limit" in said for said in stopped.incidents)
 
 
+@pytest.mark.slow
 def test_without_a_cgroup_the_address_space_cap_stops_it(tmp_path, monkeypatch):
     monkeypatch.setattr("grader.launch.linux.backend.cgroups.app_group", lambda *args: (None, "none in this test"))
     target = resolve_target(str(write_app(tmp_path, ALLOCATES)))
@@ -283,6 +292,7 @@ def test_without_a_cgroup_the_address_space_cap_stops_it(tmp_path, monkeypatch):
     assert "MemoryError" in caught.value.log
 
 
+@pytest.mark.slow
 @cgroups_available
 def test_the_process_limit_holds_for_root_too(tmp_path):
     marker = uuid.uuid4().hex
@@ -396,6 +406,7 @@ def sees(port: int, secret: str, results: str):
 """
 
 
+@pytest.mark.slow
 @isolation
 def test_an_isolated_app_has_no_network_no_rights_and_sees_only_its_files(tmp_path):
     secret = tmp_path / "secret"
@@ -457,6 +468,7 @@ def test_an_isolated_app_has_no_network_no_rights_and_sees_only_its_files(tmp_pa
     assert app.protections.level == "isolate"
 
 
+@pytest.mark.slow
 @isolation
 def test_an_isolated_daemon_dies_with_its_namespace(tmp_path):
     marker = uuid.uuid4().hex

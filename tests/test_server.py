@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REFERENCE_APP, ROOT
+from helpers import REFERENCE_APP, ROOT
 
 from grader.launch import AppStartError, TargetError, resolve_target, running_app
 from grader.launch.server import CapturedLog
@@ -42,6 +42,7 @@ def test_a_bad_target_says_what_is_wrong(spec, message):
         resolve_target(spec, cwd=ROOT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("source", "in_log"),
     [
@@ -60,6 +61,7 @@ def test_an_app_that_cannot_start_gives_its_log(tmp_path, source, in_log):
     assert in_log in caught.value.log
 
 
+@pytest.mark.slow
 def test_an_app_whose_import_hangs_times_out(tmp_path):
     target = resolve_target(str(write_app(tmp_path, "import time\ntime.sleep(60)\n")))
     with (
@@ -70,6 +72,7 @@ def test_an_app_whose_import_hangs_times_out(tmp_path):
     assert "--start-timeout" in str(caught.value)  # the message says how to give it longer
 
 
+@pytest.mark.slow
 def test_stopping_kills_the_processes_the_app_started(tmp_path):
     source = (
         "import subprocess, sys\n"
@@ -113,6 +116,7 @@ def killed():
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("through", ["fork server", "new interpreter"])
 @pytest.mark.parametrize(("path", "code"), [("/exit/3", 3), ("/killed", -9)])
 def test_the_grader_learns_how_the_server_ended(tmp_path, monkeypatch, through, path, code):
@@ -127,6 +131,7 @@ def test_the_grader_learns_how_the_server_ended(tmp_path, monkeypatch, through, 
         assert not app.is_alive()
 
 
+@pytest.mark.slow
 def test_an_app_that_exits_with_the_setup_failure_code_is_still_blamed_for_it(tmp_path):
     # Exit code 70 is what the launcher uses when the sandbox can't be set up; the app can't borrow it.
     target = resolve_target(str(write_app(tmp_path, "import os\nos._exit(70)\n")))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+# Talks to the starter served by uvicorn over TCP.
+pytestmark = pytest.mark.slow
+
 
 def test_it_serves_its_openapi_schema(starter):
     with httpx.Client(base_url=starter.base_url) as client:

@@ -10,9 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_APP, ROOT, ctrl_c_reaches_it
+from helpers import REFERENCE_APP, ROOT, ctrl_c_reaches_it
 
 from grader import cli
+
+# Interrupts grading runs of served apps.
+pytestmark = pytest.mark.slow
 
 # Writes its server's pid next to itself when the grader's first request
 # arrives: the moment the test knows grading has started.

@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_APP, ROOT, STARTER_APP, ctrl_c_reaches_it
+from helpers import REFERENCE_APP, ROOT, STARTER_APP, ctrl_c_reaches_it
 
 from grader.launch.linux import reaper
+
+# Runs streamgrade watch, which grades on each save.
+pytestmark = pytest.mark.slow
 
 # Generous: a grade on this shared 2-core machine takes seconds; the limit only bounds a hang.
 LINE_TIMEOUT = 90.0

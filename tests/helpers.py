@@ -1,0 +1,106 @@
+"""What several test modules share: paths, sample files, recordings, process options.
+
+Test modules import from here, never from conftest.py (pytest's fixture
+file, not a module to import) nor from one another (a test module imported
+by another runs its module-level code twice and ties the two together).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_APP = ROOT / "reference" / "app.py"
+STARTER_APP = ROOT / "starter" / "app.py"
+# The learner-style apps the grader's verdicts are tested on.
+BANK = Path(__file__).resolve().parent / "bank"
+
+# Not a multiple of the usual chunk sizes, so an off-by-one at the end shows.
+SMALL_FILE_SIZE = 8 * 1024 * 1024 + 12345
+# The size the contract names for the memory bound.
+LARGE_FILE_SIZE = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    path: Path
+    size: int
+    sha256: str
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A response and every chunk of its body with its arrival time (seconds after sending)."""
+
+    response: httpx.Response
+    chunks: list[tuple[float, bytes]]
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(chunk for _, chunk in self.chunks)
+
+    @property
+    def times(self) -> list[float]:
+        return [at for at, _ in self.chunks]
+
+
+def record(client: httpx.Client, url: str, **kwargs) -> Recording:
+    started = time.perf_counter()
+    chunks = []
+    with client.stream("GET", url, **kwargs) as response:
+        for chunk in response.iter_raw():
+            chunks.append((time.perf_counter() - started, chunk))
+    return Recording(response, chunks)
+
+
+def ctrl_c_reaches_it() -> dict:
+    """Popen options under which SIGINT is Ctrl-C to the child, even where this run ignores it.
+
+    A shell that starts a job in the background without job control (as a CI
+    runner may) sets SIGINT to ignored, and children inherit that: Python
+    then installs no KeyboardInterrupt handler, and a test's Ctrl-C does nothing.
+    """
+    if os.name != "posix":
+        return {}
+    return {"preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def batch(
+    submissions: Path, out: Path, config: Path, *options: str, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """`streamgrade batch` on a folder of submissions, as a teacher runs it."""
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "batch",
+        str(submissions),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        *options,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+def statuses(results_file: Path) -> dict[str, str]:
+    """Each check's status in a results.json."""
+    return {check["id"]: check["status"] for check in json.loads(results_file.read_text())["checks"]}
