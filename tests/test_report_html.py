@@ -290,6 +290,7 @@ def test_the_memory_chart_names_both_axes_and_the_piece_size_says_whose_it_is():
     assert ">memory growth</text>" in memory and ">0 MiB</text>" in memory and ">100 MiB</text>" in memory
     assert ">time since the download began</text>" in memory
     assert "Largest piece the client read" in page and "not the size of the pieces your app yielded" in page
+    assert page.count(">time since the request was sent</text>") == 2  # the chat and the events timelines
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,9 @@ def timeline(rows: list[tuple[str, list[float], list[str]]], expected: list[floa
         "axis": scale,
         "rows": drawn,
         "expected": [LABEL_WIDTH + at * scale["scale"] for at in expected],
-        "height": 40 + 40 * len(drawn),
+        # Rows, then the time axis with its ticks, then the axis' name.
+        "axis_y": 15 + 40 * len(drawn),
+        "height": 56 + 40 * len(drawn),
         "unit": unit,
     }
 
