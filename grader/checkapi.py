@@ -36,6 +36,14 @@ class NotApplicable(Exception):
     """Nothing to judge here, because of something another check already reports."""
 
 
+class NotRun(Exception):
+    """This machine lacks what the check needs (a browser): it was not run, and costs nothing.
+
+    Raised the same way for the reference and the learner's app, it is not
+    calibrated: the check is skipped and not counted, and the message says why.
+    """
+
+
 def check(
     check_id: str,
     *,

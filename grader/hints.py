@@ -65,6 +65,7 @@ STEPS: dict[str, Step] = {
     "events.live-timestamps": Step("where the timestamp is taken", (3,)),
     "events.nonblocking": Step("how your generator waits: does the whole server wait with it?", (5,)),
     "events.resume": Step("the Last-Event-ID header: do you read it?", (4,)),
+    "events.browser": Step("the id: line of each event, and the Last-Event-ID header the browser sends back", (1, 4)),
     "events.unexpected-id": Step("what your code does with a Last-Event-ID that is not a number", (4,)),
     "events.validation": Step("the declarations of interval and count"),
     "events.disconnect": Step("what your generator does when the client leaves", (5,)),

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from grader import __version__, fixtures, kit, launch
-from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
+from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, NotRun
 from grader.evidence import collect as collect_evidence
 from grader.evidence import measurement
 from grader.launch import DEFAULT_START_TIMEOUT, AppTarget, Limits, Policy, TargetError, resolve_level, resolve_target
@@ -139,6 +139,7 @@ class GradingSession:
         self.results: dict[str, CheckResult] = {}
         self.reference_status: dict[str, Status] = {}
         self.unjudged: set[str] = set()  # skipped under a parent that was not judged
+        self.not_run: set[str] = set()  # not run: the machine lacks what they need
         self.started = time.perf_counter()
         self.started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         self._recordings: tuple[AppRecording, AppRecording] | None = None
@@ -226,6 +227,8 @@ class GradingSession:
                 "The reference solution failed this check in this run too, so the machine (not your app) "
                 f"is the likely cause; it is not counted. The reference's result: {failure.message}"
             ) from None
+        except NotRun:
+            raise  # the same machine runs the learner's app: nothing to calibrate
         except (NotApplicable, Inconclusive):
             self.reference_status[identifier] = "inconclusive"
             raise Inconclusive("The reference solution could not be measured for this check in this run.") from None
@@ -270,6 +273,9 @@ class GradingSession:
             )
         elif isinstance(error, Inconclusive):
             self.record(item, "inconclusive", message=str(error))
+        elif isinstance(error, NotRun):
+            self.not_run.add(check_id(item))
+            self.record(item, "skipped", message=str(error))
         elif isinstance(error, (NotApplicable, pytest.skip.Exception)):
             self.record(item, "skipped", message=str(error))
         else:
@@ -315,6 +321,7 @@ class GradingSession:
             evidence=evidence or {},
             traceback=traceback,
             parent_unjudged=status == "skipped" and identifier in self.unjudged,
+            not_run=status == "skipped" and identifier in self.not_run,
         )
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -37,6 +37,8 @@ class CheckResult:
     # Skipped because a parent was not judged (inconclusive, a grader error,
     # or itself skipped under one): no verdict on the app, so no points lost.
     parent_unjudged: bool = False
+    # Not run: this machine lacks what the check needs (a browser; see checkapi.NotRun). The message says why.
+    not_run: bool = False
 
     def __post_init__(self) -> None:
         # Points are never negative or endless, whatever a results.json read back says.
@@ -49,7 +51,7 @@ class CheckResult:
 
     @property
     def counted(self) -> bool:
-        return self.status not in UNCOUNTED and not self.parent_unjudged
+        return self.status not in UNCOUNTED and not self.parent_unjudged and not self.not_run
 
     @property
     def why_not_counted(self) -> str:
@@ -60,6 +62,8 @@ class CheckResult:
             return "the grader itself failed on it"
         if self.parent_unjudged:
             return "a check it depends on could not be judged in this run"
+        if self.not_run:
+            return "it could not be run on this machine"
         return ""
 
 

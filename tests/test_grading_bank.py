@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import REFERENCE_APP, ROOT, STARTER_APP
 
+from grader.browser import find_chromium
 from grader.launch import resolve_target
 from grader.probes.run import record_reference
 from grader.recording import Calibration, save_calibration
@@ -81,14 +82,20 @@ FAULTY = {
     "bigfile_range_past_end": {"bigfile.range": "failed"},
     "bigfile_head_partial_headers": {"bigfile.head": "failed"},
     "bigfile_default_path_wrong": {"bigfile.default-path": "failed"},
-    "events_count_ignored": {"events.count": "failed"},
+    # Its first stream never ends: the browser has no reason to reconnect.
+    "events_count_ignored": {"events.count": "failed", "events.browser": "skipped"},
     # A 500 before the body: nothing of the stream can be judged.
     # (the allowed ranges' ends get the same 500).
     "events_500_before_body": {"events.headers": "failed", "events.cache": "failed", "events.validation": "failed"},
     # The endless streams die by themselves: no disconnect was exercised.
     "events_endless_crashes": {"events.disconnect": "failed"},
-    "events_event_field": {"events.payload": "failed", "events.live-timestamps": "skipped"},
-    "events_ignores_last_event_id": {"events.resume": "failed"},
+    # A browser's onmessage never sees an event with an event field.
+    "events_event_field": {
+        "events.payload": "failed",
+        "events.live-timestamps": "skipped",
+        "events.browser": "failed",
+    },
+    "events_ignores_last_event_id": {"events.resume": "failed", "events.browser": "failed"},
     "events_leaks_after_disconnect": {"events.disconnect": "failed"},
     # Cheap leaked work: judged by the server's wake-ups, which cheap work does not shrink.
     "events_producer_never_cancelled": {"events.disconnect": "failed"},
@@ -103,6 +110,7 @@ FAULTY = {
         "events.live-timestamps": "skipped",
         "events.resume": "skipped",
         "events.unexpected-id": "skipped",
+        "events.browser": "skipped",
     },
     # Caching is judged on its own: the stream itself earns its points.
     "events_no_cache_header": {"events.cache": "failed"},
@@ -134,12 +142,20 @@ EVENTS_AFTER_HEADERS = [
     "events.resume",
     "events.unexpected-id",
     "events.disconnect",
+    "events.browser",
 ]
 
 
-def expected_misses(name: str) -> dict[str, str]:
-    """Every check of a faulty bank app's exercise that does not pass, with its status."""
+# Without a browser, events.browser is not run: skipped, and not counted.
+BROWSER = find_chromium() is not None
+NOT_RUN = {} if BROWSER else {"events.browser": "skipped"}
+
+
+def expected_misses(name: str, browser: bool = BROWSER) -> dict[str, str]:
+    """Every check of a faulty bank app's exercise that does not pass, with its status (``browser``: Chromium ran)."""
     expected = dict(FAULTY[name])
+    if not browser and name.startswith("events_"):
+        expected["events.browser"] = "skipped"
     if name.startswith("bigfile_") and name not in WITH_BONUS:
         expected = {**NO_BONUS, **expected}
     if expected.get("events.headers") == "failed":
@@ -195,7 +211,10 @@ def test_the_sandbox_changes_no_verdict_even_for_memory_hungry_apps(name, tmp_pa
 )
 def test_a_correct_app_gets_full_marks(name, exercises, bonus_missing, tmp_path):
     results = grade(BANK / f"{name}.py", tmp_path, *exercises)
-    expected_misses = NO_BONUS if bonus_missing else {}
+    expected_misses = {
+        **(NO_BONUS if bonus_missing else {}),
+        **(NOT_RUN if "events" in exercises or not exercises else {}),
+    }
     assert {c: s for c, s in statuses(results).items() if s != "passed"} == expected_misses
     assert results["total"] >= results["score"] == results["max_score"] > 0  # extra credit on top
 
@@ -220,7 +239,7 @@ def test_an_app_that_does_not_start_says_why_and_skips_the_rest(name, in_message
 
 def test_the_reference_gets_full_marks(tmp_path):
     results = grade(REFERENCE_APP, tmp_path)
-    assert set(statuses(results).values()) == {"passed"}, [
+    assert {c: s for c, s in statuses(results).items() if s != "passed"} == NOT_RUN, [
         (check["id"], check["status"], check["message"]) for check in results["checks"] if check["status"] != "passed"
     ]
     assert results["total"] == results["score"] + 3 == results["max_score"] + 3  # with the extra credit

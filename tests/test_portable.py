@@ -20,7 +20,7 @@ import uuid
 import psutil
 import pytest
 from helpers import REFERENCE_APP, ROOT
-from test_grading_bank import BANK, FAULTY, NO_BONUS, expected_misses
+from test_grading_bank import BANK, FAULTY, NO_BONUS, NOT_RUN, expected_misses
 
 from grader.launch import features
 
@@ -29,8 +29,8 @@ from grader.launch import features
 CORRECT = {  # name -> the checks it misses (extra credit it does not attempt)
     "correct_sync_generators": NO_BONUS,
     "correct_fileresponse": {},
-    "correct_fastapi_sse": {},
-    "correct_sse_starlette_crlf": {},
+    "correct_fastapi_sse": NOT_RUN,
+    "correct_sse_starlette_crlf": NOT_RUN,
     "correct_behind_middleware": {},
 }
 BATCHES = {

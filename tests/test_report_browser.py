@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -13,25 +12,15 @@ from pathlib import Path
 import pytest
 from helpers import REFERENCE_APP, ROOT, STARTER_APP
 
+from grader import browser
 from grader.exercises.chat.probe import TIMING_TOKENS
 from grader.render.classreport import render_index
 from grader.results import GradeResult
 
 BANK = Path(__file__).parent / "bank"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = browser.find_chromium()
 # Grades apps, then opens their reports in a browser.
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")]
-# What this machine's closed network and a root user need (see the env notes).
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class VisibleText(HTMLParser):
@@ -62,7 +51,8 @@ class VisibleText(HTMLParser):
 
 
 def open_in_chromium(page: Path, profile: Path) -> tuple[VisibleText, Path]:
-    common = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}"]
+    assert CHROMIUM is not None
+    common = browser.command(CHROMIUM, profile)
     dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=60)
     assert dom.returncode == 0, dom.stderr[-2000:]
     screenshot = page.with_suffix(".png")
@@ -99,9 +89,7 @@ def widest_at(page: Path, width: int, profile: Path) -> tuple[int, int]:
     )
     dom = subprocess.run(
         [
-            CHROMIUM,
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={profile}",
+            *browser.command(CHROMIUM, profile),
             "--allow-file-access-from-files",  # the outer page reads the frame's widths
             "--virtual-time-budget=5000",
             "--dump-dom",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -57,6 +58,16 @@ async def answer(client: httpx.AsyncClient, path: str, *, timeout: float) -> int
         return None
 
 
+class Relay(Protocol):
+    """Someone the response is passed on to as it arrives (a proxy in front of a browser)."""
+
+    async def head(self, status: int, headers: list[tuple[str, str]]) -> None: ...
+
+    async def body(self, data: bytes) -> bool:
+        """Pass ``data`` on; False when it can't be (the other side left): stop reading."""
+        ...
+
+
 def path_with_query(path: str, params: dict[str, str] | None) -> str:
     return f"{path}?{urlencode(params)}" if params else path
 
@@ -70,11 +81,14 @@ async def record_exchange(
     headers: dict[str, str] | None = None,
     timeout: float,  # noqa: ASYNC109 (see answer)
     stop_after_bytes: int | None = None,
+    relay: Relay | None = None,
 ) -> Exchange:
     """Send one request and record every chunk of the response as it arrives.
 
     Never raises for anything the server does: a timeout, a reset or a
-    malformed response ends up in ``Exchange.error``.
+    malformed response ends up in ``Exchange.error``. With ``relay``, the
+    status, the headers and each chunk are passed on as they come (whole,
+    even past ``BODY_CAP``).
     """
     exchange = Exchange(method, path_with_query(path, params), dict(headers or {}))
     exchange.sent_at, exchange.sent_wall = now(), time.time()
@@ -83,16 +97,21 @@ async def record_exchange(
             async with client.stream(method, path, params=params, headers=headers) as response:
                 exchange.status = response.status_code
                 exchange.headers = list(response.headers.multi_items())
+                if relay is not None:
+                    await relay.head(exchange.status, exchange.headers)
                 kept = 0  # counted as we go: summing the chunks each time is quadratic in their number
                 async for data in response.aiter_raw():
                     at = now() - exchange.sent_at
                     exchange.received += len(data)
+                    passed_on = relay is None or await relay.body(data)
                     if kept + len(data) > BODY_CAP:
                         exchange.truncated = True
                         data = data[: max(0, BODY_CAP - kept)]
                     if data:
                         exchange.chunks.append(Chunk(at, data))
                         kept += len(data)
+                    if not passed_on:
+                        break
                     if stop_after_bytes is not None and exchange.received >= stop_after_bytes:
                         break
                 exchange.ended_at = now() - exchange.sent_at

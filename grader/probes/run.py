@@ -29,6 +29,7 @@ from grader.exercises.bigfile.probe import (
     probe_reference_again,
 )
 from grader.exercises.chat.probe import probe_chat, probe_chat_more
+from grader.exercises.events.browser_probe import BrowserSession
 from grader.exercises.events.probe import probe_disconnect, probe_events, probe_events_more
 from grader.launch import (
     DEFAULT_START_TIMEOUT,
@@ -179,8 +180,13 @@ async def guarded(
     except Exception:
         side.recording.probe_errors[exercise] = traceback.format_exc()
     finally:
-        ended = asyncio.get_running_loop().time() - side.began
-        side.recording.elapsed[exercise] = round(max(ended, side.recording.elapsed.get(exercise, 0.0)), 2)
+        note_elapsed(side, exercise)
+
+
+def note_elapsed(side: Side, exercise: str) -> None:
+    """The exercise's probes have run until now (the latest of its probes counts)."""
+    ended = asyncio.get_running_loop().time() - side.began
+    side.recording.elapsed[exercise] = round(max(ended, side.recording.elapsed.get(exercise, 0.0)), 2)
 
 
 def keeper(side: Side, exercise: str) -> Callable[[object], None]:
@@ -332,8 +338,18 @@ async def record_sides(
     # measured at the same moment.
     light = [server for name in exercises if name != "bigfile" for server in (name, SECOND_SERVER[name])]
     heavy = [server for name in exercises if name == "bigfile" for server in (name, SECOND_SERVER[name])]
+    # The browser starts first, beside the servers: its start-up (seconds on
+    # a loaded machine) then overlaps theirs and the probes' instead of
+    # adding to them. Its page reads the events exercise's second server.
+    browsing = BrowserSession([side.label for side in sides]) if "events" in exercises else None
     try:
+        if browsing is not None:
+            browsing.start()
         await asyncio.gather(*(start_servers(side, light or heavy, start_timeout, data[side.label]) for side in sides))
+        if browsing is not None:
+            for side in sides:
+                server = side.servers.get(SECOND_SERVER["events"]) if side.started else None
+                browsing.app_runs(side.label, server.base_url if server else None)
         later = heavy if light else []
         if not all(side.started for side in sides):
             later = []  # every check depends on both apps running: nothing to probe
@@ -422,7 +438,15 @@ async def record_sides(
                     for side in sides
                 ),
             )
+        if browsing is not None:
+            seen = await browsing.recordings()
+            for side in sides:
+                if side.recording.events is not None:
+                    side.recording.events.browser = seen[side.label]
+                    note_elapsed(side, "events")
     finally:
+        if browsing is not None:
+            await browsing.stop()
         for side in sides:
             stop_side(side)
         if making_file is not None:

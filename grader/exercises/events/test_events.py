@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 from grader import sse
-from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, check, seconds
+from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, NotRun, check, seconds
 from grader.checks._common import (
     CRASH_HINT,
     LOOP_ALLOWANCE,
@@ -20,7 +20,7 @@ from grader.checks._common import (
     require_status,
 )
 from grader.contract import EVENTS_DEFAULT_INTERVAL
-from grader.recording import DisconnectRecording, EventsMore, Exchange
+from grader.recording import BrowserRecording, DisconnectRecording, EventsMore, Exchange
 from grader.timing import arrival_at_offsets, clusters, gaps, median
 from grader.tracebacks import describe
 
@@ -347,6 +347,101 @@ def test_events_resume(app):
         raise CheckFailed(
             f"With Last-Event-ID: {events_rec.resume_from} and count={events_rec.resume_count}, expected ids "
             f"{expected}; got {ids}. A browser that reconnects would see those events again or miss some."
+        )
+
+
+# What the browser does, by hand: the stream, then the same request with the last id it saw.
+BROWSER_TRY_IT = (
+    "curl -N 'http://127.0.0.1:8000/events?interval=0.5&count=2' && "
+    "curl -N -H 'Last-Event-ID: 2' 'http://127.0.0.1:8000/events?interval=0.5&count=2'"
+    "  # or in a browser: the page's EventSource snippet, in the console of http://127.0.0.1:8000/docs"
+)
+
+
+def browser_seen(app) -> BrowserRecording:
+    """The browser's recording, once it is one a verdict can rest on."""
+    seen = app.events.browser
+    if seen is None:
+        raise NotApplicable("The browser probe could not run in this run.")
+    if seen.not_run:
+        raise NotRun(
+            f"Not run: {seen.not_run}. This check opens your stream in a headless Chromium, as a web page "
+            "would; with Chromium installed (for example `apt-get install chromium`) it runs. It costs no points."
+        )
+    if seen.problem:
+        raise Inconclusive(f"The browser could not do its part in this run: {seen.problem}.")
+    if not seen.streams:
+        raise Inconclusive("The browser loaded the test page but never asked for /events.")
+    return seen
+
+
+@check(
+    "events.browser",
+    points=2,
+    depends=("events.framing",),
+    hint=(
+        "Give every event its `id: n` line, and read the Last-Event-ID header the browser sends when it "
+        "reconnects (`last_event_id: Annotated[str | None, Header()] = None`): carry on at int(it) + 1."
+    ),
+    reproduce=BROWSER_TRY_IT,
+)
+def test_events_browser(app):
+    """A browser's EventSource gets the events with their ids, reconnects when the stream ends, and resumes"""
+    seen = browser_seen(app)
+    count, crash = seen.count, app.crash("events")
+    asked = f"The browser's GET /events?interval={seen.interval:g}&count={count}"
+    first = seen.streams[0].exchange
+    require_status(first, 200, asked, crash)
+    on = {n: [event.id for event in seen.events if event.connection == n] for n in (1, 2)}
+    expected = [str(n) for n in range(1, count + 1)]
+    if not seen.events:
+        sent = parsed(first).events
+        typed = next((event.type for event in sent if event.type != "message"), None)
+        if typed is not None:
+            raise CheckFailed(
+                f"Your stream sent {len(sent)} event(s), but the browser's `onmessage` received none: they have "
+                f"`event: {typed}`, and an EventSource passes events with an event field only to listeners of "
+                "that name. Leave the event field out.",
+                hint="Write only `id:` and `data:` lines for each event.",
+            )
+        raise CheckFailed(
+            f"{asked} received no event: the stream it got began {excerpt(first.body)}.",
+            evidence={"transcript": first.body.decode("utf-8", "replace")},
+        )
+    if on[1] and not any(on[1]):
+        raise CheckFailed(
+            f"The browser received {len(on[1])} event(s) without an id (its `event.lastEventId` is empty): with no "
+            "`id:` line the browser can't tell your server where it stopped, so after a reconnection the page "
+            "gets every event again.",
+            evidence={"ids": on[1]},
+        )
+    if on[1][:count] != expected:
+        raise CheckFailed(f"{asked} received events with ids {on[1]}; expected {expected}.", evidence={"ids": on[1]})
+    if len(on[1]) > count or (len(seen.streams) < 2 and first.error):
+        raise NotApplicable(
+            f"The stream asked for count={count} did not end after {count} events, so the browser had no reason to "
+            "reconnect: its resuming could not be seen. See events.count."
+        )
+    if len(seen.streams) < 2:
+        raise CheckFailed(
+            f"After the stream of {count} events ended, the browser did not reconnect within the grader's wait. "
+            f"The events it received: {on[1]}.",
+            evidence={"ids": on[1]},
+        )
+    again = seen.streams[1].exchange
+    sent_back = again.request_headers.get("last-event-id")
+    resumed = f"After the stream ended the browser reconnected with Last-Event-ID: {sent_back}, and"
+    require_status(again, 200, resumed.removesuffix(", and"), crash)
+    if not on[2]:
+        raise CheckFailed(
+            f"{resumed} received no event: the stream it got began {excerpt(again.body)}.",
+            evidence={"ids": on[1] + on[2]},
+        )
+    if on[2][0] != str(count + 1):
+        raise CheckFailed(
+            f"{resumed} your app sent event {on[2][0]} next (ids {on[2]}); expected {count + 1}. The page would show "
+            "events it already has again, or miss some: continue right after the id the browser sends back.",
+            evidence={"ids": on[1] + on[2]},
         )
 
 
