@@ -37,10 +37,13 @@ pytestmark = pytest.mark.slow
 HOSTILE = Path(__file__).parent / "hostile"
 BANK = Path(__file__).parent / "bank"
 BANK_APPS = ["correct_sync_generators", "chat_buffered", "chat_time_sleep_async"]
+# start_timeout: hostile_allocates must reach its limit before it: without a cgroup (an ordinary
+# user's batch) that is the address-space cap at 3 GiB, which took 7 to 18 s to fill on the loaded
+# 2-core build machine (the cgroup stops it at 2 GiB).
 CONFIG = """
 exercises = ["chat"]
 [limits]
-start_timeout = 10
+start_timeout = 30
 submission_timeout = 90
 """
 ISOLATED, WHY_NOT = detect_isolation()

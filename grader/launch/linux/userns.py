@@ -79,7 +79,8 @@ def problem() -> str:
     except (OSError, subprocess.TimeoutExpired):
         made = False
     if not made:
-        return "this kernel refused to make a user namespace for an ordinary user"
+        # The kernel, or a seccomp profile around the grader (Docker's default refuses unshare).
+        return "this system refused to make a user namespace for an ordinary user"
     return ""
 
 
