@@ -184,6 +184,11 @@ class BigfileRecording:
     default_path_size: int = 0
     default_path_sha256: str = ""
     slow_read_first: int = 0  # bytes the slow reader takes before it pauses
+    # GET /bigfile on a third server whose BIGFILE_PATH names a small file with
+    # no suffix, whose type mimetypes can't guess (its name and sha256).
+    untyped: Exchange | None = None
+    untyped_name: str = ""
+    untyped_sha256: str = ""
 
     def reference_timed_again(self) -> Download | None:
         """The second timing of the reference, if it is one a verdict can rest on."""

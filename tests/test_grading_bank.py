@@ -82,6 +82,7 @@ FAULTY = {
     "bigfile_range_past_end": {"bigfile.range": "failed"},
     "bigfile_head_partial_headers": {"bigfile.head": "failed"},
     "bigfile_default_path_wrong": {"bigfile.default-path": "failed"},
+    "bigfile_type_without_fallback": {"bigfile.headers": "failed"},
     # Its first stream never ends: the browser has no reason to reconnect.
     "events_count_ignored": {"events.count": "failed", "events.browser": "skipped"},
     # A 500 before the body: nothing of the stream can be judged.

@@ -24,9 +24,9 @@ from grader.exercises.bigfile.probe import (
     DownloadClock,
     ServedFile,
     probe_bigfile_light,
-    probe_default_path,
     probe_full_download,
     probe_reference_again,
+    probe_small_file,
 )
 from grader.exercises.chat.probe import probe_chat, probe_chat_more
 from grader.exercises.events.browser_probe import BrowserSession
@@ -49,6 +49,13 @@ EXERCISES = ("chat", "bigfile", "events")
 # default interval of 1 s costs one gap there, not a second on the
 # critical path.
 SECOND_SERVER = {"chat": "chat-more", "events": "events-more", "bigfile": "bigfile-more"}
+# The download's third server serves a small file whose name mimetypes can't
+# guess a type for (no suffix at all, on any system), so the
+# application/octet-stream fallback is seen (a type taken from guess_type
+# alone is None there, and FileResponse left to itself said text/plain before
+# Starlette 1.1). A server of its own because BIGFILE_PATH, which
+# names the file, is fixed when a server starts.
+UNTYPED_SERVER = "bigfile-untyped"
 # The download's second server starts with BIGFILE_PATH unset, in a folder
 # holding a small file at the default path (a small file is enough to tell
 # which file was served).
@@ -57,9 +64,8 @@ BIGFILE_CACHE_NAME = f"bigfile-{BIGFILE_SIZE // 2**20}MiB-no-newlines.bin"
 # Served under a name picked per run, so Content-Disposition can't be
 # hard-coded. Always .csv: a type other than the usual fallback exposes a
 # hard-coded application/octet-stream, and one that mimetypes knows keeps the
-# verdict the same from run to run (a suffix it doesn't know would make
-# FileResponse fall back to text/plain, where the contract says
-# application/octet-stream, on some runs only).
+# verdict the same from run to run (the fallback for a name it doesn't know
+# is probed on every run, on UNTYPED_SERVER).
 SERVED_SUFFIX = ".csv"
 
 
@@ -75,6 +81,9 @@ class Side:
     # Where the download's second server starts: it holds the small file at the default path.
     start_folder: Path = Path()
     default_sha256: str = ""
+    # What the download's third server serves: a small file with no suffix (UNTYPED_SERVER).
+    untyped: Path = Path()
+    untyped_sha256: str = ""
     servers: dict[str, RunningApp] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
     began: float = 0.0  # when its recording started, on the event loop's clock
@@ -117,13 +126,16 @@ async def start_servers(side: Side, exercises: list[str], start_timeout: float, 
     """
     env: dict[str, str | None] = {"BIGFILE_PATH": str(side.served.link)}
     unset: dict[str, str | None] = {"BIGFILE_PATH": None}
+    untyped: dict[str, str | None] = {"BIGFILE_PATH": str(side.untyped)}
     clock = asyncio.get_running_loop().time
     started = clock()
     results = await asyncio.gather(
         *(
             start_app_in_thread(side.target, unset, start_timeout, side.policy, data, side.start_folder)
             if name == SECOND_SERVER["bigfile"]
-            else start_app_in_thread(side.target, env, start_timeout, side.policy, data)
+            else start_app_in_thread(
+                side.target, untyped if name == UNTYPED_SERVER else env, start_timeout, side.policy, data
+            )
             for name in exercises
         ),
         return_exceptions=True,
@@ -330,6 +342,8 @@ async def record_sides(
         for side in sides:
             side.start_folder = workdir / side.label / "start"
             side.default_sha256 = write_sample_file(side.start_folder / BIGFILE_DEFAULT_PATH, DEFAULT_FILE_SIZE)
+            side.untyped = side.served.link.with_name(side.served.link.stem)
+            side.untyped_sha256 = write_sample_file(side.untyped, DEFAULT_FILE_SIZE)
 
     # Start-up costs CPU (each server imports the app; without the fork server,
     # uvicorn and FastAPI too: about 0.5 s each). The servers
@@ -337,7 +351,9 @@ async def record_sides(
     # light probes run, whose verdicts are all relative to the reference
     # measured at the same moment.
     light = [server for name in exercises if name != "bigfile" for server in (name, SECOND_SERVER[name])]
-    heavy = [server for name in exercises if name == "bigfile" for server in (name, SECOND_SERVER[name])]
+    heavy = [
+        server for name in exercises if name == "bigfile" for server in (name, SECOND_SERVER[name], UNTYPED_SERVER)
+    ]
     # The browser starts first, beside the servers: its start-up (seconds on
     # a loaded machine) then overlaps theirs and the probes' instead of
     # adding to them. Its page reads the events exercise's second server.
@@ -366,12 +382,15 @@ async def record_sides(
         serving = asyncio.ensure_future(asyncio.gather(starting, file_ready()))
 
         async def bigfile(side: Side, server: RunningApp) -> BigfileRecording:
-            recording, default = await asyncio.gather(
+            recording, default, untyped = await asyncio.gather(
                 probe_bigfile_light(server.base_url, server.meter, side.served),
-                probe_default_path(side.servers[SECOND_SERVER["bigfile"]].base_url),
+                probe_small_file(side.servers[SECOND_SERVER["bigfile"]].base_url),
+                probe_small_file(side.servers[UNTYPED_SERVER].base_url),
             )
             recording.default_path = default
             recording.default_path_size, recording.default_path_sha256 = DEFAULT_FILE_SIZE, side.default_sha256
+            recording.untyped, recording.untyped_name = untyped, side.untyped.name
+            recording.untyped_sha256 = side.untyped_sha256
             return recording
 
         async def bigfile_light(side: Side) -> None:

@@ -2,6 +2,7 @@
 # and a async generators elsewhere.
 import asyncio
 import json
+import mimetypes
 import os
 import re
 from datetime import UTC, datetime
@@ -28,7 +29,9 @@ async def bigfile():
     path = os.environ.get("BIGFILE_PATH", "sample-data/bigfile.bin")
     if not os.path.isfile(path):
         raise HTTPException(status_code=404, detail="File not found")
-    return FileResponse(path, filename=os.path.basename(path))
+    # FileResponse guesses text/plain for a name mimetypes can't guess: the contract says octet-stream.
+    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    return FileResponse(path, filename=os.path.basename(path), media_type=media_type)
 
 
 @app.get("/events")

@@ -230,8 +230,8 @@ async def probe_bigfile_light(base_url: str, meter: Meter, served: ServedFile) -
     )
 
 
-async def probe_default_path(base_url: str) -> Exchange:
-    """GET /bigfile from a server started with BIGFILE_PATH unset (the default path's small file)."""
+async def probe_small_file(base_url: str) -> Exchange:
+    """GET /bigfile from a server that serves a small file: the default path's, or one whose type can't be guessed."""
     async with local_client(base_url, 10) as client:
         return await record_exchange(client, "/bigfile", timeout=10)
 

@@ -21,6 +21,8 @@ THROUGHPUT_FACTOR = 10
 SERVED_EVIDENCE = 2 * MEMORY_BOUND
 
 TRY_IT = "curl -sS -D - -o /tmp/download.bin http://127.0.0.1:8000/bigfile"
+# The type of a file whose name mimetypes can't guess a type for (RFC 9110 8.3: unknown bytes).
+FALLBACK_TYPE = "application/octet-stream"
 # The headers the contract names: a HEAD answer must give each exactly as GET does.
 HEAD_SAME_AS_GET = ("content-type", "content-length", "content-disposition", "accept-ranges")
 MEMORY_HINT = (
@@ -68,7 +70,7 @@ def test_bigfile_status(app):
     reproduce="curl -sS -D - -o /dev/null http://127.0.0.1:8000/bigfile",
 )
 def test_bigfile_headers(app):
-    """Content-Length, Content-Type and Content-Disposition describe the file"""
+    """Content-Length, Content-Type (octet-stream when it can't be guessed) and Content-Disposition fit the file"""
     bigfile = app.bigfile
     download = full_download(app)
     length = download.header("content-length")
@@ -77,8 +79,8 @@ def test_bigfile_headers(app):
             f"Expected Content-Length: {bigfile.file_size} (the file's size), got {length or '(none)'}. "
             "Without it the browser can't show download progress."
         )
-    expected_type = mimetypes.guess_type(bigfile.file_name)[0] or "application/octet-stream"
-    got_type = (download.header("content-type") or "").split(";")[0].strip().lower()
+    expected_type = mimetypes.guess_type(bigfile.file_name)[0] or FALLBACK_TYPE
+    got_type = media_type_of(download.header("content-type"))
     if got_type != expected_type:
         raise CheckFailed(
             f"The file is called {bigfile.file_name!r}, so Content-Type should be {expected_type} "
@@ -88,6 +90,34 @@ def test_bigfile_headers(app):
     if not disposition_names(disposition, bigfile.file_name):
         raise CheckFailed(
             f'Expected Content-Disposition: attachment; filename="{bigfile.file_name}", got {disposition or "(none)"}.'
+        )
+    judge_fallback_type(app)
+
+
+def media_type_of(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def judge_fallback_type(app) -> None:
+    """A file whose type can't be guessed (no suffix) is served as application/octet-stream."""
+    bigfile = app.bigfile
+    exchange = bigfile.untyped
+    if exchange is None:
+        raise NotApplicable("The server serving a file with no suffix could not be probed in this run.")
+    name = bigfile.untyped_name
+    what = f"GET /bigfile with BIGFILE_PATH naming {name!r} (a file with no suffix)"
+    require_status(exchange, 200, what, app.crash("bigfile"), body=False)
+    got_type = media_type_of(exchange.header("content-type"))
+    if got_type != FALLBACK_TYPE:
+        raise CheckFailed(
+            f"{what}: mimetypes.guess_type can't guess a type for that name, so Content-Type should be "
+            f"{FALLBACK_TYPE}, got {got_type or '(none)'}. Given no type, or a text type, a browser may show "
+            "unknown bytes instead of saving them. To see it, serve a copy of the sample with no suffix: "
+            "BIGFILE_PATH=sample-data/bigfile.",
+            hint=(
+                f'`mimetypes.guess_type(name)[0] or "{FALLBACK_TYPE}"`: guess_type gives None for such a name. '
+                "(FileResponse left to guess by itself said text/plain before Starlette 1.1: give it `media_type=`.)"
+            ),
         )
 
 
