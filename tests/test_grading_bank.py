@@ -387,7 +387,13 @@ def test_a_reference_that_cannot_be_timed_again_leaves_the_recorded_time_and_no_
     results = grade_against(saved_references["quieter"], "reference", tmp_path, BANK / "broken_syntax_error.py")
     got = statuses(results)
     assert got["bigfile.throughput"] == "failed"  # 40 times slower than the saved time, and nothing else to go by
-    assert {status for check, status in got.items() if check != "bigfile.throughput"} == {"passed"}
+    # Given up at 10 times a fortieth of the saved time (plus 2 s), the download may
+    # be stopped before its end on a loaded machine: integrity then has no bytes to judge.
+    stopped = "stopped" in next(c["message"] for c in results["checks"] if c["id"] == "bigfile.throughput")
+    others = {check: status for check, status in got.items() if check != "bigfile.throughput"}
+    if stopped:
+        assert others.pop("bigfile.integrity") == "skipped"
+    assert set(others.values()) == {"passed"}, others
     assert results["evidence"]["bigfile"]["reference_again"] is None
 
 
