@@ -80,6 +80,8 @@ FAULTY = {
     "bigfile_text_mode": {"bigfile.integrity": "failed", "bigfile.default-path": "skipped"},
     "bigfile_yield_from": {"bigfile.memory": "failed", "bigfile.backpressure": "failed"},
     "bigfile_range_past_end": {"bigfile.range": "failed"},
+    "bigfile_range_ignored": {"bigfile.range": "failed"},
+    "bigfile_range_start_past_end": {"bigfile.range": "failed"},
     "bigfile_head_partial_headers": {"bigfile.head": "failed"},
     "bigfile_default_path_wrong": {"bigfile.default-path": "failed"},
     "bigfile_type_without_fallback": {"bigfile.headers": "failed"},
@@ -131,7 +133,13 @@ FAULTY = {
 }
 # Bonus checks the faulty bigfile apps don't attempt (all but those built on the reference's download).
 NO_BONUS = {"bigfile.range": "failed", "bigfile.head": "failed"}
-WITH_BONUS = {"bigfile_range_past_end", "bigfile_head_partial_headers", "bigfile_default_path_wrong"}
+WITH_BONUS = {
+    "bigfile_range_past_end",
+    "bigfile_range_ignored",
+    "bigfile_range_start_past_end",
+    "bigfile_head_partial_headers",
+    "bigfile_default_path_wrong",
+}
 EVENTS_AFTER_HEADERS = [
     "events.framing",
     "events.payload",
