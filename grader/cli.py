@@ -84,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-html", action="store_true", help="don't write the HTML report")
     check.add_argument("--reference", metavar="TARGET", help="the reference app to calibrate against")
     check.add_argument("--seed", type=int, help="seed for the prompts picked per run (to repeat a run)")
-    check.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when the score is lower")
+    check.add_argument(
+        "--fail-under", type=float, metavar="SCORE", help="exit 1 when the score, extra credit included, is lower"
+    )
     check.add_argument(
         "--start-timeout", type=float, metavar="SECONDS", help="how long the app may take to start (default 20)"
     )
