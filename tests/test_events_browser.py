@@ -87,8 +87,7 @@ def seen(streams: list[BrowserStream], events: list[tuple[int, str]], **fields) 
         retry_ms=20,
         streams=streams,
         events=[BrowserEvent(id, "{}", connection, 0.1) for connection, id in events],
-        ended="complete",
-        **fields,
+        **({"ended": "complete"} | fields),
     )
     return SimpleNamespace(events=SimpleNamespace(browser=recording), crash=lambda exercise: None)
 
@@ -114,6 +113,16 @@ def test_a_stream_that_ignores_count_gives_the_browser_no_reason_to_reconnect():
     app = seen([relayed(["1", "2", "3", "4"], error="still open")], [(1, "1"), (1, "2"), (1, "3"), (1, "4")])
     with pytest.raises(NotApplicable, match=r"events\.count"):
         events_checks.test_events_browser(app)
+
+
+def test_a_page_cut_short_by_the_wait_is_no_verdict_but_a_wrong_resume_already_seen_is():
+    unfinished = seen([relayed(["1"], error="still open")], [(1, "1")], ended="")
+    with pytest.raises(Inconclusive, match="wait ran out"):
+        events_checks.test_events_browser(unfinished)
+    restarted = seen([relayed(["1", "2"]), relayed(["1"], "2", error="still open")], [(1, "1"), (1, "2"), (2, "1")])
+    restarted.events.browser.ended = ""
+    with pytest.raises(CheckFailed, match="sent event 1 next"):
+        events_checks.test_events_browser(restarted)
 
 
 def test_no_browser_means_not_run_and_a_broken_one_means_no_verdict():

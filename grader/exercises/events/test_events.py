@@ -391,9 +391,19 @@ def test_events_browser(app):
     count, crash = seen.count, app.crash("events")
     asked = f"The browser's GET /events?interval={seen.interval:g}&count={count}"
     first = seen.streams[0].exchange
-    require_status(first, 200, asked, crash)
     on = {n: [event.id for event in seen.events if event.connection == n] for n in (1, 2)}
     expected = [str(n) for n in range(1, count + 1)]
+
+    def unless_cut_short(missing: bool) -> None:
+        """Evidence that stops short is no verdict when the page never reported: the grader's wait ran out."""
+        if missing and not seen.ended:
+            raise Inconclusive(
+                f"The browser had not finished when the grader's wait ran out (it received ids {on[1] + on[2]} "
+                "so far): this machine is too busy to tell whether it reconnects and resumes. Not counted."
+            )
+
+    unless_cut_short(first.status is None)
+    require_status(first, 200, asked, crash)
     if not seen.events:
         sent = parsed(first).events
         typed = next((event.type for event in sent if event.type != "message"), None)
@@ -404,6 +414,7 @@ def test_events_browser(app):
                 "that name. Leave the event field out.",
                 hint="Write only `id:` and `data:` lines for each event.",
             )
+        unless_cut_short(True)
         raise CheckFailed(
             f"{asked} received no event: the stream it got began {excerpt(first.body)}.",
             evidence={"transcript": first.body.decode("utf-8", "replace")},
@@ -416,23 +427,32 @@ def test_events_browser(app):
             evidence={"ids": on[1]},
         )
     if on[1][:count] != expected:
+        unless_cut_short(on[1] == expected[: len(on[1])])
         raise CheckFailed(f"{asked} received events with ids {on[1]}; expected {expected}.", evidence={"ids": on[1]})
-    if len(on[1]) > count or (len(seen.streams) < 2 and first.error):
+    if len(on[1]) > count:
         raise NotApplicable(
             f"The stream asked for count={count} did not end after {count} events, so the browser had no reason to "
             "reconnect: its resuming could not be seen. See events.count."
         )
+    unless_cut_short(len(seen.streams) < 2)
     if len(seen.streams) < 2:
+        why = (
+            "its EventSource closed itself, as a browser does when an answer is not a 200 text/event-stream"
+            if seen.ended == "closed"
+            else f"the page ended with {seen.ended!r}"
+        )
         raise CheckFailed(
-            f"After the stream of {count} events ended, the browser did not reconnect within the grader's wait. "
+            f"After the stream of {count} events ended, the browser did not reconnect: {why}. "
             f"The events it received: {on[1]}.",
             evidence={"ids": on[1]},
         )
     again = seen.streams[1].exchange
     sent_back = again.request_headers.get("last-event-id")
     resumed = f"After the stream ended the browser reconnected with Last-Event-ID: {sent_back}, and"
+    unless_cut_short(again.status is None)
     require_status(again, 200, resumed.removesuffix(", and"), crash)
     if not on[2]:
+        unless_cut_short(True)
         raise CheckFailed(
             f"{resumed} received no event: the stream it got began {excerpt(again.body)}.",
             evidence={"ids": on[1] + on[2]},
