@@ -373,8 +373,13 @@ def makes_namespace():
         os._exit(0 if libc.unshare(0x10000000) == 0 else 1)
     return os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
 
+def remounts(path):
+    # Without capabilities no mount call works, so the read-only binds stay read-only.
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.mount(None, path.encode(), None, 32 | 4096, None) == 0  # MS_REMOUNT | MS_BIND, writable
+
 @app.get("/sees")
-def sees(port: int, secret: str, results: str):
+def sees(port: int, secret: str, results: str, served: str):
     def reaches():
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -402,6 +407,8 @@ def sees(port: int, secret: str, results: str):
         "capabilities": capabilities(open("/proc/self/status").read()),
         "exec_capabilities": capabilities(subprocess.run(["cat", "/proc/self/status"], capture_output=True).stdout),
         "makes_namespace": makes_namespace(),
+        "remounts": remounts(served),
+        "served_writable": writes(os.path.join(served, "tampered.txt")),
     }
 """
 
@@ -432,9 +439,19 @@ def test_an_isolated_app_has_no_network_no_rights_and_sees_only_its_files(tmp_pa
     watcher.start()
     grader_init = Path(__import__("grader").__file__).read_bytes()
 
-    app = start_app(resolve_target(str(write_app(tmp_path / "app", SEES))), policy=Policy("isolate", SMALL))
+    served = tmp_path / "served"  # shown to the app read-only; writable by anyone outside
+    served.mkdir()
+    served.chmod(0o777)
+    app = start_app(
+        resolve_target(str(write_app(tmp_path / "app", SEES))), policy=Policy("isolate", SMALL), readonly=[served]
+    )
     try:
-        params = {"port": listener.getsockname()[1], "secret": str(secret), "results": str(results)}
+        params = {
+            "port": listener.getsockname()[1],
+            "secret": str(secret),
+            "results": str(results),
+            "served": str(served),
+        }
         seen = httpx.get(f"{app.base_url}/sees", params=params, timeout=10).json()
     finally:
         app.stop()
@@ -451,6 +468,8 @@ def test_an_isolated_app_has_no_network_no_rights_and_sees_only_its_files(tmp_pa
         assert missing <= {"a user of its own", "a cgroup for memory and processes"}  # cgroups: where delegated
     assert seen["capabilities"] == 0 and seen["exec_capabilities"] == 0
     assert seen["makes_namespace"] is False
+    assert seen["remounts"] is False and seen["served_writable"] is False
+    assert list(served.iterdir()) == []
     assert seen["network"] is False and seen["detaches"] is False and connections == []
     assert seen["pipes"] == [1, 2]  # its output; no pipe to the grader or the launcher
     assert seen["secret_visible"] is False
