@@ -148,6 +148,26 @@ def test_v2_where_the_graders_own_group_refuses_delegation_says_so(tmp_path):
     assert "can't enable memory and pids for groups below" in problem
 
 
+def test_an_ordinary_user_refused_a_group_is_told_what_would_give_one(tmp_path, monkeypatch):
+    memory, pids = tmp_path / "memory", tmp_path / "pids"
+    memory.mkdir()
+    pids.mkdir()
+
+    def refused(self, *_, **__):  # what the kernel says to an ordinary user in a hierarchy of root's
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    monkeypatch.setattr(cgroups.os, "geteuid", lambda: 1000)
+    group, problem = Cgroup.create(
+        "streamgrade-7", 256 * MIB, 32, parent=Hierarchy(1, {"memory": memory, "pids": pids})
+    )
+    assert group is None
+    assert problem == (
+        "cgroups can't be made here (Permission denied; the grader runs as an ordinary user, "
+        "and no cgroup v2 group is delegated to it)"
+    )
+
+
 def test_a_stale_submission_group_and_its_server_groups_are_removed(tmp_path):
     gone = 2**22 + 1  # above pid_max's default: no such process
     while Path(f"/proc/{gone}").exists():

@@ -28,6 +28,7 @@ the same limits, so the report can say which server was stopped.
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import threading
 import time
@@ -136,7 +137,7 @@ class Cgroup:
             group.set_limits()
         except OSError as error:
             group.remove()
-            return None, f"cgroups can't be made here ({error.strerror or error})"
+            return None, f"cgroups can't be made here ({error.strerror or error}{_whose(error)})"
         return group, ""
 
     def delegate(self) -> None:
@@ -228,6 +229,13 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.01)  # the last task is still leaving the group
+
+
+def _whose(error: OSError) -> str:
+    """Why a refusal is expected: an ordinary user gets cgroups only where v2 is delegated to it."""
+    if error.errno in (errno.EACCES, errno.EPERM) and os.geteuid() != 0:
+        return "; the grader runs as an ordinary user, and no cgroup v2 group is delegated to it"
+    return ""
 
 
 class Submission:
