@@ -603,6 +603,14 @@ def test_without_root_a_kernel_that_refuses_user_namespaces_gives_limits_and_say
     with pytest.raises(RuntimeError, match="isolation was required but is not available here"):
         backend.resolve_level("isolate")
 
+    settings.update({userns.MAX_NAMESPACES: "96363", userns.APPARMOR_RESTRICTION: "1"})
+    monkeypatch.setattr(userns.subprocess, "run", lambda *_, **__: subprocess.CompletedProcess([], 1))
+    monkeypatch.setattr(backend, "_detected", {})
+    level, why = backend.resolve_level("auto")
+    assert level == "limits"
+    assert why.startswith("needs root or unprivileged user namespaces: this system refused to make a user namespace")
+    assert "AppArmor restricts unprivileged user namespaces" in why
+
 
 def test_without_root_a_failed_trial_names_apparmors_restriction_where_it_is_on(monkeypatch):
     settings = {userns.APPARMOR_RESTRICTION: "1"}

@@ -265,7 +265,8 @@ def _try_isolation() -> tuple[bool, str]:
     if rootless:
         refused = userns.problem()
         if refused:
-            return False, f"needs root or unprivileged user namespaces: {refused}"
+            note = userns.apparmor_note()  # where AppArmor also refuses unconfined programs outright
+            return False, f"needs root or unprivileged user namespaces: {refused}" + (f". {note}" if note else "")
     import httpx
 
     with tempfile.TemporaryDirectory(prefix="streamgrade-trial-") as folder:
