@@ -223,6 +223,37 @@ def test_a_cpu_difference_within_the_readings_steps_is_inconclusive_not_failed()
     events_checks.test_events_disconnect(coarse(0.01), reference)
 
 
+def test_one_cpu_tick_over_a_bound_below_a_tick_is_decided_by_the_wakeups():
+    # Measured on the portable backend (10 ms ticks, 1.5 s windows): the reference
+    # streams on 20 to 30 ms of CPU (bound 0 + 0.3 x 30 = 9 ms) and a correct server
+    # reads one tick (10 ms) after the clients left in some runs.
+    def ticks(quiet_cpu: float, quiet_wakeups: int) -> AppRecording:
+        disconnect = DisconnectRecording(
+            5,
+            5,
+            1.5,
+            0.03,
+            quiet_cpu,
+            True,
+            cpu_uncertainty=0.01,
+            interval=0.02,
+            idle_window=0.25,
+            idle_wakeups=3,
+            streaming_wakeups=90,
+            quiet_wakeups=quiet_wakeups,
+        )
+        return events_app(sse_stream(b"data: x\n\n"), disconnect)
+
+    reference = ticks(0.0, 15)
+    events_checks.test_events_disconnect(ticks(0.01, 16), reference)
+    # A producer left running still fails by its wake-ups, whatever the ticks say.
+    with pytest.raises(CheckFailed, match="woke up 80 times"):
+        events_checks.test_events_disconnect(ticks(0.01, 80), reference)
+    # And CPU beyond the ticks' reach fails by itself.
+    with pytest.raises(CheckFailed, match="still producing events for nobody"):
+        events_checks.test_events_disconnect(ticks(0.05, 16), reference)
+
+
 def woken(quiet: int, idle: int = 3, quiet_cpu: float = 0.006) -> AppRecording:
     """A disconnect recording with wake-ups: 5 streams at 0.01 s, idle over 0.25 s, quiet over 0.5 s."""
     return events_app(
