@@ -25,7 +25,19 @@ from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, NotRun
 from grader.exercises.events import test_events as events_checks
 from grader.exercises.events.browser_probe import BROWSER_COUNT, browse_events
 from grader.exercises.events.sseproxy import BOM, RETRY_LINE, RetryRewriter
-from grader.recording import BrowserEvent, BrowserRecording, BrowserStream, Chunk, Exchange
+from grader.recording import (
+    AppRecording,
+    BrowserEvent,
+    BrowserRecording,
+    BrowserStream,
+    Calibration,
+    Chunk,
+    EventsRecording,
+    Exchange,
+    StartRecording,
+    load_calibration,
+    save_calibration,
+)
 
 CHROMIUM = browser.find_chromium()
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
@@ -253,3 +265,14 @@ def test_without_chromium_the_check_is_not_run_and_costs_nothing(tmp_path):
     assert check["status"] == "skipped" and check["not_run"]
     assert check["message"].startswith("Not run: the browser was turned off")
     assert results["score"] == results["max_score"] > 0  # full marks without it: it is not counted
+
+
+def test_a_saved_reference_keeps_what_its_browser_saw(tmp_path):
+    # A batch and watch mode calibrate against a reference recorded earlier and saved as JSON.
+    app = seen([relayed(["1", "2"]), relayed(["3", "4"], "2")], [(1, "1"), (1, "2"), (2, "3"), (2, "4")])
+    events = EventsRecording(0.33, 4, Exchange("GET", "/events"), [], [], [], 41, 2, Exchange("GET", "/events"), [])
+    events.browser = app.events.browser
+    recording = AppRecording("reference", StartRecording(True, 0.1), events=events)
+    save_calibration(tmp_path / "reference.json", Calibration(7, ["events"], recording))
+    loaded = load_calibration(tmp_path / "reference.json").recording
+    assert loaded.events is not None and loaded.events.browser == app.events.browser

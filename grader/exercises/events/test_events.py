@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from grader import sse
+from grader import browser, sse
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, NotRun, check, seconds
 from grader.checks._common import (
     CRASH_HINT,
@@ -369,7 +369,10 @@ def browser_seen(app) -> BrowserRecording:
             "would; with Chromium installed (for example `apt-get install chromium`) it runs. It costs no points."
         )
     if seen.problem:
-        raise Inconclusive(f"The browser could not do its part in this run: {seen.problem}.")
+        raise Inconclusive(
+            f"The browser could not do its part in this run: {seen.problem}. If that Chromium never works here, "
+            f"set {browser.CHROMIUM_VARIABLE}=none to skip this check (or name a working one there)."
+        )
     if not seen.streams:
         raise Inconclusive("The browser loaded the test page but never asked for /events.")
     return seen
