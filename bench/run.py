@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader import sse  # noqa: E402
 from grader.cli import DEFAULT_JOBS  # noqa: E402
-from grader.contract import CHAT_DEFAULT_DELAY, EVENTS_DEFAULT_INTERVAL  # noqa: E402
+from grader.exercises import registry  # noqa: E402
 from grader.exercises.bigfile import probe as bigfile_probe  # noqa: E402
 from grader.exercises.chat import probe as chat_probe  # noqa: E402
 from grader.exercises.events import probe as events_probe  # noqa: E402
@@ -69,53 +69,18 @@ def app_path(name: str) -> Path:
     )
 
 
-def chat_floor() -> float:
-    """The chat probes' waits: two servers at once, the longer counts, at the largest delay a run can draw."""
-    return max(
-        (chat_probe.TIMING_TOKENS - 1) * max(chat_probe.TIMING_DELAYS)
-        + (chat_probe.CONCURRENT_TOKENS - 1) * chat_probe.CONCURRENT_DELAY,
-        (chat_probe.DEFAULT_TOKENS - 1) * CHAT_DEFAULT_DELAY
-        + (chat_probe.SECOND_TOKENS - 1) * max(chat_probe.SECOND_DELAYS),
-    )
-
-
-def events_floor() -> float:
-    """The events probes' waits before the disconnect probe, as chat_floor."""
-    return max(
-        (events_probe.TIMING_COUNT - 1) * max(events_probe.TIMING_INTERVALS)
-        + (events_probe.CONCURRENT_COUNT - 1) * events_probe.CONCURRENT_INTERVAL,
-        (events_probe.DEFAULT_COUNT - 1) * EVENTS_DEFAULT_INTERVAL,
-    )
-
-
-def disconnect_floor() -> float:
-    """The disconnect probe's waits: the idle baseline, the streaming window, the settle, the quiet window."""
-    return events_probe.IDLE_WINDOW + 2 * events_probe.CPU_WINDOW + 0.1
-
-
 def floor_seconds() -> dict[str, float]:
-    """The waits a grading run can't avoid, from the probes' own constants."""
-    chat, events = chat_floor(), events_floor()
-    disconnect = disconnect_floor()
-    downloads = bigfile_probe.SLOW_READ_PAUSE
-    # Phase 1 runs chat and events side by side; phase 2 the downloads and the disconnect probe.
-    return {
-        "phase1": max(chat, events),
-        "phase2": max(disconnect, downloads),
-        "total": max(chat, events) + max(disconnect, downloads),
-    }
+    """The waits a grading run can't avoid, from the probes' own constants (each exercise's floor)."""
+    floors = [exercise.floor() for exercise in registry()]
+    # The exercises run side by side in each phase: the longest wait counts.
+    timing = max((floor.timing for floor in floors), default=0.0)
+    heavy = max((floor.heavy for floor in floors), default=0.0)
+    return {"phase1": timing, "phase2": heavy, "total": timing + heavy}
 
 
 def exercise_floor_seconds() -> dict[str, float]:
     """The waits grading one exercise alone can't avoid (what `streamgrade watch` grades on a save)."""
-    # Alone, the events exercise runs its disconnect probe after its timing probes, idle
-    # baseline included (a window the probe waits out like the others); the download
-    # exercise's only fixed wait is the slow reader's pause.
-    return {
-        "chat": chat_floor(),
-        "bigfile": bigfile_probe.SLOW_READ_PAUSE,
-        "events": events_floor() + disconnect_floor(),
-    }
+    return {exercise.name: exercise.floor().alone for exercise in registry()}
 
 
 # A learner edits for a few seconds between saves: the watch sets its next

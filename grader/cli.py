@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 
 from grader import __version__, launch
+from grader.exercises import NAMES as EXERCISES
+from grader.exercises import get as exercise_named
+from grader.exercises import registry
 from grader.files import write_atomically
 from grader.hints import save_last
 from grader.launch import TargetError, resolve_target
-from grader.plugin import CHECKS_DIR, EXERCISES_DIR, REFERENCE_APP
-from grader.probes.run import EXERCISES
+from grader.plugin import CHECKS_DIR, REFERENCE_APP
 from grader.render.html import render_html
 from grader.render.json import render_json
 from grader.render.terminal import printable, render_terminal
@@ -198,7 +200,7 @@ def grade(
     """
     arguments = [
         str(CHECKS_DIR),
-        *(str(EXERCISES_DIR / name) for name in EXERCISES),
+        *(str(exercise.checks) for exercise in registry()),
         "-c",
         str(CHECKS_DIR / "pytest.ini"),
         "--rootdir",
@@ -383,7 +385,8 @@ def run_watch(args: argparse.Namespace) -> int:
 
 
 def run_try_command(args: argparse.Namespace) -> int:
-    from grader.probes.run import cache_dir, sample_file
+    from grader.files import cache_dir
+    from grader.samplefile import sample_file
     from grader.tryit import Attempt, run_try
 
     label = kit_target(args.target)
@@ -394,7 +397,7 @@ def run_try_command(args: argparse.Namespace) -> int:
         return 2
     # The learner's own sample file when they made one, else the grader's (made once, kept in the cache).
     sample = Path(DEFAULT_SAMPLE_PATH)
-    if args.exercise == "bigfile" and not sample.is_file():
+    if exercise_named(args.exercise).serves_sample and not sample.is_file():
         cache_dir().mkdir(parents=True, exist_ok=True)
         sample = sample_file(cache_dir())[0]
     return run_try(Attempt(args.exercise, label, sample.resolve()))
@@ -640,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "init":
         return run_init_command(args)
     if args.command == "sample-file" and args.for_grading:
-        from grader.probes.run import sample_file, sample_folder
+        from grader.samplefile import sample_file, sample_folder
 
         with tempfile.TemporaryDirectory(prefix="streamgrade-sample-") as scratch:
             cached, _ = sample_file(sample_folder(Path(scratch)))

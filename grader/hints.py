@@ -16,10 +16,10 @@ import json
 import re
 import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
-from grader.files import write_atomically
+from grader.exercises import Step, check_modules, registry
+from grader.files import cache_dir, write_atomically
 from grader.render.code import terminal_text
 from grader.render.json import render_json
 from grader.results import GradeResult
@@ -28,53 +28,12 @@ WIDTH = 88  # as the terminal report
 LAST_RESULT = "last-result.json"  # in the cache folder: the hints of the learner's last grade
 
 
-@dataclass(frozen=True)
-class Step:
-    look_at: str  # where to look, not the answer
-    page_hints: tuple[int, ...] = ()  # the numbers of the exercise page's hints that fit
-
-
-# A nudge per check; the page hint numbers follow the pages' "## Hints" lists.
+# A nudge per check (each exercise's in its record); the page hint numbers follow the pages' "## Hints" lists.
 STEPS: dict[str, Step] = {
     "app.starts": Step("the first error your app prints when you start it yourself"),
-    "chat.status": Step("what your route returns: a StreamingResponse over a generator", (1,)),
-    "chat.media-type": Step("the media type your StreamingResponse declares", (1,)),
-    "chat.content": Step("how you split the prompt into tokens: every space must survive"),
-    "chat.incremental": Step("when each token leaves: yield it as soon as it is ready", (1, 6)),
-    "chat.first-token": Step("where your generator waits: before the first token, or between tokens", (5,)),
-    "chat.pacing": Step("how long your generator waits between two tokens", (2, 3)),
-    "chat.nonblocking": Step("how your generator waits: does the whole server wait with it?", (2, 3)),
-    "chat.validation": Step("the declaration of the delay parameter", (4,)),
-    "bigfile.status": Step("what your route returns for GET /bigfile", (1,)),
-    "bigfile.headers": Step("the headers your response sets: the report names the one that is wrong", (1,)),
-    "bigfile.integrity": Step("how the file is opened and read: every byte, in order, to the end", (2,)),
-    "bigfile.memory": Step("how much of the file your code holds at once", (2, 3, 4)),
-    "bigfile.backpressure": Step("who decides when the next piece is read: the client, or a loop of yours", (5,)),
-    "bigfile.throughput": Step("the size of the pieces you yield", (2,)),
-    "bigfile.missing": Step("what happens before the first byte when the file is not there", (6,)),
-    "bigfile.default-path": Step("the path you use when BIGFILE_PATH is not set, and what it is relative to", (6,)),
-    "bigfile.range": Step("the Range header: which bytes it asks for", (7,)),
-    "bigfile.head": Step("the methods your route accepts"),
-    "events.headers": Step("the media type of your response", (1,)),
-    "events.cache": Step("the headers your response sets"),
-    "events.framing": Step("the newlines after each event", (1,)),
-    "events.payload": Step("how the data line is made", (2,)),
-    "events.count": Step("when your generator stops, and where seq starts"),
-    "events.incremental": Step("when each event leaves: yield it as it is made", (1,)),
-    "events.pacing": Step("when your generator waits: not before the first event", (5,)),
-    "events.live-timestamps": Step("where the timestamp is taken", (3,)),
-    "events.nonblocking": Step("how your generator waits: does the whole server wait with it?", (5,)),
-    "events.resume": Step("the Last-Event-ID header: do you read it?", (4,)),
-    "events.browser": Step("the id: line of each event, and the Last-Event-ID header the browser sends back", (1, 4)),
-    "events.unexpected-id": Step("what your code does with a Last-Event-ID that is not a number", (4,)),
-    "events.validation": Step("the declarations of interval and count"),
-    "events.disconnect": Step("what your generator does when the client leaves", (5,)),
+    **{check: step for exercise in registry() for check, step in exercise.steps.items()},
 }
-PAGES = {
-    "chat": "exercises/01-chat-stream.md",
-    "bigfile": "exercises/02-bigfile.md",
-    "events": "exercises/03-events.md",
-}
+PAGES = {exercise.name: exercise.page for exercise in registry()}
 
 
 def look_at_text(check_id: str) -> str:
@@ -100,8 +59,6 @@ def page_hints(page_text: str, numbers: tuple[int, ...]) -> list[str]:
 
 
 def last_result_path() -> Path:
-    from grader.probes.run import cache_dir  # here: the renderers import this module, and need no probes
-
     return cache_dir() / LAST_RESULT
 
 
@@ -125,14 +82,10 @@ def last_failure(saved: Path, check_id: str) -> tuple[str, GradeResult] | None:
 
 def static_hints() -> dict[str, tuple[str, str]]:
     """Each check's title and its own hint (the one its decorator declares), by id."""
-    # pytest and the probes: only here
-    from grader.checks import test_app
-    from grader.exercises.bigfile import test_bigfile
-    from grader.exercises.chat import test_chat
-    from grader.exercises.events import test_events
+    import importlib  # the check modules import pytest: only here
 
     found = {}
-    for module in (test_app, test_chat, test_bigfile, test_events):
+    for module in map(importlib.import_module, check_modules()):
         for function in vars(module).values():
             marks = {mark.name: mark for mark in getattr(function, "pytestmark", [])}
             if "check" in marks:

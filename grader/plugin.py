@@ -24,14 +24,14 @@ from grader import __version__, fixtures, kit, launch
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, NotRun
 from grader.evidence import collect as collect_evidence
 from grader.evidence import measurement
+from grader.exercises import NAMES as EXERCISES
 from grader.launch import DEFAULT_START_TIMEOUT, AppTarget, Limits, Policy, TargetError, resolve_level, resolve_target
-from grader.probes.run import EXERCISES, record_apps
+from grader.probes.run import record_apps
 from grader.recording import AppRecording, Calibration, load_calibration, save_calibration
 from grader.render.json import render_json
 from grader.results import CheckResult, GradeResult, Status
 
 CHECKS_DIR = Path(__file__).parent / "checks"
-EXERCISES_DIR = Path(__file__).parent / "exercises"
 REFERENCE_APP = kit.reference_app()  # inside the installed package, or the checkout's reference/
 
 
@@ -106,6 +106,24 @@ def exercise_of(identifier: str) -> str:
     return identifier.split(".", 1)[0]
 
 
+def check_depends(items: list[pytest.Item]) -> None:
+    """Every check's ``depends`` names a check that exists (collected here, or built in): else collection fails.
+
+    A misspelt parent would otherwise gate nothing, silently.
+    """
+    from grader.batch.config import known_checks  # imports every check module: only when grading
+
+    known = {check_id(item) for item in items if check_marker(item)} | set(known_checks())
+    for item in items:
+        marker = check_marker(item)
+        missing = [parent for parent in (marker.kwargs.get("depends", ()) if marker else ()) if parent not in known]
+        if missing:
+            raise pytest.UsageError(
+                f"{item.nodeid}: check {check_id(item)} depends on {', '.join(map(repr, missing))}, "
+                "which is no check (a typo in depends?)"
+            )
+
+
 class GradingSession:
     """State of one grading run: the recordings and the results so far."""
 
@@ -167,13 +185,14 @@ class GradingSession:
     def save_reference(self, reference: AppRecording) -> None:
         """Keep a complete recording of the reference, so later runs with the same seed can skip probing it."""
         path = self.config.getoption("streamgrade_save_reference")
-        complete = all(getattr(reference, name) is not None for name in self.exercises) and not reference.probe_errors
+        complete = all(name in reference.recordings for name in self.exercises) and not reference.probe_errors
         if path and self.saved_reference is None and complete:
             save_calibration(Path(path), Calibration(self.seed, self.exercises, reference))
 
     # -- selection and order --------------------------------------------------
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        check_depends(items)
         keep, drop = [], []
         for item in items:
             exercise = exercise_of(check_id(item))

@@ -19,6 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from grader.contract import BIGFILE_SIZE
+from grader.files import cache_dir
+
 BLOCK_SIZE = 1024 * 1024
 NO_NEWLINES = bytes.maketrans(b"\n", b"\x0b")
 
@@ -160,3 +163,27 @@ def try_lock(file: IO[str]) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+BIGFILE_CACHE_NAME = f"bigfile-{BIGFILE_SIZE // 2**20}MiB-no-newlines.bin"
+
+
+def sample_folder(workdir: Path) -> Path:
+    """Where the sample file lives: the cache, or the work folder when the cache can't be written.
+
+    Chosen before the servers start: an isolated app sees this folder (read only) and no other.
+    """
+    for folder in (cache_dir(), workdir / "sample"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
+        except OSError:
+            continue
+    raise OSError(f"could not make a folder for the {BIGFILE_SIZE // 2**20} MiB sample file in {workdir}")
+
+
+def sample_file(folder: Path) -> tuple[Path, str]:
+    """The 256 MiB file with no newline byte, made once and kept, and checked before each use."""
+    path = folder / BIGFILE_CACHE_NAME
+    return path, verified_sample_file(path, BIGFILE_SIZE)

@@ -1,4 +1,4 @@
-"""``streamgrade try chat|bigfile|events``: start the app, send the request a check sends, show what arrives.
+"""``streamgrade try EXERCISE``: start the app, send the request a check sends, show what arrives.
 
 What ``curl`` shows by hand, with what curl can't show: when each piece
 arrived (like the report's timeline), and for the download the server's
@@ -18,15 +18,11 @@ from typing import TextIO
 import httpx
 
 from grader import launch
-from grader.exercises.bigfile import test_bigfile
-from grader.exercises.chat import test_chat
-from grader.exercises.events import test_events
+from grader.exercises import get as exercise_named
 from grader.hints import PAGES
 from grader.probes.http import IDENTITY
 from grader.render.terminal import printable
 
-# The request each exercise's timing checks send, from the command they print.
-COMMANDS = {"chat": test_chat.TRY_IT, "bigfile": test_bigfile.TRY_IT, "events": test_events.TRY_IT}
 # A body that has not ended by then is not going to: say so and stop.
 GIVE_UP_AFTER = 30.0
 # The download prints a line each time this share of the file has arrived, not one per piece.
@@ -81,7 +77,9 @@ def show(out: TextIO, at: float, text: str) -> None:
 
 
 def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
-    path = request_path(COMMANDS[attempt.exercise])
+    exercise = exercise_named(attempt.exercise)
+    # The request the exercise's timing checks send, from the command they print.
+    path = request_path(exercise.try_it)
     target = launch.resolve_target(attempt.target)
     try:
         app = launch.start_app(target, {"BIGFILE_PATH": str(attempt.sample)})
@@ -93,10 +91,10 @@ def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
         return 1
     try:
         print(f"Started {attempt.target} on {app.base_url}; it is stopped again at the end.", file=out)
-        if attempt.exercise == "bigfile":
+        if exercise.serves_sample:
             print(f"It serves {attempt.sample} ({attempt.sample.stat().st_size:,} bytes) as BIGFILE_PATH.", file=out)
         print(f"GET {path}", file=out)
-        print(f"(By hand, with your app started on port 8000: {COMMANDS[attempt.exercise]})", file=out, flush=True)
+        print(f"(By hand, with your app started on port 8000: {exercise.try_it})", file=out, flush=True)
         receive(app, path, attempt.exercise, out)
     finally:
         app.stop()
@@ -106,7 +104,7 @@ def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
 
 def receive(app: launch.RunningApp, path: str, exercise: str, out: TextIO) -> None:
     """Send the request and print each piece of the answer as it arrives."""
-    download = exercise == "bigfile"
+    download = exercise_named(exercise).serves_sample
     timeout = httpx.Timeout(GIVE_UP_AFTER, connect=5.0)
     sent = time.perf_counter()
     # The bytes as the app sends them, as the grader asks (grader.probes.http.IDENTITY).

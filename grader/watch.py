@@ -35,8 +35,8 @@ from typing import TextIO
 
 from grader import launch
 from grader._gradeworker import DONE, GO, Request
+from grader.exercises import NAMES as EXERCISES
 from grader.hints import save_last
-from grader.probes.run import EXERCISES
 from grader.render.terminal import printable
 from grader.render.watch import WatchScreen, full_marks, render_watch
 from grader.results import GradeResult

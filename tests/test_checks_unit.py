@@ -6,23 +6,12 @@ import pytest
 
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.exercises.bigfile import test_bigfile as bigfile_checks
+from grader.exercises.bigfile.recording import BigfileRecording, Download
 from grader.exercises.chat import test_chat as chat_checks
+from grader.exercises.chat.recording import ChatRecording, TimedReply
 from grader.exercises.events import test_events as events_checks
-from grader.recording import (
-    AppRecording,
-    BigfileRecording,
-    ChatRecording,
-    Chunk,
-    Crash,
-    DisconnectRecording,
-    Download,
-    EventsMore,
-    EventsRecording,
-    Exchange,
-    MemoryTrace,
-    StartRecording,
-    TimedReply,
-)
+from grader.exercises.events.recording import DisconnectRecording, EventsMore, EventsRecording
+from grader.recording import AppRecording, Chunk, Crash, Exchange, MemoryTrace, StartRecording
 
 DELAY = 0.2
 PROMPT = "a b c d e f"  # six tokens
@@ -56,7 +45,7 @@ def chat_app(solo: Exchange, busy: list[float] | None = None) -> AppRecording:
         busy_latencies=busy or [0.002] * 8,
         validation=[],
     )
-    return AppRecording("app", StartRecording(True, 0.5), chat=chat)
+    return AppRecording("app", StartRecording(True, 0.5), recordings={"chat": chat})
 
 
 REFERENCE_CHAT = chat_app(stream(paced_tokens()))
@@ -139,7 +128,7 @@ def events_app(solo: Exchange, disconnect: DisconnectRecording | None = None) ->
         validation=[],
         disconnect=disconnect or DisconnectRecording(5, 5, 0.5, 0.025, 0.001, True),
     )
-    return AppRecording("app", StartRecording(True, 0.5), events=events)
+    return AppRecording("app", StartRecording(True, 0.5), recordings={"events": events})
 
 
 def sse_stream(body: bytes) -> Exchange:
@@ -388,7 +377,7 @@ def bigfile_app(download: Download) -> AppRecording:
         ranges=[],
         head=missing,
     )
-    return AppRecording("app", StartRecording(True, 0.5), bigfile=recording)
+    return AppRecording("app", StartRecording(True, 0.5), recordings={"bigfile": recording})
 
 
 def a_download(growth: int = 2 * MiB, largest: int = 65536, **headers: str) -> Download:

@@ -24,15 +24,12 @@ from grader import browser
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, NotRun
 from grader.exercises.events import test_events as events_checks
 from grader.exercises.events.browser_probe import BROWSER_COUNT, browse_events
+from grader.exercises.events.recording import BrowserEvent, BrowserRecording, BrowserStream, EventsRecording
 from grader.exercises.events.sseproxy import BOM, RETRY_LINE, RetryRewriter
 from grader.recording import (
     AppRecording,
-    BrowserEvent,
-    BrowserRecording,
-    BrowserStream,
     Calibration,
     Chunk,
-    EventsRecording,
     Exchange,
     StartRecording,
     load_calibration,
@@ -272,7 +269,7 @@ def test_a_saved_reference_keeps_what_its_browser_saw(tmp_path):
     app = seen([relayed(["1", "2"]), relayed(["3", "4"], "2")], [(1, "1"), (1, "2"), (2, "3"), (2, "4")])
     events = EventsRecording(0.33, 4, Exchange("GET", "/events"), [], [], [], 41, 2, Exchange("GET", "/events"), [])
     events.browser = app.events.browser
-    recording = AppRecording("reference", StartRecording(True, 0.1), events=events)
+    recording = AppRecording("reference", StartRecording(True, 0.1), recordings={"events": events})
     save_calibration(tmp_path / "reference.json", Calibration(7, ["events"], recording))
     loaded = load_calibration(tmp_path / "reference.json").recording
     assert loaded.events is not None and loaded.events.browser == app.events.browser

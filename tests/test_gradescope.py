@@ -23,9 +23,9 @@ import pytest
 from helpers import REFERENCE_APP, ROOT
 
 from grader.launch.linux.backend import detect_isolation
-from grader.probes.run import sample_file, sample_folder
 from grader.render.gradescope import gradescope_results
 from grader.results import CheckResult, GradeResult
+from grader.samplefile import sample_file, sample_folder
 
 BANK = Path(__file__).parent / "bank"
 DOC = ROOT / "docs" / "GRADESCOPE.md"

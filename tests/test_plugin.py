@@ -148,3 +148,47 @@ def test_a_custom_check_runs_under_filterwarnings_error(tmp_path):
     assert "Warning" not in finished.stdout, finished.stdout
     checks = {check["id"]: check["status"] for check in json.loads(output.read_text())["checks"]}
     assert checks == {"chat.answers": "passed"}
+
+
+def test_a_check_that_depends_on_no_check_fails_collection(tmp_path):
+    (tmp_path / "test_typo.py").write_text(
+        "from grader.checkapi import check\n\n\n"
+        '@check("chat.typo", points=1, depends=("chat.stauts",))\n'
+        "def test_typo(app):\n"
+        '    """A check whose parent is misspelt"""\n'
+    )
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(tmp_path / "test_typo.py"),
+            "-p",
+            "no:cacheprovider",
+            f"--streamgrade-target={REFERENCE_APP}",
+            "--rootdir",
+            str(tmp_path),
+            "-c",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    said = finished.stdout + finished.stderr
+    assert finished.returncode == pytest.ExitCode.USAGE_ERROR, said
+    assert "chat.typo depends on 'chat.stauts', which is no check" in said
+    assert "Traceback" not in said
+
+
+def test_every_built_in_check_depends_on_checks_that_exist():
+    from grader.batch.config import known_checks
+    from grader.exercises import check_modules
+
+    known = set(known_checks())
+    for name in check_modules():
+        module = __import__(name, fromlist=["_"])
+        for value in vars(module).values():
+            for mark in getattr(value, "pytestmark", []):
+                if mark.name == "check":
+                    assert set(mark.kwargs.get("depends", ())) <= known, mark.args[0]

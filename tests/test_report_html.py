@@ -190,7 +190,7 @@ def test_hostile_text_from_the_app_is_escaped(where):
 
 
 def test_a_huge_log_is_capped_by_the_evidence_not_the_renderer():
-    from grader.evidence import LOG_CAP, capped
+    from grader.excerpts import LOG_CAP, capped
 
     huge = "x" * (50 * 1024 * 1024)
     kept = capped(huge, LOG_CAP)
@@ -201,7 +201,7 @@ def test_a_huge_log_is_capped_by_the_evidence_not_the_renderer():
 
 
 def test_invalid_utf8_in_a_body_becomes_replacement_characters():
-    from grader.evidence import transcript
+    from grader.excerpts import transcript
 
     shown = transcript(b"data: \xff\xfe\n\n", None)
     assert shown["lines"][0]["text"] == "data: \ufffd\ufffd"

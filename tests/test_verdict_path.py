@@ -48,7 +48,7 @@ class SlowToStop:
 
 def test_a_sides_servers_are_stopped_side_by_side():
     barrier = threading.Barrier(2)
-    side = Side("learner", None, None, AppRecording("learner", StartRecording(True, 0.0)))  # type: ignore[arg-type]
+    side = Side("learner", None, AppRecording("learner", StartRecording(True, 0.0)))  # type: ignore[arg-type]
     side.servers = {"events": SlowToStop(barrier), "events-more": SlowToStop(barrier)}  # type: ignore[dict-item]
     stop_side(side)
     assert not barrier.broken and side.servers == {}

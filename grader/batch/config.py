@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import checks as checks_package
-from grader import exercises as exercises_package
+from grader.exercises import NAMES as EXERCISES
+from grader.exercises import check_modules
 from grader.launch import DEFAULT_START_TIMEOUT, MIB, Limits
-from grader.probes.run import EXERCISES
 
 DEFAULT_SUBMISSION_TIMEOUT = 180.0
 TOP_LEVEL_KEYS = {"exercises", "hidden", "points", "limits", "sandbox"}
@@ -72,21 +70,10 @@ class CheckInfo:
     compares_with_reference: bool = False
 
 
-def check_modules() -> list[str]:
-    """The modules holding checks: ``grader/checks/test_*.py`` and each exercise folder's ``test_*.py``."""
-    names = [f"{checks_package.__name__}.{info.name}" for info in pkgutil.iter_modules(checks_package.__path__)]
-    for exercise in pkgutil.iter_modules(exercises_package.__path__):
-        if exercise.ispkg:
-            package = importlib.import_module(f"{exercises_package.__name__}.{exercise.name}")
-            names += [f"{package.__name__}.{info.name}" for info in pkgutil.iter_modules(package.__path__)]
-    return [name for name in names if name.rpartition(".")[2].startswith("test_")]
-
-
 def known_checks() -> dict[str, CheckInfo]:
     """Every built-in check id with its points, bonus flag and title, read from the check modules."""
     found: dict[str, CheckInfo] = {}
-    for name in check_modules():
-        module = importlib.import_module(name)
+    for module in map(importlib.import_module, check_modules()):
         for value in vars(module).values():
             marks = {mark.name: mark for mark in getattr(value, "pytestmark", [])}
             if "check" in marks:

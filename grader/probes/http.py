@@ -79,22 +79,23 @@ async def record_exchange(
     method: str = "GET",
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    body: bytes | None = None,
     timeout: float,  # noqa: ASYNC109 (see answer)
     stop_after_bytes: int | None = None,
     relay: Relay | None = None,
 ) -> Exchange:
-    """Send one request and record every chunk of the response as it arrives.
+    """Send one request (any method, with headers and a body) and record every chunk of the response as it arrives.
 
     Never raises for anything the server does: a timeout, a reset or a
     malformed response ends up in ``Exchange.error``. With ``relay``, the
     status, the headers and each chunk are passed on as they come (whole,
     even past ``BODY_CAP``).
     """
-    exchange = Exchange(method, path_with_query(path, params), dict(headers or {}))
+    exchange = Exchange(method, path_with_query(path, params), dict(headers or {}), request_body=body or b"")
     exchange.sent_at, exchange.sent_wall = now(), time.time()
     try:
         async with asyncio.timeout(timeout):
-            async with client.stream(method, path, params=params, headers=headers) as response:
+            async with client.stream(method, path, params=params, headers=headers, content=body) as response:
                 exchange.status = response.status_code
                 exchange.headers = list(response.headers.multi_items())
                 if relay is not None:

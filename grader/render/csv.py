@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
+from grader.exercises import NAMES as EXERCISES
 from grader.results import GradeResult
 
-EXERCISES = ("chat", "bigfile", "events")
 # What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

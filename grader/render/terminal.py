@@ -5,26 +5,22 @@ from __future__ import annotations
 import re
 import textwrap
 
+from grader.exercises import registry
 from grader.hints import PAGES, look_at_text
 from grader.render.code import terminal_text
 from grader.results import CheckResult, GradeResult
 
 MARKS = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-", "inconclusive": "?"}
 ASCII_MARKS = {"passed": "+", "failed": "x", "error": "!", "skipped": "-", "inconclusive": "?"}
-EXERCISE_TITLES = {
-    "app": "Your app",
-    "chat": "Exercise 1: /chat-stream (exercises/01-chat-stream.md)",
-    "bigfile": "Exercise 2: /bigfile (exercises/02-bigfile.md)",
-    "events": "Exercise 3: /events (exercises/03-events.md)",
-}
+EXERCISE_TITLES = {"app": "Your app", **{exercise.name: exercise.title for exercise in registry()}}
 EXERCISE_PAGES = PAGES
-ROUTES = {"chat": "GET /chat-stream", "bigfile": "GET /bigfile", "events": "GET /events"}
+ROUTES = {exercise.name: exercise.route for exercise in registry()}
 # How to start the learner's app by hand, from the kit's folder; --reload-dir
 # keeps uvicorn from watching every file in .venv.
 START_APP = "uvicorn starter.app:app --reload --reload-dir starter"
 # What a "Try it" command needs running first, from the kit's folder. The
 # download serves the sample file `streamgrade sample-file` makes.
-SERVE_APP = {"bigfile": "streamgrade sample-file && BIGFILE_PATH=sample-data/bigfile.bin uvicorn starter.app:app"}
+SERVE_APP = {exercise.name: exercise.serve for exercise in registry() if exercise.serve}
 SERVE_ANY = "uvicorn starter.app:app"
 WIDTH = 88
 

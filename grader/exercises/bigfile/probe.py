@@ -12,9 +12,11 @@ from pathlib import Path
 import httpx
 
 from grader.contract import REMEASURE_BYTES
+from grader.exercises import Floor
+from grader.exercises.bigfile.recording import BigfileRecording, Download, RangeProbe
 from grader.launch import Meter
 from grader.probes.http import broke_off, describe_http_error, local_client, now, record_exchange
-from grader.recording import BigfileRecording, Download, Exchange, MemoryTrace, RangeProbe
+from grader.recording import Exchange, MemoryTrace
 
 # A slow reader takes the first MiB, then stops reading for this long. An app
 # that ignores back-pressure reads the rest of the file into memory in far
@@ -256,3 +258,8 @@ async def probe_full_download(base_url: str, meter: Meter, clock: DownloadClock,
             clock.reference_seconds = full.seconds
             return full
         return await download(client, meter, give_up_after=clock.give_up_after)
+
+
+def floor() -> Floor:
+    """The download exercise's only fixed wait: the slow reader's pause."""
+    return Floor(heavy=SLOW_READ_PAUSE, alone=SLOW_READ_PAUSE)

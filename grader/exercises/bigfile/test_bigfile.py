@@ -10,7 +10,9 @@ from hashlib import sha256 as hash_of
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, check, mebibytes, seconds
 from grader.checks._common import excerpt, require_answer, require_no_crash, require_status
 from grader.contract import BIGFILE_DEFAULT_PATH, MEMORY_BOUND
-from grader.recording import Download, Exchange
+from grader.exercises.bigfile import TRY_IT
+from grader.exercises.bigfile.recording import Download
+from grader.recording import Exchange
 
 # Slower than the reference by more than this factor, on the same machine at
 # the same time, is a broken download (a tiny chunk size, a sleep per chunk).
@@ -20,7 +22,6 @@ THROUGHPUT_FACTOR = 10
 # that keeps what it reads has shown it.
 SERVED_EVIDENCE = 2 * MEMORY_BOUND
 
-TRY_IT = "curl -sS -D - -o /tmp/download.bin http://127.0.0.1:8000/bigfile"
 # The type of a file whose name mimetypes can't guess a type for (RFC 9110 8.3: unknown bytes).
 FALLBACK_TYPE = "application/octet-stream"
 # The headers the contract names: a HEAD answer must give each exactly as GET does.

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 
 from grader.contract import CHAT_DEFAULT_DELAY, CHAT_DEFAULT_PROMPT, CHAT_DELAY_LIMITS
+from grader.exercises import Floor
+from grader.exercises.chat.recording import ChatRecording, TimedReply
+from grader.probes.context import ProbeContext
 from grader.probes.http import local_client, probe_latencies, record_exchange
-from grader.recording import ChatRecording, Exchange, TimedReply
+from grader.recording import Exchange
 
 # The delays streams are timed at, drawn per run from the seed, never the
 # default. Two values far enough apart that no fixed sleep passes both: a
@@ -138,3 +142,21 @@ async def probe_chat_more(base_url: str, rng: random.Random) -> tuple[list[Timed
         TimedReply(second_prompt, second_delay, second),
     ]
     return paced, accepted
+
+
+async def probe(ctx: ProbeContext, earlier: None) -> ChatRecording:
+    """The whole exercise: the timed streams on its server, the defaults and range ends on the second beside it."""
+    recording, (paced, accepted) = await asyncio.gather(
+        probe_chat(ctx.main.base_url, ctx.rng()),
+        probe_chat_more(ctx.server("more").base_url, ctx.rng("more")),
+    )
+    return dataclasses.replace(recording, paced=paced, accepted=accepted)
+
+
+def floor() -> Floor:
+    """The waits: two servers at once, the longer counts, at the largest delay a run can draw."""
+    waits = max(
+        (TIMING_TOKENS - 1) * max(TIMING_DELAYS) + (CONCURRENT_TOKENS - 1) * CONCURRENT_DELAY,
+        (DEFAULT_TOKENS - 1) * CHAT_DEFAULT_DELAY + (SECOND_TOKENS - 1) * max(SECOND_DELAYS),
+    )
+    return Floor(timing=waits, alone=waits)

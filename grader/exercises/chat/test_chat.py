@@ -16,10 +16,10 @@ from grader.checks._common import (
     require_status,
 )
 from grader.contract import CHAT_DEFAULT_DELAY, CHAT_DEFAULT_PROMPT, TOKEN_PATTERN, token_ends
-from grader.recording import Exchange, TimedReply
+from grader.exercises.chat import TRY_IT
+from grader.exercises.chat.recording import TimedReply
+from grader.recording import Exchange
 from grader.timing import arrival_at_offsets, bursts
-
-TRY_IT = "curl -N 'http://127.0.0.1:8000/chat-stream?prompt=one%20two%20three%20four&delay=0.5'"
 
 
 def token_bursts(app):

@@ -18,9 +18,9 @@ import traceback
 from string import Template
 
 from grader import browser
+from grader.exercises.events.recording import BrowserEvent, BrowserRecording
 from grader.exercises.events.sseproxy import RETRY_MS, EventsProxy
 from grader.probes.http import now
-from grader.recording import BrowserEvent, BrowserRecording
 
 # Two events a connection: the first stream ends after event 2, the browser
 # reconnects with Last-Event-ID: 2, and events 3 and 4 must follow. Quick,

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 
 import httpx
 
 from grader.contract import EVENTS_COUNT_MINIMUM, EVENTS_DEFAULT_INTERVAL, EVENTS_INTERVAL_LIMITS
+from grader.exercises import Floor
+from grader.exercises.events.recording import DisconnectRecording, EventsMore, EventsRecording
+from grader.exercises.events.run import EventsRun
 from grader.launch import Meter
+from grader.probes.context import ProbeContext
 from grader.probes.http import answer, broke_off, describe_http_error, local_client, probe_latencies, record_exchange
-from grader.recording import DisconnectRecording, EventsMore, EventsRecording
 
 # The solo stream: four events at an interval drawn per run from the seed,
 # never the default (1 s). A fixed sleep of the 0.2 s the usual notes use is
@@ -229,3 +233,33 @@ async def drain_forever(reader) -> tuple[str, bool]:
     except httpx.HTTPError as failure:
         return describe_http_error(failure), broke_off(failure)
     return "it ended", False
+
+
+async def probe(ctx: ProbeContext, earlier: None) -> EventsRecording:
+    """Everything but the disconnect: the timed streams on its server, the defaults and ranges' ends beside it."""
+    recording, more = await asyncio.gather(
+        probe_events(ctx.main.base_url, ctx.rng()),
+        probe_events_more(ctx.server("more").base_url),
+    )
+    return dataclasses.replace(recording, more=more)
+
+
+async def probe_last(ctx: ProbeContext, earlier: EventsRecording) -> EventsRecording:
+    """What happens after clients disconnect, last on the same server (a server this breaks spoils nothing
+    else); then what the browser saw, on the second server, since the run began."""
+    disconnect = await probe_disconnect(ctx.main.base_url, ctx.main.meter)
+    assert isinstance(ctx.run, EventsRun)
+    seen = await ctx.run.browsing.recordings()
+    return dataclasses.replace(earlier, disconnect=disconnect, browser=seen[ctx.label])
+
+
+def floor() -> Floor:
+    """The waits before the disconnect probe (as chat's), then the disconnect's windows."""
+    streams = max(
+        (TIMING_COUNT - 1) * max(TIMING_INTERVALS) + (CONCURRENT_COUNT - 1) * CONCURRENT_INTERVAL,
+        (DEFAULT_COUNT - 1) * EVENTS_DEFAULT_INTERVAL,
+    )
+    # The disconnect: the idle baseline, the streaming window, the settle, the
+    # quiet window (alone too, after the timing probes: a window it waits out).
+    disconnect = IDLE_WINDOW + 2 * CPU_WINDOW + 0.1
+    return Floor(timing=streams, heavy=disconnect, alone=streams + disconnect)

@@ -24,8 +24,9 @@ import secrets
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
+from grader.exercises.events.recording import BrowserStream
 from grader.probes.http import local_client, now, record_exchange
-from grader.recording import BrowserStream, Exchange
+from grader.recording import Exchange
 
 # The wait before a reconnection the relay asks the browser for (ms): short,
 # so a grade hardly waits, and not 0, so a stream that ends at once can't

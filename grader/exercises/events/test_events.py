@@ -20,7 +20,9 @@ from grader.checks._common import (
     require_status,
 )
 from grader.contract import EVENTS_DEFAULT_INTERVAL
-from grader.recording import BrowserRecording, DisconnectRecording, EventsMore, Exchange
+from grader.exercises.events import TRY_IT
+from grader.exercises.events.recording import BrowserRecording, DisconnectRecording, EventsMore
+from grader.recording import Exchange
 from grader.timing import arrival_at_offsets, clusters, gaps, median
 from grader.tracebacks import describe
 
@@ -38,7 +40,6 @@ LEAK_SHARE = 0.3
 # measured) and below a cheap leak's 23 to 44 (docs/PERFORMANCE.md).
 LEAK_WAKEUP_SHARE = 0.4
 
-TRY_IT = "curl -N 'http://127.0.0.1:8000/events?interval=0.5&count=4'"
 FRAMING_HINT = (
     "Each event is `id: <n>`, a newline, `data: <json>`, a newline, and one more newline: "
     'yield f"id: {n}\\ndata: {payload}\\n\\n". The empty line is what tells the browser the event is complete.'

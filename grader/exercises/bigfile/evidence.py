@@ -1,0 +1,68 @@
+"""What the report shows of the download exercise: the download's time and speed, the server's memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.contract import MEMORY_BOUND
+from grader.excerpts import memory_curve
+from grader.recording import AppRecording
+
+
+def side(app: AppRecording) -> dict[str, Any] | None:
+    if app.bigfile is None:
+        return None
+    download = app.bigfile.download
+    if download is None:
+        return None
+    return {
+        "status": download.status,
+        "seconds": round(download.seconds, 3),
+        "received": download.received,
+        "rate": download.rate,
+        "largest_chunk": download.largest_chunk,
+        "stopped_early": download.stopped_early,
+        "memory": memory_curve(download.memory),
+        "slow_memory": memory_curve(app.bigfile.slow_read.memory),
+    }
+
+
+def reference_again(app: AppRecording) -> dict[str, Any] | None:
+    """The reference downloaded again beside a slow download (a batch's reference is recorded earlier)."""
+    again = app.bigfile.reference_timed_again() if app.bigfile else None
+    if again is None:
+        return None  # no second timing, or none the check could use
+    return {
+        "received": again.received,
+        "rate": again.rate,
+        "whole_file_seconds": round(app.bigfile.file_size / again.rate, 3),
+    }
+
+
+def evidence(app: AppRecording, reference: AppRecording) -> dict[str, Any] | None:
+    bigfile = app.bigfile or reference.bigfile
+    if bigfile is None:
+        return None
+    return {
+        "bound": MEMORY_BOUND,
+        "size": bigfile.file_size,
+        "slow_read_pause": bigfile.slow_read_pause,
+        "learner": side(app),
+        "reference": side(reference),
+        "reference_again": reference_again(app),
+    }
+
+
+def measured(recording: Any) -> tuple[list[str], list[str]]:
+    """How the memory peaks were measured: (exact, sampled) sentences."""
+    traces = [download.memory for download in (recording.download, recording.slow_read) if download and download.memory]
+    if any(not trace.exact for trace in traces):
+        period = max(trace.sample_period for trace in traces)
+        return [], [
+            f"memory peaks: the largest of samples taken every {period * 1000:g} ms over the app's "
+            "processes (no peak the kernel keeps could be reset here; a shorter peak can fall between "
+            "two samples)"
+        ]
+    if traces:
+        return ["memory peaks: the kernel's own peak over the app's processes, reset before each download"], []
+    return [], []

@@ -1,0 +1,45 @@
+"""What the report shows of the events exercise: when each event arrived, and the stream's transcript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader import sse
+from grader.excerpts import ARRIVALS_CAP, transcript
+from grader.recording import AppRecording
+from grader.timing import arrival_at_offsets
+
+
+def side(app: AppRecording) -> dict[str, Any] | None:
+    if app.events is None:
+        return None
+    exchange = app.events.solo
+    stream = sse.parse(exchange.body)
+    problem = stream.first_problem or (stream.unfinished if exchange.error is None else None)
+    ends = arrival_at_offsets(exchange.chunks, [event.end for event in stream.events])
+    return {
+        "status": exchange.status,
+        "arrivals": [round(at, 4) for at in ends[:ARRIVALS_CAP]],
+        "transcript": transcript(exchange.body, problem.offset if problem else None),
+        "problem": {"offset": problem.offset, "message": problem.message} if problem else None,
+    }
+
+
+def evidence(app: AppRecording, reference: AppRecording) -> dict[str, Any] | None:
+    events = app.events or reference.events
+    if events is None:
+        return None
+    return {"interval": events.interval, "count": events.count, "learner": side(app), "reference": side(reference)}
+
+
+def measured(recording: Any) -> tuple[list[str], list[str]]:
+    """How the CPU time after a disconnect was measured: (exact, sampled) sentences."""
+    disconnect = recording.disconnect
+    if disconnect is None:
+        return [], []
+    if disconnect.cpu_uncertainty >= 1e-3:
+        return [], [
+            f"CPU time: counted by the system in steps, up to {disconnect.cpu_uncertainty * 1000:.0f} ms "
+            "off over a measurement window; a difference that small is not judged"
+        ]
+    return ["CPU time: to the nanosecond, over the app's processes"], []

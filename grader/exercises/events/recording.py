@@ -1,0 +1,102 @@
+"""What the events probes record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader.recording import Exchange
+
+
+@dataclass
+class DisconnectRecording:
+    streams: int
+    events_before_disconnect: int
+    window: float
+    streaming_cpu: float  # server CPU seconds over one window while clients read
+    quiet_cpu: float  # ... over one window after they left
+    answers_after: bool  # the server still answered a request afterwards
+    error: str | None = None
+    # Seconds: how far quiet_cpu may be from the truth (the meter's resolution; 0 for exact readings).
+    cpu_uncertainty: float = 0.0
+    # Streams that ended by themselves before the client left, and how
+    # (nothing was left to stop: the disconnect was not exercised on them).
+    ended_early: list[str] = field(default_factory=list)
+    broken: bool = False  # one of them broke off (a crash, usually)
+    refused: int | None = None  # the status of an endless stream answered with another status than 200
+    interval: float = 0.0  # the interval the endless streams asked for
+    # Wake-ups of the server's threads (context switches, see launch.measure.Meter.wakeups):
+    # over idle_window before the streams opened, and over one window while
+    # clients read and after they left.
+    idle_window: float = 0.0
+    idle_wakeups: int = 0
+    streaming_wakeups: int = 0
+    quiet_wakeups: int = 0
+
+
+@dataclass
+class EventsMore:
+    """What a second events server answered, beside the first."""
+
+    default: Exchange  # ?count=2 with no interval: one default gap
+    default_count: int
+    accepted: list[tuple[dict[str, str], Exchange]]  # the ranges' ends: must be 200
+    unexpected_ids: list[tuple[str, Exchange]]  # (Last-Event-ID, exchange) for ids never sent, with count=2
+
+
+@dataclass
+class BrowserEvent:
+    """A message event as the page's EventSource dispatched it."""
+
+    id: str  # event.lastEventId: the id the browser would send back on reconnecting
+    data: str  # its data (capped)
+    connection: int  # 1 on the first connection, 2 after the browser's first reconnection, ...
+    at: float  # seconds after the page started
+
+
+@dataclass
+class BrowserStream:
+    """One GET /events the browser made, relayed to the app (see exercises/events/sseproxy.py)."""
+
+    exchange: Exchange  # as the app answered it; request_headers are the ones the browser sent
+    browser_left: bool = False  # the browser closed the connection before the app ended the stream
+    shortened_retry: int = 0  # retry: lines of the app's that the relay shortened
+
+
+@dataclass
+class BrowserRecording:
+    """An EventSource in headless Chromium, on a page served beside the stream (see browser_probe.py)."""
+
+    count: int  # the page asked for ?count=...
+    interval: float
+    retry_ms: int  # the wait before reconnecting that the relay asked the browser for
+    not_run: str = ""  # why no browser ran (none was found): nothing to judge
+    problem: str = ""  # what kept the browser from doing its part (it did not start or never loaded the page)
+    ended: str = ""  # how the page ended ("complete", "closed", "ended twice"); "" when it never reported
+    streams: list[BrowserStream] = field(default_factory=list)
+    events: list[BrowserEvent] = field(default_factory=list)
+    errors: int = 0  # error events the page saw: one each time a connection ended or failed
+    seconds: float = 0.0  # from the browser's start to the end of the recording
+    load_seconds: float | None = None  # from the browser's start until it asked for the page
+
+
+@dataclass
+class EventsRecording:
+    interval: float
+    count: int
+    solo: Exchange
+    concurrent: list[Exchange]
+    idle_latencies: list[float]
+    busy_latencies: list[float]
+    resume_from: int
+    resume_count: int
+    resume: Exchange
+    validation: list[tuple[dict[str, str], Exchange]]  # parameters that must be refused with 422
+    concurrent_interval: float = 0.2
+    concurrent_count: int = 0  # events each concurrent stream was asked for
+    # Recorded on a second server at the same time (probes/events.py probe_events_more).
+    more: EventsMore | None = None
+    # Recorded last, on the same server: a server this breaks can't spoil
+    # the evidence above. None if that probe could not run.
+    disconnect: DisconnectRecording | None = None
+    # A browser's EventSource on the second server, recorded beside the rest.
+    browser: BrowserRecording | None = None

@@ -1,0 +1,89 @@
+"""The exercise registry: every folder is registered, and each record agrees with its checks."""
+
+from __future__ import annotations
+
+import importlib
+
+from grader.batch.config import known_checks
+from grader.exercises import FOLDER, NAMES, check_modules, registry
+from grader.render.csv import render_csv
+from grader.results import GradeResult
+
+
+def check_ids(module_name: str) -> set[str]:
+    module = importlib.import_module(module_name)
+    return {
+        mark.args[0]
+        for value in vars(module).values()
+        for mark in getattr(value, "pytestmark", [])
+        if mark.name == "check"
+    }
+
+
+def test_every_exercise_folder_is_registered_under_its_own_name():
+    folders = {path.parent.name for path in FOLDER.glob("*/__init__.py")}
+    assert folders == set(NAMES)
+    assert [exercise.name for exercise in registry()] == list(NAMES)
+
+
+def test_each_exercise_owns_the_checks_in_its_folder_and_the_batch_knows_them_all():
+    known = set(known_checks())
+    for exercise in registry():
+        ids = check_ids(exercise.checks_module)
+        assert ids, exercise.name
+        assert all(identifier.startswith(exercise.name + ".") for identifier in ids), ids
+        assert ids <= known
+        assert exercise.checks.is_file()
+    assert known == {identifier for module in check_modules() for identifier in check_ids(module)}
+
+
+def test_every_hint_step_names_a_check_of_its_exercise():
+    for exercise in registry():
+        assert set(exercise.steps) <= check_ids(exercise.checks_module), exercise.name
+
+
+def test_the_csv_has_a_column_per_registered_exercise():
+    header = render_csv(
+        {
+            "x": GradeResult(
+                target="x",
+                reference="r",
+                grader_version="0",
+                started_at="",
+                duration=0.0,
+                exercises=list(NAMES),
+                checks=[],
+            )
+        },
+        [],
+    ).splitlines()[0]
+    assert header.split(",")[5 : 5 + len(NAMES)] == [f"{name}_score" for name in NAMES]
+
+
+def test_an_exchange_can_send_a_method_headers_and_a_body():
+    """What a POST exercise needs: the request as sent is kept beside the answer."""
+    import asyncio
+
+    import httpx
+
+    from grader.probes.http import record_exchange
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        said = f"{request.method} {request.headers['content-type']} ".encode() + request.content
+        return httpx.Response(201, stream=httpx.ByteStream(said))
+
+    async def send():
+        async with httpx.AsyncClient(transport=httpx.MockTransport(echo), base_url="http://app") as client:
+            return await record_exchange(
+                client,
+                "/v1/chat/completions",
+                method="POST",
+                headers={"Content-Type": "application/json"},
+                body=b'{"stream": true}',
+                timeout=5,
+            )
+
+    exchange = asyncio.run(send())
+    assert exchange.status == 201 and exchange.body == b'POST application/json {"stream": true}'
+    assert exchange.method == "POST" and exchange.request_body == b'{"stream": true}'
+    assert exchange.request_headers == {"Content-Type": "application/json"}
