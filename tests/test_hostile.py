@@ -337,8 +337,12 @@ def graded_at(request, tmp_path_factory):
     submissions, out = base / "class", base / "out"
     submissions.mkdir()
     marker = f"streamgrade-hostile-{uuid.uuid4().hex}"
-    for name in ("hostile_reads_secrets", "hostile_uses_forkserver", "hostile_daemon_kills_launcher"):
-        (submissions / f"{name}.py").write_text(corpus_source(name, marker))
+    names = ["hostile_reads_secrets", "hostile_uses_forkserver", "hostile_daemon_kills_launcher"]
+    if prefix:  # the ordinary user's batch, isolated through user namespaces where the kernel allows them
+        names += ["hostile_connects", "hostile_kills_parent"]
+    listener = Listener()
+    for name in names:
+        (submissions / f"{name}.py").write_text(corpus_source(name, marker, listener.port))
     shutil.copy(BANK / "correct_sync_generators.py", submissions / "correct_sync_generators.py")
     config = base / "grading.toml"
     config.write_text(CONFIG)
@@ -359,9 +363,17 @@ def graded_at(request, tmp_path_factory):
         level.split()[0],
     ]
     try:
-        finished = subprocess.run(
-            command, capture_output=True, text=True, cwd=ROOT, timeout=600, env={**os.environ, SECRET_VARIABLE: secret}
-        )
+        try:
+            finished = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                timeout=600,
+                env={**os.environ, SECRET_VARIABLE: secret},
+            )
+        finally:
+            listener.close()
         results = {path.parent.name: json.loads(path.read_text()) for path in out.glob("students/*/results.json")}
         yield {
             "level": level,
@@ -371,6 +383,7 @@ def graded_at(request, tmp_path_factory):
             "secret": secret,
             "marker": marker,
             "as_root": not prefix,
+            "listener": listener,
         }
     finally:
         if prefix:
@@ -409,6 +422,17 @@ def userns_expected() -> bool:
     from grader.launch.linux import userns
 
     return not userns.sysctl_problem() and not userns.apparmor_note()
+
+
+def test_an_ordinary_users_isolated_batch_keeps_apps_off_the_network_and_the_grader(graded_at):
+    if graded_at["as_root"]:
+        pytest.skip("the batch run as an ordinary user only")
+    assert graded_at["finished"].returncode == 0, graded_at["finished"].stderr
+    assert {"hostile_connects", "hostile_kills_parent", "correct_sync_generators"} <= set(graded_at["results"])
+    if graded_at["results"]["hostile_connects"]["protections"]["level"] == "isolate":
+        assert graded_at["listener"].connections == 0
+        # Its launcher and init were out of its sight: the grading went on and judged the app.
+        assert statuses(graded_at["results"]["hostile_kills_parent"])["app.starts"] == "passed"
 
 
 def test_below_isolation_nothing_the_apps_started_is_left(graded_at):
