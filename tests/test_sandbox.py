@@ -9,6 +9,7 @@ so a process the grader failed to stop is found, and ends by itself anyway.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -373,6 +374,24 @@ def makes_namespace():
         os._exit(0 if libc.unshare(0x10000000) == 0 else 1)
     return os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
 
+def refused_calls():
+    # The seccomp filter's other refusals: keyrings (a user id's, outside any namespace) and io_uring.
+    import platform
+    from grader.launch.linux.seccomp import ARCHITECTURES
+    numbers = ARCHITECTURES[platform.machine()][1]
+    libc = ctypes.CDLL(None, use_errno=True)
+    params = ctypes.create_string_buffer(120)
+    calls = {
+        "add_key": (b"user", b"streamgrade", b"x", 1, -2),  # into the process keyring
+        "keyctl": (0, -2, 0),  # KEYCTL_GET_KEYRING_ID
+        "io_uring_setup": (1, params),
+    }
+    said = {}
+    for name, arguments in calls.items():
+        ctypes.set_errno(0)
+        said[name] = ctypes.get_errno() if libc.syscall(numbers[name], *arguments) == -1 else 0
+    return said
+
 def remounts(path):
     # Without capabilities no mount call works, so the read-only binds stay read-only.
     libc = ctypes.CDLL(None, use_errno=True)
@@ -408,6 +427,7 @@ def sees(port: int, secret: str, results: str, served: str):
         "exec_capabilities": capabilities(subprocess.run(["cat", "/proc/self/status"], capture_output=True).stdout),
         "makes_namespace": makes_namespace(),
         "remounts": remounts(served),
+        "refused_calls": refused_calls(),
         "served_writable": writes(os.path.join(served, "tampered.txt")),
     }
 """
@@ -469,6 +489,7 @@ def test_an_isolated_app_has_no_network_no_rights_and_sees_only_its_files(tmp_pa
     assert seen["capabilities"] == 0 and seen["exec_capabilities"] == 0
     assert seen["makes_namespace"] is False
     assert seen["remounts"] is False and seen["served_writable"] is False
+    assert seen["refused_calls"] == {"add_key": errno.EPERM, "keyctl": errno.EPERM, "io_uring_setup": errno.EPERM}
     assert list(served.iterdir()) == []
     assert seen["network"] is False and seen["detaches"] is False and connections == []
     assert seen["pipes"] == [1, 2]  # its output; no pipe to the grader or the launcher
