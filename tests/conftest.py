@@ -1,17 +1,22 @@
-"""Shared fixtures: real uvicorn servers on 127.0.0.1, and files to serve (helpers.py has the rest).
+"""Shared fixtures: real uvicorn servers on 127.0.0.1, the reference in process, and files to serve.
 
-Every server runs in a child process and is reached over TCP: in-process
-transports (httpx.ASGITransport, TestClient) buffer the body and lose the
-timing these tests are about.
+A server runs in a child process and is reached over TCP wherever a test
+judges what only a socket shows: when each piece arrives, chunked framing,
+memory, a client going away. An in-process client (httpx.ASGITransport)
+waits for the whole body before it returns anything, so it serves the tests
+of content, status and headers only; they need no server and run fast.
+helpers.py has what tests share besides fixtures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from helpers import LARGE_FILE_SIZE, REFERENCE_APP, SMALL_FILE_SIZE, STARTER_APP, SampleFile
+from asgi_lifespan import LifespanManager
+from helpers import LARGE_FILE_SIZE, REFERENCE_APP, SMALL_FILE_SIZE, STARTER_APP, SampleFile, app_module
 
 from grader.launch import RunningApp, resolve_target, running_app
 from grader.samplefile import write_sample_file
@@ -57,3 +62,21 @@ def reference_no_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
 @pytest.fixture(scope="session")
 def starter(small_file: SampleFile) -> Iterator[RunningApp]:
     yield from serve(STARTER_APP, small_file.path)
+
+
+@pytest.fixture
+async def reference_in_process(
+    small_file: SampleFile, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the reference app running in this process, its lifespan run as a server runs it.
+
+    LifespanManager sends the startup and shutdown events that ASGITransport
+    alone never sends, so an app that opens something at startup works here too.
+    """
+    monkeypatch.setenv("BIGFILE_PATH", str(small_file.path))
+    app = app_module(REFERENCE_APP).app
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://reference") as client,
+    ):
+        yield client

@@ -7,7 +7,9 @@ by another runs its module-level code twice and ties the two together).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import signal
@@ -16,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 
@@ -104,3 +107,13 @@ def batch(
 def statuses(results_file: Path) -> dict[str, str]:
     """Each check's status in a results.json."""
     return {check["id"]: check["status"] for check in json.loads(results_file.read_text())["checks"]}
+
+
+@functools.cache
+def app_module(path: Path) -> ModuleType:
+    """The app file imported in this process, once: for in-process tests through httpx.ASGITransport."""
+    spec = importlib.util.spec_from_file_location(f"in_process_{path.stem}", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
