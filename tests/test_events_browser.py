@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from helpers import REFERENCE_APP, ROOT
+from helpers import REFERENCE_APP, ROOT, ctrl_c_reaches_it
 
 from grader import browser
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, NotRun
@@ -273,3 +274,35 @@ def test_a_saved_reference_keeps_what_its_browser_saw(tmp_path):
     save_calibration(tmp_path / "reference.json", Calibration(7, ["events"], recording))
     loaded = load_calibration(tmp_path / "reference.json").recording
     assert loaded.events is not None and loaded.events.browser == app.events.browser
+
+
+@slow
+@needs_chromium
+def test_ctrl_c_while_the_browser_runs_leaves_no_browser_and_no_profile(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    command = [sys.executable, "-m", "grader", "check", str(REFERENCE_APP), "--exercise", "events", "--no-html"]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(temporary)},  # where the browser's profile is made
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **ctrl_c_reaches_it(),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not chromium_processes(str(temporary)):  # until the browser runs
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the browser never started"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stdout + stderr
+    assert list(temporary.glob("streamgrade-chromium-*")) == []
+    assert chromium_processes(str(temporary)) == []
