@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
@@ -185,6 +187,31 @@ def test_events_sent_in_two_bursts_are_not_incremental():
     app.events.interval = 0.36
     with pytest.raises(CheckFailed, match="2 burst"):
         events_checks.test_events_incremental(app)
+
+
+def stamped_events(stamps: list[float], arrivals: list[float]) -> AppRecording:
+    """Events whose time fields say ``stamps`` (seconds after the request) and that arrived at ``arrivals``."""
+    start = 1_800_000_000.0
+    body = []
+    for n, (stamp, at) in enumerate(zip(stamps, arrivals, strict=True), start=1):
+        time = datetime.fromtimestamp(start + stamp, UTC).isoformat()
+        body.append((at, f'id: {n}\ndata: {{"seq": {n}, "time": "{time}"}}\n\n'.encode()))
+    app = events_app(stream(body, content_type="text/event-stream"))
+    app.events.solo.sent_wall = start
+    app.events.interval = 0.36
+    return app
+
+
+def test_one_stall_in_delivery_does_not_make_per_event_times_look_taken_once():
+    # Measured on the reference at a load average of 40: stamps 0.361 s apart,
+    # arrivals 0.652, 0.067 and 0.373 s apart.
+    stamps = [0.01, 0.371, 0.732, 1.094]
+    events_checks.test_events_live_timestamps(stamped_events(stamps, [0.02, 0.672, 0.739, 1.112]))
+
+
+def test_a_time_taken_once_fails_live_timestamps():
+    with pytest.raises(CheckFailed, match="not taken per event"):
+        events_checks.test_events_live_timestamps(stamped_events([0.01] * 4, [0.02, 0.38, 0.74, 1.1]))
 
 
 def quiet_after(quiet_cpu: float, streaming_cpu: float = 0.025) -> AppRecording:

@@ -292,8 +292,13 @@ def test_events_live_timestamps(app):
             "(not local time labelled UTC), and taken when the event is made?",
             evidence={"offsets": offsets},
         )
-    drift = [abs(stamp_gap - arrival_gap) for stamp_gap, arrival_gap in zip(gaps(stamps), gaps(arrivals), strict=True)]
-    if drift and median(drift) > app.events.interval * PACING_TOLERANCE:
+    # The typical gap against the typical gap, as events.pacing judges arrivals: one
+    # stall in delivery makes one gap long and the next short (arrivals 0.652, 0.067
+    # and 0.373 s apart for stamps 0.361 s apart, measured on a loaded machine), which
+    # a gap-by-gap comparison took for stamps not taken per event; a time taken once
+    # has every stamp gap 0, whatever the arrivals.
+    stamp_gaps, arrival_gaps = gaps(stamps), gaps(arrivals)
+    if stamp_gaps and abs(median(stamp_gaps) - median(arrival_gaps)) > app.events.interval * PACING_TOLERANCE:
         raise CheckFailed(
             f"The times in the events are {[round(gap, 3) for gap in gaps(stamps)]} s apart, but the events "
             f"arrived {[round(gap, 3) for gap in gaps(arrivals)]} s apart: the time is not taken per event.",
