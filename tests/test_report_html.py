@@ -305,3 +305,11 @@ def test_how_the_app_was_run_is_said_in_words(level, said):
     protections = {"level": level, "in_force": [], "not_in_force": []}
     page = render_html(a_result(EVERY_STATUS, protections=protections))
     assert f"<summary>How the app was run: {said}" in page
+
+
+def test_the_class_score_chart_names_both_axes():
+    from grader.render.classreport import render_index
+
+    page = render_index({"ann": a_result(EVERY_STATUS)}, {}, ["chat", "bigfile", "events"], "A class", "students")
+    chart = page[page.index("<svg") : page.index("</svg>")]
+    assert ">students</text>" in chart and ">score, in points (each bar: a tenth of the maximum)</text>" in chart
