@@ -15,12 +15,11 @@ import difflib
 import json
 import re
 import sys
-import textwrap
 from pathlib import Path
 
 from grader.exercises import Step, check_modules, registry
 from grader.files import cache_dir, write_atomically
-from grader.render.code import terminal_text
+from grader.render.code import terminal_lines, terminal_text
 from grader.render.json import render_json
 from grader.results import GradeResult
 
@@ -130,7 +129,7 @@ def show_hint(check_id: str, out=sys.stdout) -> int:
     elif hint:
         print("\nThe hint:", file=out)
     if hint:
-        print(textwrap.fill(terminal_text(hint), WIDTH), file=out)
+        print("\n".join(terminal_lines(hint, WIDTH)), file=out)
     step = STEPS.get(check_id)
     page = PAGES.get(check_id.split(".", 1)[0])
     if step and step.page_hints and page:
@@ -139,7 +138,7 @@ def show_hint(check_id: str, out=sys.stdout) -> int:
             print(f"\nFrom {page}:", file=out)
             for paragraph in quoted:
                 print(
-                    textwrap.fill(terminal_text(paragraph), WIDTH, initial_indent="  ", subsequent_indent="     "),
+                    "\n".join(terminal_lines(paragraph, WIDTH, "  ", "     ")),
                     file=out,
                 )
     return 0

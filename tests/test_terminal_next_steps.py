@@ -105,3 +105,16 @@ def test_code_in_titles_hints_and_nudges_is_shown_without_backticks():
         assert "`" not in text, text
     full = "\n".join(render_check(failed, {"failed": "x"}, full_hint=True))
     assert "Tokens come delay seconds apart" in full and "Wait with await asyncio.sleep(delay) once per token." in full
+
+
+def test_a_path_a_url_or_a_code_span_is_never_cut_across_two_lines():
+    from grader.render.code import terminal_lines, wrapped
+
+    said = "Look at the declaration of the delay parameter. Hint 4 on exercises/01-chat-stream.md."
+    assert "exercises/01-chat-stream.md." in wrapped(said, 80, "      ", "      ")[-1]
+    url = "curl -i 'http://127.0.0.1:8000/chat-stream?prompt=a-very-long-prompt-with-hyphens&delay=-0.5'"
+    assert any(url.split()[-1] in line for line in wrapped(url, 40))
+    hint = "Declare the limits: `delay: Annotated[float, Query(ge=0, le=5)] = 0.2` (ge and le include the ends)."
+    lines = terminal_lines(hint, 30, "  ", "  ")
+    assert any("delay: Annotated[float, Query(ge=0, le=5)] = 0.2" in line for line in lines), lines
+    assert not any("`" in line or "\ue000" in line for line in lines)

@@ -11,6 +11,7 @@ parsed for backticks, it is shown as it came.
 from __future__ import annotations
 
 import re
+import textwrap
 
 # One line's span between two backticks; a lone backtick is left as it is.
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
@@ -33,3 +34,29 @@ def spans(text: str) -> list[tuple[bool, str]]:
 def terminal_text(text: str) -> str:
     """``text`` with each code span's backticks taken away: a terminal shows the code itself."""
     return CODE_SPAN.sub(lambda match: match.group(1), text)
+
+
+def wrapped(text: str, width: int, initial_indent: str = "", subsequent_indent: str = "") -> list[str]:
+    """``text`` in lines of at most ``width`` where it can be: never cut inside a word or at a hyphen.
+
+    A path (exercises/01-chat-stream.md), a URL or a command stays on one
+    line, so it can be copied as it is; a word longer than a line overflows it.
+    """
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=initial_indent,
+        subsequent_indent=subsequent_indent,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
+# Holds a code span's spaces while its text is wrapped: a character no grader text uses.
+KEEP_TOGETHER = "\ue000"
+
+
+def terminal_lines(text: str, width: int, initial_indent: str = "", subsequent_indent: str = "") -> list[str]:
+    """The grader's words for a terminal: code spans without backticks, each kept on one line."""
+    whole = CODE_SPAN.sub(lambda match: match.group(1).replace(" ", KEEP_TOGETHER), text)
+    return [line.replace(KEEP_TOGETHER, " ") for line in wrapped(whole, width, initial_indent, subsequent_indent)]

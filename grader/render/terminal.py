@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import textwrap
 
 from grader.exercises import registry
 from grader.hints import PAGES, look_at_text
-from grader.render.code import terminal_text
+from grader.render.code import terminal_lines, terminal_text, wrapped
 from grader.results import CheckResult, GradeResult
 
 MARKS = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-", "inconclusive": "?"}
@@ -55,17 +54,15 @@ def render_check(check: CheckResult, marks: dict[str, str], *, full_hint: bool =
             if paragraph.startswith("  "):  # preformatted: a log or a traceback
                 lines.append(indent + paragraph)
                 continue
-            lines += textwrap.wrap(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent) or [indent]
+            lines += wrapped(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent) or [indent]
     if check.status == "failed":
-        nudge = terminal_text(look_at_text(check.id))
+        nudge = look_at_text(check.id)
         if nudge:  # step by step: where to look first, the answer on request
-            lines += textwrap.wrap(nudge, WIDTH, initial_indent=indent, subsequent_indent=indent)
+            lines += terminal_lines(nudge, WIDTH, indent, indent)
             if check.hint and not full_hint:
                 lines.append(f"{indent}The full hint: streamgrade hint {check.id}")
         if check.hint and (full_hint or not nudge):
-            lines += textwrap.wrap(
-                "Hint: " + terminal_text(check.hint), WIDTH, initial_indent=indent, subsequent_indent=indent
-            )
+            lines += terminal_lines("Hint: " + check.hint, WIDTH, indent, indent)
         if check.reproduce:
             lines += try_it_lines(check, indent)
     if check.status == "error" and check.traceback:
@@ -94,7 +91,7 @@ def try_it_lines(check: CheckResult, indent: str) -> list[str]:
     return [
         f"{indent}Try it: start your app in another terminal ({serve}), then:",
         f"{indent}  {check.reproduce}",
-        f"{indent}Or let streamgrade try {check.exercise} start it, send a request and show what arrives.",
+        f"{indent}Or run streamgrade try {check.exercise}: it starts your app, sends a request and shows what arrives.",
     ]
 
 
@@ -129,16 +126,16 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
     elif protections:
         lines.append(f"Sandbox: {protections['level']}. What held:")
         for text in protections.get("in_force", []):
-            lines += textwrap.wrap(text, WIDTH, initial_indent=f"  {marks['passed']} ", subsequent_indent="    ")
+            lines += wrapped(text, WIDTH, initial_indent=f"  {marks['passed']} ", subsequent_indent="    ")
         for text in protections.get("not_in_force", []):
-            lines += textwrap.wrap(
+            lines += wrapped(
                 "not in force: " + text, WIDTH, initial_indent=f"  {marks['failed']} ", subsequent_indent="    "
             )
     measured = result.measurement
     if measured.get("sampled"):  # exact figures are the usual case: nothing to say then
         lines.append(f"Measured with the {measured.get('backend') or 'portable'} backend:")
         for text in measured["sampled"]:
-            lines += textwrap.wrap(text, WIDTH, initial_indent="  ~ ", subsequent_indent="    ")
+            lines += wrapped(text, WIDTH, initial_indent="  ~ ", subsequent_indent="    ")
     score = f"Score: {points(result.base_score)}/{points(result.max_score)}"
     if result.extra_credit_max:
         score += f", extra credit {points(result.extra_credit)}/{points(result.extra_credit_max)}"
@@ -154,7 +151,7 @@ def unwritten_lines(exercise: str, checks: int, marks: dict[str, str]) -> list[s
         f"Not written yet: {ROUTES.get(exercise, exercise)} answers 501, the starter's placeholder, "
         f"so its {checks} checks could not judge it."
     )
-    return textwrap.wrap(said, WIDTH, initial_indent=f"  {marks['skipped']} ", subsequent_indent="    ")
+    return wrapped(said, WIDTH, initial_indent=f"  {marks['skipped']} ", subsequent_indent="    ")
 
 
 def duration_text(result: GradeResult) -> str:
