@@ -130,6 +130,23 @@ FAULTY = {
     "events_interval_floor_refused": {"events.validation": "failed"},
     "events_interval_ceiling_refused": {"events.validation": "failed"},
     "events_count_one_refused": {"events.validation": "failed"},
+    # Exercise 4: each fault fails the one check that owns what it breaks.
+    "responses_str_text": {"responses.text": "failed"},
+    "responses_text_no_media_type": {"responses.text": "failed"},
+    "responses_text_newline": {"responses.text": "failed"},
+    "responses_text_default_name": {"responses.text": "failed"},
+    "responses_html_as_str": {"responses.html": "failed"},
+    "responses_html_as_text": {"responses.html": "failed"},
+    "responses_csv_as_text": {"responses.csv": "failed"},
+    "responses_csv_from_zero": {"responses.csv": "failed"},
+    "responses_csv_no_disposition": {"responses.attachment": "failed"},
+    # A 500 (FastAPI decodes the bytes to make JSON of them): only the bytes' check reads that answer.
+    "responses_bytes_returned": {"responses.bytes": "failed"},
+    "responses_bytes_as_text": {"responses.bytes": "failed"},
+    "responses_redirect_307": {"responses.redirect": "failed"},
+    "responses_redirect_hardcoded_host": {"responses.redirect": "failed"},
+    "responses_csv_streamed": {"responses.length": "failed"},
+    "responses_stream_whole": {"responses.length": "failed"},
 }
 # Bonus checks the faulty bigfile apps don't attempt (all but those built on the reference's download).
 NO_BONUS = {"bigfile.range": "failed", "bigfile.head": "failed"}
@@ -216,6 +233,9 @@ def test_the_sandbox_changes_no_verdict_even_for_memory_hungry_apps(name, tmp_pa
         pytest.param("correct_fastapi_sse", ("events",), False, id="fastapi-sse"),
         pytest.param("correct_sse_starlette_crlf", ("events",), False, id="sse-starlette-crlf-pings"),
         pytest.param("correct_behind_middleware", (), False, id="gzip-cors-middleware-lifespan"),
+        pytest.param("correct_responses_classes", ("responses",), False, id="response-classes"),
+        pytest.param("correct_responses_response_class", ("responses",), False, id="response-class-decorator"),
+        pytest.param("correct_responses_files", ("responses",), False, id="fileresponse-and-bare-redirect"),
     ],
 )
 def test_a_correct_app_gets_full_marks(name, exercises, bonus_missing, tmp_path):

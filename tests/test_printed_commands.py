@@ -9,6 +9,7 @@ the machine holds that port or shows in `pgrep`).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -20,10 +21,7 @@ from pathlib import Path
 import pytest
 from helpers import REFERENCE_APP, ROOT
 
-from grader.checks import test_app
-from grader.exercises.bigfile import test_bigfile
-from grader.exercises.chat import test_chat
-from grader.exercises.events import test_events
+from grader.exercises import check_modules
 from grader.render.terminal import START_APP, starts_the_app, try_it_lines
 from grader.results import CheckResult
 
@@ -40,7 +38,7 @@ MEANWHILE = "  # and meanwhile: "
 def printed_checks() -> list[CheckResult]:
     """Every check that prints a command, as a failure."""
     found = []
-    for module in (test_app, test_chat, test_bigfile, test_events):
+    for module in map(importlib.import_module, check_modules()):
         for function in vars(module).values():
             for mark in getattr(function, "pytestmark", []):
                 if mark.name == "check" and mark.kwargs.get("reproduce"):
@@ -100,6 +98,7 @@ PAGES = sorted((ROOT / "exercises").glob("*.md"))
 def test_every_check_with_a_command_is_covered():
     covered = {check for case in cases() for check in case["checks"]}
     assert {"app.starts", "chat.status", "bigfile.integrity", "bigfile.missing", "events.disconnect"} <= covered
+    assert {"responses.bytes", "responses.length"} <= covered
 
 
 # A network of its own (port 8000 free whatever else runs here) and processes of its own (a page's

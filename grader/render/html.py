@@ -20,6 +20,8 @@ from grader.render.terminal import EXERCISE_TITLES, MARKS, ROUTES, serve_first
 from grader.results import CheckResult, GradeResult
 from grader.timing import median
 
+# An exercise folder may hold this template: the report includes it with the exercise's evidence.
+PARTIAL = "report.html.j2"
 CHART_WIDTH = 640
 LABEL_WIDTH = 90
 STATUS_WORDS = {
@@ -37,10 +39,22 @@ RUN_WORDS = {
 }
 
 
+def template_source(name: str) -> str:
+    """A template of grader/templates, or an exercise's partial ("exercises/<name>/report.html.j2")."""
+    package = resources.files("grader")
+    path = package / name if name.startswith("exercises/") else package / "templates" / name
+    return path.read_text(encoding="utf-8")
+
+
+def partial(exercise: str) -> str:
+    """The exercise's own part of the report, drawn from its evidence ("" when its folder has none)."""
+    name = f"exercises/{exercise}/{PARTIAL}"
+    return name if (resources.files("grader") / name).is_file() else ""
+
+
 def environment() -> jinja2.Environment:
-    template_dir = resources.files("grader") / "templates"
     env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(lambda name: (template_dir / name).read_text(encoding="utf-8")),
+        loader=jinja2.FunctionLoader(template_source),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -213,6 +227,7 @@ def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult])
         "figures": figures,
         "evidence": evidence,
         "not_drawn": reason,
+        "partial": partial(exercise) if evidence else "",
     }
 
 

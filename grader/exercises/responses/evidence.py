@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from grader.exercises.responses.recording import ResponsesRecording
-from grader.recording import Exchange
+from grader.recording import AppRecording, Exchange
 
 # The headers the checks of this exercise read, in the order a reader wants them.
 SHOWN_HEADERS = ("content-type", "content-length", "transfer-encoding", "content-disposition", "location")
@@ -88,3 +88,12 @@ def collect(learner: ResponsesRecording | None, reference: ResponsesRecording | 
     if learner is None and reference is None:
         return None
     return ResponsesEvidence(rows(learner, reference))
+
+
+def evidence(app: AppRecording, reference: AppRecording) -> dict[str, Any] | None:
+    """The rows, and the status of the route the report names (GET /hello): a 501 there is the starter's."""
+    shown = collect(app.responses, reference.responses)
+    if shown is None:
+        return None
+    first = shown.rows[0].learner if shown.rows else None
+    return {**shown.to_dict(), "learner": {"status": first.status} if first else None}

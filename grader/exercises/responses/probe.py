@@ -10,11 +10,12 @@ import random
 
 from grader.exercises.responses.contract import BYTES, HELLO, OLD_PAGE, PAGE, SQUARES, SQUARES_STREAM
 from grader.exercises.responses.recording import Asked, ResponsesRecording
+from grader.probes.context import ProbeContext
 from grader.probes.http import local_client, record_exchange
 
 # Seconds one answer may take: each is a few hundred bytes, made at once.
 ANSWER_TIMEOUT = 5.0
-NAMES = ["Ada", "Grace", "Linus", "Guido", "Barbara", "Alan", "Margaret", "Dennis"]
+GREETED = ["Ada", "Grace", "Linus", "Guido", "Barbara", "Alan", "Margaret", "Dennis"]
 # Spaces at both ends, quotes (which a JSON string escapes) and non-ASCII
 # letters (which a wrong encoding mangles): the page says any name works.
 AWKWARD_NAME = ' Zoë "the" 世界 '
@@ -27,7 +28,7 @@ COUNTS = (300, 1000)
 
 def draw(rng: random.Random) -> tuple[str, str, str]:
     """This run's name, rows and byte count."""
-    return rng.choice(NAMES), str(rng.randint(*ROWS)), str(rng.randint(*COUNTS))
+    return rng.choice(GREETED), str(rng.randint(*ROWS)), str(rng.randint(*COUNTS))
 
 
 async def probe_responses(base_url: str, rng: random.Random) -> ResponsesRecording:
@@ -55,3 +56,8 @@ async def probe_responses(base_url: str, rng: random.Random) -> ResponsesRecordi
         counting = await ask(BYTES, "n", [count, None])
         old_page = await record_exchange(client, OLD_PAGE, timeout=ANSWER_TIMEOUT)
     return ResponsesRecording(base_url, hello, page, squares, squares_stream, counting, old_page)
+
+
+async def probe(ctx: ProbeContext, earlier: None) -> ResponsesRecording:
+    """The whole exercise, on its one server."""
+    return await probe_responses(ctx.main.base_url, ctx.rng())
