@@ -514,7 +514,7 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
             try:
                 level, problem = resolve_level(config.sandbox)
                 with sweeping(level != "off"):
-                    result, output = grade(
+                    graded, output = grade(
                         str(app_path),
                         exercises=list(config.exercises),
                         start_timeout=config.start_timeout,
@@ -528,8 +528,9 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
                 return gradescope_failed(
                     results_path, f"The grader crashed ({type(error).__name__}: {error}).", traceback.format_exc()
                 )
-            if result is None:
+            if graded is None:
                 return gradescope_failed(results_path, "The grader could not run.", output[-4000:])
+            result = graded
             if result.checks and not any(check.counted for check in result.checks):
                 return gradescope_failed(
                     results_path,

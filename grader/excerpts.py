@@ -49,7 +49,7 @@ def memory_curve(trace: MemoryTrace | None) -> dict[str, Any] | None:
 def transcript(body: bytes, problem_offset: int | None) -> dict[str, Any]:
     """The first lines of an event stream, each with its line ending named."""
     shown = body[:TRANSCRIPT_BYTES]
-    lines = []
+    lines: list[dict[str, Any]] = []
     for offset, raw, terminated in sse.iter_lines(shown, 0):
         end = offset + len(raw)
         ending = ""

@@ -193,7 +193,8 @@ class GradingSession:
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         check_depends(items)
-        keep, drop = [], []
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
         for item in items:
             exercise = exercise_of(check_id(item))
             (keep if check_marker(item) and (exercise == "app" or exercise in self.exercises) else drop).append(item)

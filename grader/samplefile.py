@@ -13,6 +13,7 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -146,18 +147,18 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 def try_lock(file: IO[str]) -> bool:
     """Take an exclusive lock on ``file`` without waiting; False if another process holds it."""
-    try:
-        import fcntl
-    except ImportError:
-        try:
-            import msvcrt  # Windows: a lock on the file's first byte
-        except ImportError:
-            return True  # no file locks on this system: go on unlocked
+    if sys.platform == "win32":
+        import msvcrt  # Windows: a lock on the file's first byte
+
         try:
             msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
+    try:
+        import fcntl
+    except ImportError:
+        return True  # no file locks on this system: go on unlocked
     try:
         fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

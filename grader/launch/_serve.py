@@ -19,11 +19,17 @@ import sys
 import uvicorn
 
 
+def inherited_socket(fd: str) -> socket.socket:
+    """The launcher's listening socket: shared through standard input ("-", Windows), or a descriptor."""
+    if fd == "-" and sys.platform == "win32":
+        return socket.fromshare(sys.stdin.buffer.read())
+    return socket.socket(fileno=int(fd))  # family and type detected from the descriptor
+
+
 def main(argv: list[str]) -> None:
     fd, app_dir, import_string = argv[0], argv[1], argv[2]
     sys.path.insert(0, app_dir)
-    # "-": a shared socket on stdin (Windows); else a descriptor whose family and type the socket detects.
-    listener = socket.fromshare(sys.stdin.buffer.read()) if fd == "-" else socket.socket(fileno=int(fd))
+    listener = inherited_socket(fd)
     config = uvicorn.Config(
         import_string,
         # Pinned so that behaviour doesn't depend on which optional speedups

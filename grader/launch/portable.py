@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -151,6 +152,13 @@ class PortableApp(RunningApp):
         return started
 
 
+def shared(listener: socket.socket, pid: int) -> bytes:
+    """``listener`` duplicated for process ``pid``: how Windows hands a socket to a child."""
+    if sys.platform != "win32":
+        raise OSError("a socket is shared by duplication on Windows only; elsewhere the child inherits it")
+    return listener.share(pid)
+
+
 def server_command(target: AppTarget, fd: str) -> list[str]:
     # -P: no working folder on sys.path; the app's folder goes first there instead (_serve.py).
     return [sys.executable, "-P", "-m", "grader.launch._serve", fd, str(target.app_dir), target.import_string]
@@ -167,12 +175,7 @@ def start_app(
     """Start ``target`` as a plain child process and return once it answers HTTP; AppStartError otherwise."""
     policy = policy or Policy()
     listener, port = listening_socket()
-    common = dict(
-        cwd=workdir or target.app_dir,
-        env=app_environment(policy, env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    cwd, environment = workdir or target.app_dir, app_environment(policy, env)
     try:
         if detect().pass_fds:
             process = subprocess.Popen(
@@ -180,18 +183,24 @@ def start_app(
                 stdin=subprocess.DEVNULL,
                 pass_fds=[listener.fileno()],
                 start_new_session=True,
-                **common,
+                cwd=cwd,
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
         else:  # Windows: the socket is duplicated into the child, which reads it from its standard input
             process = subprocess.Popen(
                 server_command(target, "-"),
                 stdin=subprocess.PIPE,
                 creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
-                **common,
+                cwd=cwd,
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
             assert process.stdin is not None
             with contextlib.suppress(OSError):
-                process.stdin.write(listener.share(process.pid))
+                process.stdin.write(shared(listener, process.pid))
                 process.stdin.close()
     finally:
         listener.close()  # the child holds its own copy

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, Protocol
 from urllib.parse import urlsplit
 
 from grader.launch.measure import Meter
@@ -126,9 +126,14 @@ class AppStartError(RuntimeError):
 class Process(Protocol):
     """The part of ``subprocess.Popen``'s interface a running app's first process offers."""
 
-    pid: int
-    returncode: int | None
-    stdout: BinaryIO | None
+    # Read-only: Popen's stdout is an IO[bytes] and the fork server's launcher
+    # always has one; the grader never assigns these.
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    @property
+    def stdout(self) -> IO[bytes] | None: ...
 
     def poll(self) -> int | None: ...
     def wait(self, timeout: float | None = None) -> int: ...

@@ -130,11 +130,12 @@ def broke_off(error: BaseException) -> bool:
 
 
 def describe_http_error(error: httpx.HTTPError) -> str:
-    kind = {
+    kinds: dict[type[httpx.HTTPError], str] = {
         httpx.RemoteProtocolError: "the server broke the HTTP protocol or closed the connection",
         httpx.ReadError: "the connection failed while reading",
         httpx.ConnectError: "could not connect to the server",
-    }.get(type(error), type(error).__name__)
+    }
+    kind = kinds.get(type(error), type(error).__name__)
     detail = str(error)
     return f"{kind}: {detail}" if detail else kind
 

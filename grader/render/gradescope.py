@@ -64,7 +64,8 @@ def in_exercise_order(checks: list[CheckResult]) -> list[tuple[str, CheckResult]
         enumerate(checks),
         key=lambda pair: (ORDER.index(pair[1].exercise) if pair[1].exercise in ORDER else len(ORDER), pair[0]),
     )
-    numbered, counters = [], {}
+    numbered: list[tuple[str, CheckResult]] = []
+    counters: dict[int, int] = {}
     for _, check in ranked:
         position = ORDER.index(check.exercise) if check.exercise in ORDER else len(ORDER)
         counters[position] = counters.get(position, 0) + 1

@@ -136,10 +136,10 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
         lines.append(f"Measured with the {measured.get('backend') or 'portable'} backend:")
         for text in measured["sampled"]:
             lines += wrapped(text, WIDTH, initial_indent="  ~ ", subsequent_indent="    ")
-    score = f"Score: {points(result.base_score)}/{points(result.max_score)}"
+    score_line = f"Score: {points(result.base_score)}/{points(result.max_score)}"
     if result.extra_credit_max:
-        score += f", extra credit {points(result.extra_credit)}/{points(result.extra_credit_max)}"
-    lines.append(f"{score}  ({duration_text(result)})")
+        score_line += f", extra credit {points(result.extra_credit)}/{points(result.extra_credit_max)}"
+    lines.append(f"{score_line}  ({duration_text(result)})")
     lines += next_steps(result, marks)
     # Messages quote what the app sent (bodies, headers, its log): never let it drive the terminal.
     return printable("\n".join(lines)) + "\n"

@@ -78,8 +78,10 @@ def page() -> str:
     )
 
 
-def empty(**said: str) -> BrowserRecording:
-    return BrowserRecording(count=BROWSER_COUNT, interval=BROWSER_INTERVAL, retry_ms=RETRY_MS, **said)
+def empty(*, not_run: str = "", problem: str = "") -> BrowserRecording:
+    return BrowserRecording(
+        count=BROWSER_COUNT, interval=BROWSER_INTERVAL, retry_ms=RETRY_MS, not_run=not_run, problem=problem
+    )
 
 
 async def browse_events(apps: dict[str, asyncio.Future[str | None]]) -> dict[str, BrowserRecording]:

@@ -144,9 +144,10 @@ def payload_problem(event: sse.Event, position: int) -> str | None:
         stamp = datetime.fromisoformat(str(payload.get("time")))
     except ValueError:
         return f"event {position}'s time is not an ISO-8601 timestamp: {payload.get('time')!r}"
-    if stamp.utcoffset() is None:
+    offset = stamp.utcoffset()
+    if offset is None:
         return f"event {position}'s time {payload['time']!r} has no time zone; use datetime.now(timezone.utc)"
-    if stamp.utcoffset().total_seconds() != 0:
+    if offset.total_seconds() != 0:
         # The right instant in another zone is still not what the contract asks for.
         return (
             f"event {position}'s time {payload['time']!r} is not UTC (its offset is not +00:00 or Z); "

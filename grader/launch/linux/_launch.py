@@ -164,6 +164,8 @@ def run_init(state: Launch, status_pipe: int) -> None:
     try:
         os.close(state.spec.status_fd)
         reaper._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher killed: the whole namespace goes
+        # An isolated launch always has both (the spec's builder and run() set them): a bug otherwise.
+        assert state.spec.root is not None and state.uid is not None, "isolation without a root or a user"
         jail.build_root(state.spec.root, state.spec.readonly, state.spec.app_dir, state.uid)
     except Exception:
         setup_failed()

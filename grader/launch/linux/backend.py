@@ -207,6 +207,9 @@ class _NoMeter:
     def process_count(self) -> int:
         return 0
 
+    def wakeups(self) -> int:
+        return 0
+
 
 _no_meter = _NoMeter()
 

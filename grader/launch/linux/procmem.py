@@ -126,7 +126,9 @@ class ProcMeter:
                 sample = read_memory(pid)
             except OSError:
                 continue  # it ended meanwhile: its memory is free again
-            rss, peak = rss + sample.rss, peak + (sample.peak or 0)
+            rss += sample.rss
+            if peak is not None:  # unknown for the server: unknown for the tree
+                peak += sample.peak or 0
         return MemorySample(rss, peak)
 
     def cpu_seconds(self) -> float:
