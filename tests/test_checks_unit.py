@@ -353,6 +353,30 @@ def chat_with(paced: list[TimedReply], solo: Exchange | None = None) -> AppRecor
     return app
 
 
+def timed_replies(*firsts: float) -> list[TimedReply]:
+    """Replies at the default delay and at 0.5 s whose first tokens came at ``firsts``."""
+    return [
+        TimedReply("a b", delay, stream([(first, b"a "), (first + (delay or DELAY), b"b")]))
+        for first, delay in zip(firsts, (None, 0.5), strict=True)
+    ]
+
+
+def test_one_stalled_first_token_among_the_timed_replies_is_no_wait_before_it():
+    # The solo stream's first token 150 ms late on a loaded machine (bound 4 + 100 ms),
+    # the second server's replies at once: a stall, not a wait before the first token.
+    reference = chat_with(timed_replies(0.004, 0.004), stream(paced_tokens(first=0.004)))
+    chat_checks.test_chat_first_token(
+        chat_with(timed_replies(0.005, 0.006), stream(paced_tokens(first=0.15))), reference
+    )
+
+
+def test_a_wait_before_the_first_token_fails_on_most_timed_replies():
+    reference = chat_with(timed_replies(0.004, 0.004), stream(paced_tokens(first=0.004)))
+    sleeps_first = chat_with(timed_replies(0.2, 0.5), stream(paced_tokens(first=DELAY)))
+    with pytest.raises(CheckFailed, match="3 of 3 timed replies were late"):
+        chat_checks.test_chat_first_token(sleeps_first, reference)
+
+
 def test_pacing_is_timed_on_the_contracts_tokens_not_on_the_pieces_written():
     # A word and its space sent as two pieces, each DELAY after the other: a token every 2 x DELAY.
     pieces = [piece for token in (b"a", b"b", b"c", b"d", b"e", b"f") for piece in (token, b" ")][:-1]
