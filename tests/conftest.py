@@ -18,8 +18,19 @@ import pytest
 from asgi_lifespan import LifespanManager
 from helpers import LARGE_FILE_SIZE, REFERENCE_APP, SMALL_FILE_SIZE, STARTER_APP, SampleFile, app_module
 
-from grader.launch import RunningApp, resolve_target, running_app
+from grader.launch import RunningApp, resolve_target, running_app, shutdown
 from grader.samplefile import write_sample_file
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _launch_helpers_stopped() -> Iterator[None]:
+    """The backend's helpers (on Linux, the fork server apps are started from) end with the session, after its servers.
+
+    Left to the interpreter's exit, the fork server's process and channel were
+    collected still open (a ResourceWarning after the summary).
+    """
+    yield
+    shutdown()
 
 
 @pytest.fixture(scope="session")
