@@ -174,10 +174,10 @@ def test_chat_first_token(app, reference):
         except CheckFailed as failure:
             late.append((reply, failure))
     if late and 2 * len(late) > len(pairs):
-        reply, failure = late[0]
+        first_late, first_failure = late[0]
         raise CheckFailed(
-            f"{request_of(reply)}: {failure.message} ({len(late)} of {len(pairs)} timed replies were late.)",
-            evidence=failure.evidence,
+            f"{request_of(first_late)}: {first_failure.message} ({len(late)} of {len(pairs)} timed replies were late.)",
+            evidence=first_failure.evidence,
         )
 
 
