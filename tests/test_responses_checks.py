@@ -18,7 +18,7 @@ from grader.exercises.responses import evidence
 from grader.exercises.responses import test_responses as checks
 from grader.exercises.responses.contract import counting_bytes, hello_text
 from grader.exercises.responses.recording import Asked, ResponsesRecording
-from grader.recording import Chunk, Crash, Exchange
+from grader.recording import AppRecording, Chunk, Crash, Exchange, StartRecording
 
 ORIGIN = "http://127.0.0.1:43210"
 CSV_5 = b"n,square\r\n1,1\r\n2,4\r\n3,9\r\n4,16\r\n5,25\r\n"
@@ -350,3 +350,44 @@ def test_evidence_without_the_learners_recording_shows_the_reference_alone():
     shown = evidence.collect(None, contracted())
     assert shown is not None and all(row.learner is None and row.reference for row in shown.rows)
     assert evidence.collect(None, None) is None
+
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def test_the_report_shows_each_request_and_both_answers_with_what_the_app_sent_kept_as_text():
+    from grader.render.html import render_html
+    from grader.results import CheckResult, GradeResult
+
+    learner = with_first("hello", text("/hello?name=Ada", HOSTILE.encode(), "text/html"))
+    learner.old_page.headers.append(("location", HOSTILE))
+    shown = evidence.evidence(
+        AppRecording("learner", StartRecording(True, 0.1), recordings={"responses": learner}),
+        AppRecording("reference", StartRecording(True, 0.1), recordings={"responses": contracted()}),
+    )
+    check = CheckResult("responses.text", "responses", "GET /hello", "failed", 2.0, message="wrong")
+    result = GradeResult("app.py", "reference", "0", "now", 1.0, ["responses"], [check], evidence={"responses": shown})
+    page = render_html(result)
+    assert "Evidence: what each request was answered" in page
+    assert page.count("<code>GET /") == len(contracted().exchanges())
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "location: &lt;script&gt;" in page
+    assert "hex</span> 00 01 02" in page  # the bytes, as numbers
+
+
+def test_the_report_draws_no_table_for_the_starters_501():
+    from grader.render.html import render_html
+    from grader.results import CheckResult, GradeResult
+
+    learner = contracted()
+    for exchange in learner.exchanges():
+        exchange.status = 501
+    shown = evidence.evidence(
+        AppRecording("learner", StartRecording(True, 0.1), recordings={"responses": learner}),
+        AppRecording("reference", StartRecording(True, 0.1), recordings={"responses": contracted()}),
+    )
+    check = CheckResult("responses.text", "responses", "GET /hello", "failed", 2.0, message="501")
+    result = GradeResult("app.py", "reference", "0", "now", 1.0, ["responses"], [check], evidence={"responses": shown})
+    page = render_html(result)
+    assert "Evidence: what each request was answered" not in page
+    assert "GET /hello answered 501 Not Implemented, the starter&#39;s placeholder" in page
