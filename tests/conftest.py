@@ -66,11 +66,6 @@ def reference_large(large_file: SampleFile) -> Iterator[RunningApp]:
 
 
 @pytest.fixture(scope="session")
-def reference_no_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    yield from serve(REFERENCE_APP, tmp_path_factory.mktemp("empty") / "missing.bin")
-
-
-@pytest.fixture(scope="session")
 def starter(small_file: SampleFile) -> Iterator[RunningApp]:
     yield from serve(STARTER_APP, small_file.path)
 

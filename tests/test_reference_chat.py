@@ -12,8 +12,8 @@ import httpx
 import pytest
 from helpers import record
 
-# Talks to the reference served by uvicorn over TCP.
-pytestmark = pytest.mark.slow
+# What it sends and which delays it accepts: in process (conftest.py says why
+# that is enough for them); timing over TCP, marked slow.
 
 TOKEN_PATTERN = re.compile(r"\S+\s*|\s+")
 DELAY = 0.1
@@ -44,20 +44,21 @@ def bursts(chunks: list[tuple[float, bytes]], quiet: float) -> list[tuple[float,
         pytest.param("", id="empty"),
     ],
 )
-def test_it_echoes_the_prompt_exactly(reference, prompt):
-    with httpx.Client(base_url=reference.base_url) as client:
-        response = client.get("/chat-stream", params={"prompt": prompt, "delay": 0})
+@pytest.mark.anyio
+async def test_it_echoes_the_prompt_exactly(reference_in_process, prompt):
+    response = await reference_in_process.get("/chat-stream", params={"prompt": prompt, "delay": 0})
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.content == prompt.encode("utf-8")
 
 
-def test_the_default_prompt_is_hello_from_fastapi(reference):
-    with httpx.Client(base_url=reference.base_url) as client:
-        response = client.get("/chat-stream", params={"delay": 0})
+@pytest.mark.anyio
+async def test_the_default_prompt_is_hello_from_fastapi(reference_in_process):
+    response = await reference_in_process.get("/chat-stream", params={"delay": 0})
     assert response.text == "Hello from FastAPI!"
 
 
+@pytest.mark.slow
 def test_tokens_arrive_one_by_one_delay_apart(reference):
     prompt = "one two  three four five six"
     with httpx.Client(base_url=reference.base_url) as client:
@@ -77,13 +78,14 @@ def test_tokens_arrive_one_by_one_delay_apart(reference):
 
 
 @pytest.mark.parametrize("delay", ["-0.1", "5.01", "abc"])
-def test_an_out_of_range_delay_is_rejected(reference, delay):
-    with httpx.Client(base_url=reference.base_url) as client:
-        response = client.get("/chat-stream", params={"delay": delay})
+@pytest.mark.anyio
+async def test_an_out_of_range_delay_is_rejected(reference_in_process, delay):
+    response = await reference_in_process.get("/chat-stream", params={"delay": delay})
     assert response.status_code == 422
 
 
 @pytest.mark.parametrize("delay", ["0", "5"])
+@pytest.mark.slow
 def test_the_delay_bounds_are_inclusive(reference, delay):
     with (
         httpx.Client(base_url=reference.base_url) as client,
@@ -106,6 +108,7 @@ async def probe_latencies(base_url: str, count: int) -> list[float]:
     return latencies
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_other_requests_are_answered_while_streams_run(reference):
     idle = statistics.median(await probe_latencies(reference.base_url, 5))

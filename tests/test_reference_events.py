@@ -16,8 +16,8 @@ from helpers import Recording, record
 from grader import sse
 from grader.launch import Meter
 
-# Talks to the reference served by uvicorn over TCP.
-pytestmark = pytest.mark.slow
+# Framing, ids and validation: in process (conftest.py says why that is
+# enough for them); pacing and disconnects over TCP, marked slow.
 
 INTERVAL = 0.1
 
@@ -34,26 +34,26 @@ def arrival_times(recording: Recording, events: list[sse.Event]) -> list[float]:
     return times
 
 
-def test_it_sends_well_framed_numbered_events(reference):
-    with httpx.Client(base_url=reference.base_url) as client:
-        recording = record(client, "/events", params={"interval": 0.01, "count": 3})
-    response = recording.response
+@pytest.mark.anyio
+async def test_it_sends_well_framed_numbered_events(reference_in_process):
+    response = await reference_in_process.get("/events", params={"interval": 0.01, "count": 3})
     assert response.status_code == 200
     assert response.headers["content-type"].split(";")[0] == "text/event-stream"
     assert "no-cache" in response.headers["cache-control"]
 
-    stream = sse.parse(recording.body)
+    stream = sse.parse(response.content)
     assert stream.problems == []
     assert stream.unfinished is None
     assert [event.id_field for event in stream.events] == ["1", "2", "3"]
     assert {event.type for event in stream.events} == {"message"}
-    assert b"event:" not in recording.body
+    assert b"event:" not in response.content
     for seq, event in enumerate(stream.events, start=1):
         payload = json.loads(event.data)
         assert payload["seq"] == seq
         assert datetime.fromisoformat(payload["time"]).utcoffset().total_seconds() == 0
 
 
+@pytest.mark.slow
 def test_events_are_paced_by_the_interval_with_live_timestamps(reference):
     with httpx.Client(base_url=reference.base_url) as client:
         recording = record(client, "/events", params={"interval": INTERVAL, "count": 5})
@@ -70,10 +70,12 @@ def test_events_are_paced_by_the_interval_with_live_timestamps(reference):
     assert INTERVAL * 0.75 <= statistics.median(stamp_gaps) <= INTERVAL * 3
 
 
-def test_last_event_id_resumes_after_that_event(reference):
-    with httpx.Client(base_url=reference.base_url) as client:
-        recording = record(client, "/events", params={"interval": 0.01, "count": 2}, headers={"Last-Event-ID": "41"})
-    events = sse.parse(recording.body).events
+@pytest.mark.anyio
+async def test_last_event_id_resumes_after_that_event(reference_in_process):
+    response = await reference_in_process.get(
+        "/events", params={"interval": 0.01, "count": 2}, headers={"Last-Event-ID": "41"}
+    )
+    events = sse.parse(response.content).events
     assert [event.id_field for event in events] == ["42", "43"]
     assert [json.loads(event.data)["seq"] for event in events] == [42, 43]
 
@@ -87,9 +89,9 @@ def test_last_event_id_resumes_after_that_event(reference):
         pytest.param({"count": "two"}, id="count-not-a-number"),
     ],
 )
-def test_invalid_parameters_are_rejected(reference, params):
-    with httpx.Client(base_url=reference.base_url) as client:
-        response = client.get("/events", params=params)
+@pytest.mark.anyio
+async def test_invalid_parameters_are_rejected(reference_in_process, params):
+    response = await reference_in_process.get("/events", params=params)
     assert response.status_code == 422
 
 
@@ -99,6 +101,7 @@ def cpu_used_during(meter: Meter, seconds: float) -> float:
     return meter.cpu_seconds() - before
 
 
+@pytest.mark.slow
 def test_the_stream_stops_when_the_client_disconnects(reference):
     window = 0.5
     idle = cpu_used_during(reference.meter, window)
