@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import STARTER_APP
+from helpers import STARTER_APP
 
 from grader.cli import grade
 from grader.probes.run import Side, stop_side
