@@ -21,6 +21,22 @@ from helpers import LARGE_FILE_SIZE, REFERENCE_APP, SMALL_FILE_SIZE, STARTER_APP
 from grader.launch import RunningApp, resolve_target, running_app, shutdown
 from grader.samplefile import write_sample_file
 
+# A test that asks for one of these starts a server: it must carry the slow
+# marker, so that `pytest -m "not slow"` stays fast.
+SERVER_FIXTURES = {"reference", "reference_large", "starter"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "These tests start a server but are not marked @pytest.mark.slow:\n  " + "\n  ".join(unmarked)
+        )
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _launch_helpers_stopped() -> Iterator[None]:

@@ -22,6 +22,9 @@ from types import ModuleType
 
 import httpx
 
+from grader.exercises.chat.recording import ChatRecording
+from grader.recording import AppRecording, Chunk, Exchange, StartRecording
+
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_APP = ROOT / "reference" / "app.py"
 STARTER_APP = ROOT / "starter" / "app.py"
@@ -117,3 +120,39 @@ def app_module(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# Synthetic recordings for the checks' unit tests: a chat reply of six tokens
+# DELAY seconds apart, as the probe would have recorded it.
+DELAY = 0.2
+PROMPT = "a b c d e f"  # six tokens
+
+
+def stream(times_and_data: list[tuple[float, bytes]], content_type: str = "text/plain; charset=utf-8") -> Exchange:
+    return Exchange(
+        "GET",
+        "/",
+        status=200,
+        headers=[("content-type", content_type)],
+        chunks=[Chunk(at, data) for at, data in times_and_data],
+        ended_at=times_and_data[-1][0],
+    )
+
+
+def paced_tokens(first: float = 0.002, delay: float = DELAY) -> list[tuple[float, bytes]]:
+    tokens = [b"a ", b"b ", b"c ", b"d ", b"e ", b"f"]
+    return [(first + index * delay, token) for index, token in enumerate(tokens)]
+
+
+def chat_app(solo: Exchange, busy: list[float] | None = None) -> AppRecording:
+    chat = ChatRecording(
+        delay=DELAY,
+        content=[],
+        solo_prompt=PROMPT,
+        solo=solo,
+        concurrent=[],
+        idle_latencies=[0.002] * 3,
+        busy_latencies=busy or [0.002] * 8,
+        validation=[],
+    )
+    return AppRecording("app", StartRecording(True, 0.5), recordings={"chat": chat})

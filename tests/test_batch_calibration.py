@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_checks_unit import chat_app, paced_tokens, stream
+from helpers import chat_app, paced_tokens, stream
 
 from grader.batch.calibration import CALIBRATION_ATTEMPTS, best_recording, own_failures
 from grader.recording import AppRecording, StartRecording

@@ -5,49 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from helpers import DELAY, PROMPT, chat_app, paced_tokens, stream
 
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable
 from grader.exercises.bigfile import test_bigfile as bigfile_checks
 from grader.exercises.bigfile.recording import BigfileRecording, Download
 from grader.exercises.chat import test_chat as chat_checks
-from grader.exercises.chat.recording import ChatRecording, TimedReply
+from grader.exercises.chat.recording import TimedReply
 from grader.exercises.events import test_events as events_checks
 from grader.exercises.events.recording import DisconnectRecording, EventsMore, EventsRecording
 from grader.recording import AppRecording, Chunk, Crash, Exchange, MemoryTrace, StartRecording
 
-DELAY = 0.2
-PROMPT = "a b c d e f"  # six tokens
 MiB = 2**20
-
-
-def stream(times_and_data: list[tuple[float, bytes]], content_type: str = "text/plain; charset=utf-8") -> Exchange:
-    return Exchange(
-        "GET",
-        "/",
-        status=200,
-        headers=[("content-type", content_type)],
-        chunks=[Chunk(at, data) for at, data in times_and_data],
-        ended_at=times_and_data[-1][0],
-    )
-
-
-def paced_tokens(first: float = 0.002, delay: float = DELAY) -> list[tuple[float, bytes]]:
-    tokens = [b"a ", b"b ", b"c ", b"d ", b"e ", b"f"]
-    return [(first + index * delay, token) for index, token in enumerate(tokens)]
-
-
-def chat_app(solo: Exchange, busy: list[float] | None = None) -> AppRecording:
-    chat = ChatRecording(
-        delay=DELAY,
-        content=[],
-        solo_prompt=PROMPT,
-        solo=solo,
-        concurrent=[],
-        idle_latencies=[0.002] * 3,
-        busy_latencies=busy or [0.002] * 8,
-        validation=[],
-    )
-    return AppRecording("app", StartRecording(True, 0.5), recordings={"chat": chat})
 
 
 REFERENCE_CHAT = chat_app(stream(paced_tokens()))
