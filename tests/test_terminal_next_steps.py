@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.exercises import NAMES
 from grader.render.terminal import render_terminal
 from grader.results import CheckResult, GradeResult
 
@@ -57,7 +58,7 @@ def test_full_marks_point_to_the_next_exercise_not_yet_finished():
     text = render_terminal(result({"chat": "passed", "bigfile": "passed", "events": "failed"}))
     assert "Exercise 1 (GET /chat-stream) is at full marks. Next: exercises/03-events.md." in text
     assert "Exercise 2 (GET /bigfile) is at full marks. Next: exercises/03-events.md." in text
-    assert "All three" not in text
+    assert "Every exercise is at full marks" not in text
 
 
 def test_one_exercise_graded_alone_at_full_marks_points_to_the_following_one():
@@ -65,9 +66,9 @@ def test_one_exercise_graded_alone_at_full_marks_points_to_the_following_one():
     assert "Exercise 1 (GET /chat-stream) is at full marks. Next: exercises/02-bigfile.md." in text
 
 
-def test_all_three_at_full_marks_point_to_the_extra_credit_and_the_reference():
-    text = render_terminal(result({"chat": "passed", "bigfile": "passed", "events": "passed"}))
-    assert "All three exercises are at full marks" in text
+def test_every_exercise_at_full_marks_points_to_the_extra_credit_and_the_reference():
+    text = render_terminal(result(dict.fromkeys(NAMES, "passed")))
+    assert "Every exercise is at full marks" in text
     assert "extra credit" in text and "(0 of 1 points so far)" in text
     assert "reference/app.py" in text
 

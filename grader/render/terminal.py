@@ -188,7 +188,7 @@ def all_done_lines(bonus: float, bonus_max: float, reference: str) -> list[str]:
     """``reference``: where the reference solution is (a kit from `streamgrade init` has no reference/ folder)."""
     extra = f" ({points(bonus)} of {points(bonus_max)} points so far)" if bonus_max else ""
     return [
-        "All three exercises are at full marks. Next: the extra credit on each exercise's page" + extra + ",",
+        "Every exercise is at full marks. Next: the extra credit on each exercise's page" + extra + ",",
         f"then compare your code with the reference solution, {reference}: the same contract, written by someone else.",
     ]
 
