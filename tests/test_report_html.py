@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 
@@ -313,3 +314,27 @@ def test_the_class_score_chart_names_both_axes():
     page = render_index({"ann": a_result(EVERY_STATUS)}, {}, ["chat", "bigfile", "events"], "A class", "students")
     chart = page[page.index("<svg") : page.index("</svg>")]
     assert ">students</text>" in chart and ">score, in points (each bar: a tenth of the maximum)</text>" in chart
+
+
+def visible_text(page: str) -> str:
+    """The page's text with tags and extra spaces gone (style and all: enough to find a sentence)."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_what_a_browser_received_is_shown_per_connection_for_both_apps():
+    shown = evidence()
+    shown["events"]["learner"]["browser"] = {"first": ["1", "2"], "reconnected": True, "sent_back": "2", "then": ["1"]}
+    shown["events"]["reference"]["browser"] = {
+        "first": ["1", "2"],
+        "reconnected": True,
+        "sent_back": "2",
+        "then": ["3", "4"],
+    }
+    text = visible_text(render_html(a_result(EVERY_STATUS, evidence=shown)))
+    assert "what a browser's EventSource received" in text
+    assert "your app 1, 2 Last-Event-ID: 2 1" in text and "reference 1, 2 Last-Event-ID: 2 3, 4" in text
+
+
+def test_no_browser_panel_where_no_browser_ran():
+    text = visible_text(render_html(a_result(EVERY_STATUS)))
+    assert "EventSource received" not in text

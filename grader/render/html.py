@@ -175,13 +175,16 @@ def not_drawn(exercise: str, evidence: dict[str, Any]) -> str:
     return f"No evidence to draw: {route} answered {answered} instead of a stream. The checks above say why."
 
 
+SIDES = (("your app", "learner"), ("reference", "reference"))
+
+
 def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult]) -> dict[str, Any]:
     evidence = result.evidence.get(exercise) or {}
     subtotal = result.subtotals().get(exercise)
     # Every figure has a key, None when there is nothing to draw (an app
     # that did not start has no evidence at all).
     figures: dict[str, Any] = dict.fromkeys(
-        ("timeline", "probes", "transcript", "problem", "memory", "learner", "reference")
+        ("timeline", "probes", "transcript", "problem", "memory", "learner", "reference", "browsers")
     )
     reason = not_drawn(exercise, evidence)
     if reason:
@@ -215,6 +218,9 @@ def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult])
         figures["timeline"] = timeline(rows, [index * interval for index in range(evidence["count"])], "event")
         figures["transcript"] = (evidence.get("learner") or {}).get("transcript")
         figures["problem"] = (evidence.get("learner") or {}).get("problem")
+        # What a browser's EventSource received, for each app a browser ran for.
+        seen = [(label, (evidence.get(side) or {}).get("browser")) for label, side in SIDES]
+        figures["browsers"] = [(label, browser) for label, browser in seen if browser] or None
     if exercise == "bigfile" and evidence:
         figures["memory"] = memory_chart(evidence.get("learner"), evidence.get("reference"), evidence["bound"])
         figures["learner"] = evidence.get("learner")

@@ -6,8 +6,26 @@ from typing import Any
 
 from grader import sse
 from grader.excerpts import ARRIVALS_CAP, transcript
+from grader.exercises.events.recording import BrowserRecording
 from grader.recording import AppRecording
 from grader.timing import arrival_at_offsets
+
+# Ids shown per connection of the browser's EventSource (the page takes four).
+BROWSER_IDS_CAP = 8
+
+
+def browser_side(seen: BrowserRecording | None) -> dict[str, Any] | None:
+    """What the browser's EventSource received on each connection, and the Last-Event-ID it sent back.
+
+    None when no browser ran or it could not do its part: the check's message says why.
+    """
+    if seen is None or seen.not_run or seen.problem or not seen.streams:
+        return None
+    ids = {
+        n: [event.id or "(no id)" for event in seen.events if event.connection == n][:BROWSER_IDS_CAP] for n in (1, 2)
+    }
+    again = seen.streams[1].exchange.request_headers.get("last-event-id") if len(seen.streams) > 1 else None
+    return {"first": ids[1], "reconnected": len(seen.streams) > 1, "sent_back": again, "then": ids[2]}
 
 
 def side(app: AppRecording) -> dict[str, Any] | None:
@@ -22,6 +40,7 @@ def side(app: AppRecording) -> dict[str, Any] | None:
         "arrivals": [round(at, 4) for at in ends[:ARRIVALS_CAP]],
         "transcript": transcript(exchange.body, problem.offset if problem else None),
         "problem": {"offset": problem.offset, "message": problem.message} if problem else None,
+        "browser": browser_side(app.events.browser),
     }
 
 
