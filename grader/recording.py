@@ -7,9 +7,7 @@ requests made in one run), chunk times are relative to ``sent_at``.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -149,48 +147,11 @@ class AppRecording:
 # -- saving a recording ------------------------------------------------------
 # A batch records the reference once and hands it to every grading process.
 # JSON rather than pickle: loading it must not be able to run code, whoever
-# wrote the file.
+# wrote the file. pydantic reads it back into the very types the probes
+# wrote (each exercise's recording type from the registry), validating every
+# field; bytes travel as base64.
 
-SHARED_TYPES = (Chunk, Exchange, StartRecording, MemoryTrace, Crash)
-
-
-@cache
-def _types() -> dict[str, type]:
-    """The dataclasses a saved recording may hold: the shared ones and each exercise's."""
-    from grader.exercises import registry
-
-    kinds = [*SHARED_TYPES, AppRecording, *(kind for exercise in registry() for kind in exercise.recording_types)]
-    return {kind.__name__: kind for kind in kinds}
-
-
-def _encode(value: object) -> object:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {field.name: _encode(getattr(value, field.name)) for field in dataclasses.fields(value)}
-        return {"__type__": type(value).__name__, **fields}
-    if isinstance(value, bytes):
-        return {"__bytes__": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(item) for item in value]}
-    if isinstance(value, list):
-        return [_encode(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items()}
-    return value
-
-
-def _decode(value: object) -> object:
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    if isinstance(value, dict):
-        if "__bytes__" in value:
-            return base64.b64decode(value["__bytes__"])
-        if "__tuple__" in value:
-            return tuple(_decode(item) for item in value["__tuple__"])
-        if "__type__" in value:
-            cls = _types()[value["__type__"]]  # KeyError for anything else: never built
-            return cls(**{key: _decode(item) for key, item in value.items() if key != "__type__"})
-        return {key: _decode(item) for key, item in value.items()}
-    return value
+BYTES_AS_BASE64 = {"ser_json_bytes": "base64", "val_json_bytes": "base64"}
 
 
 @dataclass
@@ -202,20 +163,46 @@ class Calibration:
     recording: AppRecording
 
 
+@cache
+def _saved_model() -> type[Any]:
+    """The saved file's shape: the recording without its exercises' part, and that part typed per exercise."""
+    from pydantic import ConfigDict, create_model
+
+    from grader.exercises import registry
+
+    config = ConfigDict(**BYTES_AS_BASE64)
+    recordings = create_model(
+        "SavedRecordings",
+        __config__=config,
+        **{exercise.name: (exercise.recording | None, None) for exercise in registry()},
+    )
+    return create_model(
+        "SavedCalibration",
+        __config__=config,
+        seed=(int, ...),
+        exercises=(list[str], ...),
+        recording=(AppRecording, ...),
+        recordings=(recordings, ...),
+    )
+
+
 def save_calibration(path: Path, calibration: Calibration) -> None:
-    data = {
-        "seed": calibration.seed,
-        "exercises": calibration.exercises,
-        "recording": _encode(calibration.recording),
-    }
+    model = _saved_model()
+    recording = calibration.recording
+    saved = model(
+        seed=calibration.seed,
+        exercises=calibration.exercises,
+        recording=dataclasses.replace(recording, recordings={}),
+        recordings=model.model_fields["recordings"].annotation(**recording.recordings),
+    )
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data), encoding="utf-8")
+    partial.write_text(saved.model_dump_json(), encoding="utf-8")
     partial.replace(path)
 
 
 def load_calibration(path: Path) -> Calibration:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    recording = _decode(data["recording"])
-    if not isinstance(recording, AppRecording):
-        raise ValueError("not a saved AppRecording")
-    return Calibration(int(data["seed"]), [str(name) for name in data["exercises"]], recording)
+    """A saved calibration; ValueError (pydantic's ValidationError is one) for anything else."""
+    saved = _saved_model().model_validate_json(path.read_text(encoding="utf-8"))
+    recording = saved.recording
+    recording.recordings = {name: value for name, value in saved.recordings if value is not None}
+    return Calibration(saved.seed, list(saved.exercises), recording)

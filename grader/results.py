@@ -6,9 +6,13 @@ functions of a ``GradeResult``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import cache
 from math import isfinite
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 Status = Literal["passed", "failed", "error", "skipped", "inconclusive"]
 
@@ -130,7 +134,7 @@ class GradeResult:
         return totals
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _adapter().dump_python(self, mode="json")
         for check, saved in zip(self.checks, data["checks"], strict=True):
             saved["score"] = check.score
         # "score" means what it means in every output (the report, grades.csv, the
@@ -145,8 +149,17 @@ class GradeResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GradeResult:
-        # Fields added later have defaults: results saved by an earlier version still load.
-        fields = {name: data[name] for name in cls.__dataclass_fields__ if name != "checks" and name in data}
-        known = CheckResult.__dataclass_fields__
-        checks = [CheckResult(**{k: v for k, v in check.items() if k in known}) for check in data["checks"]]
-        return cls(checks=checks, **fields)
+        """A result read back (results.json), every field checked against its type; ValueError if it is none.
+
+        Fields added later have defaults, so results saved by an earlier
+        version still load; what it computed (scores, subtotals) is ignored
+        and computed again.
+        """
+        return _adapter().validate_python(data)
+
+
+@cache
+def _adapter() -> TypeAdapter[GradeResult]:
+    from pydantic import TypeAdapter  # imported when a result is written or read, not by every renderer
+
+    return TypeAdapter(GradeResult)

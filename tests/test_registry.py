@@ -87,3 +87,36 @@ def test_an_exchange_can_send_a_method_headers_and_a_body():
     assert exchange.status == 201 and exchange.body == b'POST application/json {"stream": true}'
     assert exchange.method == "POST" and exchange.request_body == b'{"stream": true}'
     assert exchange.request_headers == {"Content-Type": "application/json"}
+
+
+def test_a_saved_reference_reads_back_as_the_very_recording_typed_per_exercise(tmp_path):
+    from grader.exercises.chat.recording import ChatRecording
+    from grader.recording import (
+        AppRecording,
+        Calibration,
+        Chunk,
+        Exchange,
+        StartRecording,
+        load_calibration,
+        save_calibration,
+    )
+
+    raw = Exchange("GET", "/chat-stream", status=200, chunks=[Chunk(0.25, b"\x00\xff not utf-8")], headers=[("a", "b")])
+    chat = ChatRecording(0.22, [("p", raw)], "p", raw, [raw], [0.001], [0.002], [("-1", raw)])
+    recording = AppRecording("reference", StartRecording(True, 0.3), recordings={"chat": chat})
+    save_calibration(tmp_path / "reference.json", Calibration(9, ["chat"], recording))
+    loaded = load_calibration(tmp_path / "reference.json")
+    assert loaded.recording == recording and loaded.seed == 9 and loaded.exercises == ["chat"]
+    assert isinstance(loaded.recording.chat, ChatRecording) and loaded.recording.chat.content[0] == ("p", raw)
+
+
+def test_a_saved_reference_of_the_wrong_shape_is_refused_with_a_value_error(tmp_path):
+    import pytest
+
+    from grader.recording import load_calibration
+
+    path = tmp_path / "reference.json"
+    for text in ('{"seed": 1}', "not json", '{"seed": 1, "exercises": [], "recording": {"__type__": "Popen"}}'):
+        path.write_text(text)
+        with pytest.raises(ValueError):
+            load_calibration(path)

@@ -11,8 +11,9 @@ An exercise folder ``grader/exercises/<name>/`` holds:
   (``grader.probes.context``); each returns the exercise's complete recording
   (``earlier`` is the previous phase's, None for the first probe). Shared
   primitives are in ``grader.probes.http`` (``record_exchange``, latency probes).
-- its recording type: dataclasses (``Exchange`` from ``grader.recording`` for
-  HTTP exchanges); list every dataclass it holds in ``recording_types``.
+- ``recording.py``: its recording type, dataclasses (``Exchange`` from
+  ``grader.recording`` for HTTP exchanges) with full type hints: a saved
+  reference is written and read back by pydantic from those hints.
 - ``test_<name>.py``: its checks, pytest functions of the ``app`` (and
   ``reference``) fixture decorated with ``grader.checkapi.check``; their ids
   are ``<name>.<something>`` and they read ``app.<name>`` (the recording).
@@ -87,7 +88,6 @@ class Exercise:
     route: str  # what a learner's 501 came from: "GET /chat-stream"
     page: str  # "exercises/01-chat-stream.md", as in the learner's kit
     recording: type  # what its probes return (``app.<name>`` in its checks)
-    recording_types: tuple[type, ...]  # every dataclass its recording holds, for the saved reference
     probes: tuple[Probe, ...]  # in phase order; each gets the one before's recording
     # The status its route answered first: 501 means the starter's placeholder is still there.
     answered: Callable[[Any], int | None]

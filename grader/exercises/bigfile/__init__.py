@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
 from grader.exercises.bigfile import evidence, probe, run
-from grader.exercises.bigfile.recording import BigfileRecording, Download, RangeProbe
+from grader.exercises.bigfile.recording import BigfileRecording
 from grader.probes.context import HEAVY, TIMING
 
 TRY_IT = "curl -sS -D - -o /tmp/download.bin http://127.0.0.1:8000/bigfile"
@@ -15,7 +15,6 @@ EXERCISE = Exercise(
     route="GET /bigfile",
     page="exercises/02-bigfile.md",
     recording=BigfileRecording,
-    recording_types=(BigfileRecording, Download, RangeProbe),
     # The light part (a slow reader, ranges, HEAD, a missing file) beside the
     # timing probes, on its own servers; the full-speed downloads after them.
     probes=(Probe(TIMING, run.probe), Probe(HEAVY, run.probe_download)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
 from grader.exercises.chat import evidence, probe
-from grader.exercises.chat.recording import ChatRecording, TimedReply
+from grader.exercises.chat.recording import ChatRecording
 from grader.probes.context import TIMING
 
 TRY_IT = "curl -N 'http://127.0.0.1:8000/chat-stream?prompt=one%20two%20three%20four&delay=0.5'"
@@ -15,7 +15,6 @@ EXERCISE = Exercise(
     route="GET /chat-stream",
     page="exercises/01-chat-stream.md",
     recording=ChatRecording,
-    recording_types=(ChatRecording, TimedReply),
     probes=(Probe(TIMING, probe.probe),),
     answered=lambda recording: recording.solo.status,
     evidence=evidence.evidence,

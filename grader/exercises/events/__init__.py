@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
 from grader.exercises.events import evidence, probe, run
-from grader.exercises.events.recording import (
-    BrowserEvent,
-    BrowserRecording,
-    BrowserStream,
-    DisconnectRecording,
-    EventsMore,
-    EventsRecording,
-)
+from grader.exercises.events.recording import EventsRecording
 from grader.probes.context import HEAVY, TIMING
 
 TRY_IT = "curl -N 'http://127.0.0.1:8000/events?interval=0.5&count=4'"
@@ -22,7 +15,6 @@ EXERCISE = Exercise(
     route="GET /events",
     page="exercises/03-events.md",
     recording=EventsRecording,
-    recording_types=(EventsRecording, EventsMore, DisconnectRecording, BrowserRecording, BrowserStream, BrowserEvent),
     # The disconnect runs last, on the same server (which has no other work
     # left then): CPU time is counted per process, so the downloads beside it
     # don't blur it, and a server it breaks spoils no other evidence.
