@@ -84,7 +84,7 @@ def main() -> int:
     go = WaitForGo(os.dup(0))  # a copy: pytest points descriptor 0 at /dev/null while it runs
     result, output = grade(
         request.target,
-        exercises=list(request.exercises),
+        exercise=list(request.exercises),
         reference_recording=request.reference_recording,
         save_reference=request.save_reference,
         start_timeout=request.start_timeout,

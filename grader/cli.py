@@ -12,10 +12,11 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from grader import __version__, launch
+from grader import __version__, launch, options
 from grader.exercises import NAMES as EXERCISES
 from grader.exercises import get as exercise_named
 from grader.exercises import registry
@@ -78,33 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
     # Hidden, as STREAMGRADE_BACKEND (which it sets, for the grading processes too): for tests and comparisons.
     check.add_argument("--backend", choices=launch.BACKENDS, help=argparse.SUPPRESS)
-    check.add_argument("--exercise", action="append", choices=EXERCISES, help="grade only this exercise")
     check.add_argument("--json", metavar="PATH", help="also write the results as JSON (-: to standard output only)")
     check.add_argument(
         "--html", metavar="PATH", default="report.html", help="where to write the report (default report.html)"
     )
     check.add_argument("--no-html", action="store_true", help="don't write the HTML report")
-    check.add_argument("--reference", metavar="TARGET", help="the reference app to calibrate against")
-    check.add_argument("--seed", type=int, help="seed for the prompts picked per run (to repeat a run)")
+    options.add_to_parser(check)  # the grading options: the plugin's, declared once
     check.add_argument(
         "--fail-under", type=float, metavar="SCORE", help="exit 1 when the score, extra credit included, is lower"
     )
-    check.add_argument(
-        "--start-timeout", type=float, metavar="SECONDS", help="how long the app may take to start (default 20)"
-    )
-    check.add_argument(
-        "--sandbox",
-        choices=["off", "limits", "isolate", "auto"],
-        default="off",
-        help="run the app under resource limits, or also isolated (needs root or user namespaces); "
-        "auto: the most this machine allows (default off: your app runs as it would for you)",
-    )
-    check.add_argument("--reference-recording", metavar="PATH", help=argparse.SUPPRESS)  # batch use
-    check.add_argument(
-        "--reference-dir", metavar="DIR", help=argparse.SUPPRESS
-    )  # batch use: where --reference is named from
-    check.add_argument("--limits", metavar="JSON", help=argparse.SUPPRESS)  # batch use: the sandbox's limits
-    check.add_argument("--isolation-problem", default="", help=argparse.SUPPRESS)  # batch use: for the report
 
     watch = commands.add_parser("watch", help="grade, then grade again on every save of your app")
     watch.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
@@ -179,25 +162,13 @@ class ResultCatcher:
             self.result, self.interrupted = session.result, session.interrupted
 
 
-def grade(
-    target: str,
-    *,
-    exercises: list[str] | None = None,
-    reference: str | None = None,
-    seed: int | None = None,
-    start_timeout: float | None = None,
-    reference_recording: str | None = None,
-    sandbox: str = "off",
-    limits: str | None = None,
-    isolation_problem: str = "",
-    reference_dir: str | None = None,
-    save_reference: str | None = None,
-    plugins: tuple[object, ...] = (),
-) -> tuple[GradeResult | None, str]:
+def grade(target: str, *, plugins: tuple[object, ...] = (), **values: Any) -> tuple[GradeResult | None, str]:
     """Run the checks against ``target``; return the result and pytest's own output.
 
+    ``values``: the grading options (``grader.options``, by ``dest``: ``exercise``, ``seed``...).
     ``plugins``: more pytest plugins for this run (watch mode's grading process waits in one).
     """
+    values = {"reference": str(REFERENCE_APP), **{key: value for key, value in values.items() if value is not None}}
     arguments = [
         str(CHECKS_DIR),
         *(str(exercise.checks) for exercise in registry()),
@@ -215,29 +186,8 @@ def grade(
         "no:unraisableexception",
         "--streamgrade-target",
         target,
-        "--streamgrade-reference",
-        reference or str(REFERENCE_APP),
+        *options.arguments(values, options.PLUGIN_PREFIX),
     ]
-    for exercise in exercises or []:
-        arguments += ["--streamgrade-exercise", exercise]
-    if seed is not None:
-        arguments += ["--streamgrade-seed", str(seed)]
-    if start_timeout is not None:
-        arguments += ["--streamgrade-start-timeout", str(start_timeout)]
-    if reference_recording is not None:
-        arguments += ["--streamgrade-reference-recording", reference_recording]
-    if reference_dir is not None:
-        arguments += ["--streamgrade-reference-dir", reference_dir]
-    if save_reference is not None:
-        arguments += ["--streamgrade-save-reference", save_reference]
-    arguments += [
-        "--streamgrade-sandbox",
-        sandbox,
-        "--streamgrade-isolation-problem",
-        isolation_problem,
-    ]
-    if limits is not None:
-        arguments += ["--streamgrade-limits", limits]
     catcher = ResultCatcher()
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
@@ -301,18 +251,7 @@ def run_check(args: argparse.Namespace) -> int:
     target = str(Path(args.target).resolve()) if ":" not in args.target else args.target
     try:
         with sweeping(args.sandbox != "off"):
-            result, output = grade(
-                target,
-                exercises=args.exercise,
-                reference=args.reference,
-                seed=args.seed,
-                start_timeout=args.start_timeout,
-                reference_recording=args.reference_recording,
-                sandbox=args.sandbox,
-                limits=args.limits,
-                isolation_problem=args.isolation_problem,
-                reference_dir=args.reference_dir,
-            )
+            result, output = grade(target, **options.values_of(args))
     except KeyboardInterrupt:
         kept = (
             ""
@@ -516,7 +455,7 @@ def run_gradescope_command(args: argparse.Namespace) -> int:
                 with sweeping(level != "off"):
                     graded, output = grade(
                         str(app_path),
-                        exercises=list(config.exercises),
+                        exercise=list(config.exercises),
                         start_timeout=config.start_timeout,
                         sandbox=level,
                         limits=config.limits.to_json(),

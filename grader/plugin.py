@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from grader import __version__, fixtures, kit, launch
+from grader import __version__, fixtures, kit, launch, options
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, NotRun
 from grader.evidence import collect as collect_evidence
 from grader.evidence import measurement
@@ -38,49 +38,8 @@ REFERENCE_APP = kit.reference_app()  # inside the installed package, or the chec
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("streamgrade", "grading a streaming FastAPI app")
     group.addoption("--streamgrade-target", metavar="TARGET", help="the app to grade: app.py, a folder, or module:attr")
-    group.addoption("--streamgrade-reference", metavar="TARGET", help="the reference app (default: the kit's)")
-    group.addoption(
-        "--streamgrade-exercise", action="append", choices=EXERCISES, help="grade only this exercise (repeatable)"
-    )
-    group.addoption("--streamgrade-seed", type=int, help="seed for the prompts and ids picked per run")
-    group.addoption(
-        "--streamgrade-start-timeout",
-        type=float,
-        default=DEFAULT_START_TIMEOUT,
-        help=f"seconds an app may take to start answering (default {DEFAULT_START_TIMEOUT:g})",
-    )
     group.addoption("--streamgrade-json", metavar="PATH", help="write the results as JSON")
-    group.addoption(
-        "--streamgrade-sandbox",
-        choices=["off", "limits", "isolate", "auto"],
-        default="off",
-        help="run the app under resource limits, or also isolated (auto: the most this machine allows)",
-    )
-    group.addoption(
-        "--streamgrade-limits",
-        metavar="JSON",
-        help="the sandbox's limits (grader.launch.Limits)",
-    )
-    group.addoption(
-        "--streamgrade-isolation-problem",
-        default="",
-        help="why isolation was not used (for the report)",
-    )
-    group.addoption(
-        "--streamgrade-reference-dir",
-        metavar="DIR",
-        help="the folder --streamgrade-reference is named from (default: the current one)",
-    )
-    group.addoption(
-        "--streamgrade-reference-recording",
-        metavar="PATH",
-        help="calibrate against this saved recording of the reference instead of probing it (batch grading)",
-    )
-    group.addoption(
-        "--streamgrade-save-reference",
-        metavar="PATH",
-        help="save the reference's recording here, for later runs' --streamgrade-reference-recording (watch mode)",
-    )
+    options.add_to_pytest(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -149,7 +108,8 @@ class GradingSession:
             self.exercises = [name for name in self.exercises if name in calibration.exercises]
         if self.seed is None:
             self.seed = random.SystemRandom().randrange(2**32)
-        self.start_timeout = float(config.getoption("streamgrade_start_timeout"))
+        start_timeout = config.getoption("streamgrade_start_timeout")
+        self.start_timeout = DEFAULT_START_TIMEOUT if start_timeout is None else float(start_timeout)
         self.policy = sandbox_policy(config)
         # Its imports (about 0.5 s of CPU) overlap pytest's collection instead of the first app's start.
         launch.prepare()

@@ -27,7 +27,7 @@ def test_a_grade_does_not_run_the_garbage_collector_harder_at_its_end():
     # pytest's unraisableexception plugin calls gc.collect() five times as the run ends
     # (0.1 to 0.6 s) to report exceptions no one reads in a grade.
     spy = UnraisableSpy()
-    grade(str(STARTER_APP.parent / "no-such-app.py"), exercises=["chat"], plugins=(spy,))
+    grade(str(STARTER_APP.parent / "no-such-app.py"), exercise=["chat"], plugins=(spy,))
     assert spy.loaded is False
 
 

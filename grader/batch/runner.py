@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import __version__, launch
+from grader import options as grading_options
 from grader.batch.calibration import best_recording
 from grader.batch.config import GradingConfig, known_checks
 from grader.batch.submissions import (
@@ -180,7 +181,16 @@ def run_check(
     config = options.config
     output = workdir / "results.json"
     output.unlink(missing_ok=True)
-    saved = ["--reference-recording", str(calibration)] if calibration is not None else []
+    grading = {
+        "exercise": list(config.exercises),
+        "reference": options.reference,
+        "reference_dir": str(options.reference_dir),
+        "reference_recording": str(calibration) if calibration is not None else None,
+        "start_timeout": config.start_timeout,
+        "sandbox": options.sandbox.level,
+        "limits": config.limits.to_json(),
+        "isolation_problem": options.sandbox.problem,
+    }
     command = [
         sys.executable,
         "-m",
@@ -190,22 +200,8 @@ def run_check(
         "--json",
         str(output),
         "--no-html",
-        *saved,
-        "--reference",
-        options.reference,
-        "--reference-dir",
-        str(options.reference_dir),
-        "--start-timeout",
-        str(config.start_timeout),
-        "--sandbox",
-        options.sandbox.level,
-        "--limits",
-        config.limits.to_json(),
-        "--isolation-problem",
-        options.sandbox.problem,
+        *grading_options.arguments(grading),
     ]
-    for exercise in config.exercises:
-        command += ["--exercise", exercise]
     # Nothing secret: the grading process starts the reference's second timing, and apps could read that.
     env = grading_environment(os.environ)
     env.update(launch.child_environment())  # the batch's fork server: its imports are paid once
