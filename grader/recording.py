@@ -151,8 +151,6 @@ class AppRecording:
 # wrote (each exercise's recording type from the registry), validating every
 # field; bytes travel as base64.
 
-BYTES_AS_BASE64 = {"ser_json_bytes": "base64", "val_json_bytes": "base64"}
-
 
 @dataclass
 class Calibration:
@@ -170,12 +168,9 @@ def _saved_model() -> type[Any]:
 
     from grader.exercises import registry
 
-    config = ConfigDict(**BYTES_AS_BASE64)
-    recordings = create_model(
-        "SavedRecordings",
-        __config__=config,
-        **{exercise.name: (exercise.recording | None, None) for exercise in registry()},
-    )
+    config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")  # bytes are not text
+    fields: dict[str, Any] = {exercise.name: (exercise.recording | None, None) for exercise in registry()}
+    recordings = create_model("SavedRecordings", __config__=config, **fields)
     return create_model(
         "SavedCalibration",
         __config__=config,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
 from grader.exercises.responses import evidence, probe
-from grader.exercises.responses.recording import Asked, ResponsesRecording
+from grader.exercises.responses.recording import ResponsesRecording
 from grader.probes.context import TIMING
 
 TRY_IT = "curl -i 'http://127.0.0.1:8000/squares-stream.csv?rows=4'"
@@ -15,7 +15,6 @@ EXERCISE = Exercise(
     route="GET /hello",
     page="exercises/04-responses.md",
     recording=ResponsesRecording,
-    recording_types=(ResponsesRecording, Asked),
     # A dozen small GETs with no wait in them: on a server of their own,
     # started while the timing probes run and probed beside them.
     probes=(Probe(TIMING, probe.probe),),
