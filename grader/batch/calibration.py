@@ -3,11 +3,11 @@
 A batch calibrates every submission against one recording of the reference
 (``runner.calibrate``). Taken at a bad moment (a load spike at the batch's
 start), that recording fails its own timing checks, and each submission's
-verdict on them is then unjudged for the whole class: in a repeat of the
-same class at a load average of 40 on 2 cores, one batch in five had the
-reference's gaps at 1.38 s for a 0.5 s delay, and chat.pacing and
-events.pacing were inconclusive for 34 submissions that the other four
-batches judged. A recording that fails one of its own checks is taken again.
+verdict on them is then unjudged for the whole class: in three batches of
+the same class at a load average of 30 to 45 on 2 cores, two had the
+reference's gaps at 1.38 s for a 0.5 s delay, and 34 verdicts on chat.pacing
+and events.pacing were inconclusive there that the other batch judged. A
+recording that fails one of its own checks is taken again.
 """
 
 from __future__ import annotations
