@@ -13,6 +13,11 @@ costs little more than the waits the contract imposes:
   and waits, set up, for the save (``_gradeworker.py``);
 - the 256 MiB sample file stays in the cache folder (``probes/run.py``).
 
+The browser check of exercise 3 is left to ``streamgrade check``: starting
+Chromium costs a save seconds (more than the contract's waits for that
+exercise), and a check that is not run is not counted. A learner who sets
+``STREAMGRADE_CHROMIUM`` chooses for themselves.
+
 A grade runs in its own process, so a save during a grade stops it cleanly:
 SIGTERM unwinds it and the app's servers are stopped on the way out. This
 process is a subreaper, and at the end (Ctrl-C) it stops its grading
@@ -33,7 +38,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
-from grader import launch
+from grader import browser, launch
 from grader._gradeworker import DONE, GO, Request
 from grader.exercises import NAMES as EXERCISES
 from grader.hints import save_last
@@ -263,14 +268,20 @@ def watching_label(folder: Path) -> str:
     return str(folder)
 
 
+def grading_environment() -> dict[str, str]:
+    """The grading processes' environment: this one, what launch hands down, no browser unless asked."""
+    env = {**os.environ, **launch.child_environment()}
+    env.setdefault(browser.CHROMIUM_VARIABLE, "off")  # see the module's docstring
+    return env
+
+
 def watch(options: WatchOptions, out: TextIO = sys.stdout) -> int:
     """Run until Ctrl-C (or SIGTERM); leave nothing running."""
     launch.adopt_orphans()  # what a killed grading process leaves comes here, to be swept
     workdir = Path(tempfile.mkdtemp(prefix="streamgrade-watch-"))
     try:
         launch.prepare(share=True)
-        env = {**os.environ, **launch.child_environment()}
-        asyncio.run(Watch(options, out, workdir, env).run())
+        asyncio.run(Watch(options, out, workdir, grading_environment()).run())
     except KeyboardInterrupt:
         print("\nStopped watching.", file=out, flush=True)
         return 130

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from grader import browser
 from grader.exercises import NAMES
 from grader.render.watch import WatchScreen, render_watch
 from grader.results import CheckResult, GradeResult
+from grader.watch import grading_environment
 
 EXERCISES = ["chat", "bigfile", "events"]
 
@@ -90,3 +92,10 @@ def test_an_exercise_not_graded_in_this_run_is_not_called_unjudgeable():
     text = render_watch(WatchScreen(result, "events", {"chat": (1, 1), "bigfile": (1, 1)}), EXERCISES)
     assert "Not graded yet: save a change to grade it." in text
     assert "No check could judge" not in text
+
+
+def test_watch_leaves_the_browser_check_to_streamgrade_check_unless_the_learner_names_a_browser(monkeypatch):
+    monkeypatch.delenv(browser.CHROMIUM_VARIABLE, raising=False)
+    assert grading_environment()[browser.CHROMIUM_VARIABLE] == "off"
+    monkeypatch.setenv(browser.CHROMIUM_VARIABLE, "/opt/chromium/chrome")
+    assert grading_environment()[browser.CHROMIUM_VARIABLE] == "/opt/chromium/chrome"
