@@ -18,7 +18,10 @@ An exercise folder ``grader/exercises/<name>/`` holds:
   ``reference``) fixture decorated with ``grader.checkapi.check``; their ids
   are ``<name>.<something>`` and they read ``app.<name>`` (the recording).
 - ``evidence.py``: ``evidence(learner, reference) -> dict | None``, what the
-  report draws (small, capped: see ``grader.evidence``'s helpers).
+  report draws (small, capped: see ``grader.excerpts``).
+- ``report.py`` (``figures(evidence) -> dict``, charts from
+  ``grader.render.charts``) and ``report.html.j2``: its part of the HTML
+  report, given ``evidence`` and ``figures`` (list it in ``package-data``).
 
 Then add ``<name>`` to ``NAMES`` below (the order is the reports'), and the
 package to ``pyproject.toml``'s ``packages``. Kit files: the page
@@ -104,6 +107,8 @@ class Exercise:
     serves_sample: bool = False
     setup: Callable[[RunSettings], ExerciseRun] = field(default=_no_run)
     floor: Callable[[], Floor] = field(default=Floor)
+    # The HTML report's figures from its evidence, drawn by the folder's report.html.j2 (as ``figures``).
+    figures: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     # How to measure what this exercise's recording holds: (exact, sampled) sentences for the report.
     measured: Callable[[Any], tuple[list[str], list[str]]] | None = None
 

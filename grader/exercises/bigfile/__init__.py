@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
-from grader.exercises.bigfile import evidence, probe, run
+from grader.exercises.bigfile import evidence, probe, report, run
 from grader.exercises.bigfile.recording import BigfileRecording
 from grader.probes.context import HEAVY, TIMING
 
@@ -24,6 +24,7 @@ EXERCISE = Exercise(
     setup=run.BigfileRun,
     answered=lambda recording: recording.slow_read.status,
     evidence=evidence.evidence,
+    figures=report.figures,
     floor=probe.floor,
     measured=evidence.measured,
     try_it=TRY_IT,

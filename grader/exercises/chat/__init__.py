@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
-from grader.exercises.chat import evidence, probe
+from grader.exercises.chat import evidence, probe, report
 from grader.exercises.chat.recording import ChatRecording
 from grader.probes.context import TIMING
 
@@ -18,6 +18,7 @@ EXERCISE = Exercise(
     probes=(Probe(TIMING, probe.probe),),
     answered=lambda recording: recording.solo.status,
     evidence=evidence.evidence,
+    figures=report.figures,
     floor=probe.floor,
     try_it=TRY_IT,
     # A nudge per check; the page hint numbers follow the page's "## Hints" list.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
-from grader.exercises.events import evidence, probe, run
+from grader.exercises.events import evidence, probe, report, run
 from grader.exercises.events.recording import EventsRecording
 from grader.probes.context import HEAVY, TIMING
 
@@ -22,6 +22,7 @@ EXERCISE = Exercise(
     setup=run.EventsRun,
     answered=lambda recording: recording.solo.status,
     evidence=evidence.evidence,
+    figures=report.figures,
     floor=probe.floor,
     measured=evidence.measured,
     try_it=TRY_IT,
