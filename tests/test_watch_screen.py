@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grader import browser
 from grader.exercises import NAMES
-from grader.render.watch import WatchScreen, render_watch
+from grader.render.watch import LINE_WIDTH, WatchScreen, progress_lines, render_watch
 from grader.results import CheckResult, GradeResult
 from grader.watch import grading_environment
 
@@ -99,3 +99,11 @@ def test_watch_leaves_the_browser_check_to_streamgrade_check_unless_the_learner_
     assert grading_environment()[browser.CHROMIUM_VARIABLE] == "off"
     monkeypatch.setenv(browser.CHROMIUM_VARIABLE, "/opt/chromium/chrome")
     assert grading_environment()[browser.CHROMIUM_VARIABLE] == "/opt/chromium/chrome"
+
+
+def test_the_progress_of_every_exercise_fits_a_terminal_80_columns_wide():
+    progress = {name: (7.5, 17.0) for name in NAMES}
+    for unicode in (True, False):
+        text = progress_lines(progress, list(NAMES), unicode)
+        assert all(len(line) <= LINE_WIDTH for line in text.splitlines()), text
+        assert all(name in text for name in NAMES) and "total" in text

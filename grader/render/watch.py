@@ -24,7 +24,8 @@ from grader.render.terminal import (
 )
 from grader.results import CheckResult, GradeResult
 
-BAR_WIDTH = 10  # cells per exercise: the line fits 80 columns with three exercises and the total
+BAR_WIDTH = 10  # cells per exercise
+LINE_WIDTH = 80  # the progress wraps between exercises to fit a terminal of this width
 
 
 @dataclass
@@ -44,13 +45,16 @@ def bar(score: float, maximum: float, unicode: bool) -> str:
     return full * filled + empty * (BAR_WIDTH - filled)
 
 
-def progress_line(
+def progress_lines(
     progress: dict[str, tuple[float, float]],
     exercises: list[str],
     unicode: bool,
     graded_now: tuple[str, ...] | list[str] = (),
 ) -> str:
-    """One line for all exercises; a score from before the latest save says so (the code has changed since)."""
+    """Every exercise's progress, wrapped between exercises to fit LINE_WIDTH columns.
+
+    A score from before the latest save says so (the code has changed since).
+    """
     parts, total, total_max = [], 0.0, 0.0
     for name in exercises:
         if name not in progress:
@@ -60,7 +64,14 @@ def progress_line(
         total, total_max = total + score, total_max + maximum
         earlier = "" if name in graded_now else " (earlier)"
         parts.append(f"{name} {bar(score, maximum, unicode)} {points(score)}/{points(maximum)}{earlier}")
-    return "  ".join(parts) + f"   total {points(total)}/{points(total_max)}"
+    parts.append(f" total {points(total)}/{points(total_max)}")
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 2 + len(part) <= LINE_WIDTH:
+            lines[-1] += "  " + part
+        else:
+            lines.append(part.lstrip())
+    return "\n".join(lines)
 
 
 def full_marks(progress: dict[str, tuple[float, float]], name: str) -> bool:
@@ -107,7 +118,7 @@ def render_watch(screen: WatchScreen, exercises: list[str], *, unicode: bool = T
         lines.append("  Not graded yet: save a change to grade it.")
     else:
         lines.append("  No check could judge this exercise in this run (see the notes); save again to retry.")
-    lines += ["", progress_line(screen.progress, exercises, unicode, result.exercises)]
+    lines += ["", progress_lines(screen.progress, exercises, unicode, result.exercises)]
     if any(name in screen.progress and name not in result.exercises for name in exercises):
         lines.append("(earlier): graded before your latest save; full marks on every exercise grade them all again.")
     graded = ", ".join(result.exercises)
