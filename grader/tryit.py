@@ -46,6 +46,12 @@ def request_path(command: str) -> str:
     return found.group(1)
 
 
+def request_body(command: str) -> bytes | None:
+    """The JSON body the printed command sends (curl's -d '...'), or None for a GET."""
+    found = re.search(r" -d '(.*)'", command)
+    return found.group(1).encode("utf-8") if found else None
+
+
 def counted(count: int, noun: str) -> str:
     """1 piece, 2 pieces."""
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
@@ -93,24 +99,25 @@ def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
         print(f"Started {attempt.target} on {app.base_url}; it is stopped again at the end.", file=out)
         if exercise.serves_sample:
             print(f"It serves {attempt.sample} ({attempt.sample.stat().st_size:,} bytes) as BIGFILE_PATH.", file=out)
-        print(f"GET {path}", file=out)
+        print(f"{'GET' if request_body(exercise.try_it) is None else 'POST'} {path}", file=out)
         print(f"(By hand, with your app started on port 8000: {exercise.try_it})", file=out, flush=True)
-        receive(app, path, attempt.exercise, out)
+        receive(app, path, attempt.exercise, out, request_body(exercise.try_it))
     finally:
         app.stop()
         launch.shutdown()
     return 0
 
 
-def receive(app: launch.RunningApp, path: str, exercise: str, out: TextIO) -> None:
-    """Send the request and print each piece of the answer as it arrives."""
+def receive(app: launch.RunningApp, path: str, exercise: str, out: TextIO, body: bytes | None = None) -> None:
+    """Send the request (a POST of ``body`` when there is one) and print each piece of the answer as it arrives."""
     download = exercise_named(exercise).serves_sample
     timeout = httpx.Timeout(GIVE_UP_AFTER, connect=5.0)
     sent = time.perf_counter()
     # The bytes as the app sends them, as the grader asks (grader.probes.http.IDENTITY).
     with httpx.Client(base_url=app.base_url, timeout=timeout, trust_env=False, headers=IDENTITY) as client:
         try:
-            with client.stream("GET", path) as response:
+            method, asked = ("GET", None) if body is None else ("POST", {"Content-Type": "application/json"})
+            with client.stream(method, path, content=body, headers=asked) as response:
                 headers = ", ".join(
                     f"{name}: {value}"
                     for name, value in response.headers.items()

@@ -147,6 +147,27 @@ FAULTY = {
     "responses_redirect_hardcoded_host": {"responses.redirect": "failed"},
     "responses_csv_streamed": {"responses.length": "failed"},
     "responses_stream_whole": {"responses.length": "failed"},
+    # Exercise 5: what a chunk holds is read only once the official client read the stream (openai.chunks).
+    "openai_no_done": {"openai.client": "failed", "openai.chunks": "skipped"},
+    "openai_wrong_chunk_shape": {"openai.client": "failed", "openai.chunks": "skipped"},
+    # Nothing comes before the whole reply is made: the long streams left before their first byte
+    # show nothing of what happens after a disconnect.
+    "openai_buffered": {
+        "openai.client": "failed",
+        "openai.chunks": "skipped",
+        "openai.incremental": "failed",
+        "openai.first-token": "skipped",
+        "openai.pacing": "skipped",
+        "openai.disconnect": "skipped",
+    },
+    "openai_no_role": {"openai.chunks": "failed"},
+    "openai_no_finish_reason": {"openai.client": "failed", "openai.chunks": "skipped"},
+    "openai_usage_missing": {"openai.client": "failed", "openai.chunks": "skipped"},
+    "openai_non_stream_shape": {"openai.non-stream": "failed"},
+    "openai_500_on_malformed": {"openai.malformed": "failed"},
+    "openai_keeps_generating": {"openai.disconnect": "failed"},
+    # A blocked loop serves the long streams one token at a time: none of them gets going within the probe's limit.
+    "openai_blocks_loop": {"openai.nonblocking": "failed", "openai.disconnect": "skipped"},
 }
 # Bonus checks the faulty bigfile apps don't attempt (all but those built on the reference's download).
 NO_BONUS = {"bigfile.range": "failed", "bigfile.head": "failed"}
@@ -236,6 +257,9 @@ def test_the_sandbox_changes_no_verdict_even_for_memory_hungry_apps(name, tmp_pa
         pytest.param("correct_responses_classes", ("responses",), False, id="response-classes"),
         pytest.param("correct_responses_response_class", ("responses",), False, id="response-class-decorator"),
         pytest.param("correct_responses_files", ("responses",), False, id="fileresponse-and-bare-redirect"),
+        pytest.param("correct_openai_sse_starlette", ("openai",), False, id="openai-sse-starlette-by-hand"),
+        pytest.param("correct_openai_fastapi_sse", ("openai",), False, id="openai-fastapi-sse-pydantic"),
+        pytest.param("correct_openai_sync_generator", ("openai",), False, id="openai-sync-generator-openai-types"),
     ],
 )
 def test_a_correct_app_gets_full_marks(name, exercises, bonus_missing, tmp_path):
@@ -297,6 +321,13 @@ def test_the_starter_gets_zero_without_errors(tmp_path):
             "TypeError: int() argument",
             "int(last_event_id)",
             id="500-before-the-body",
+        ),
+        pytest.param(
+            "openai_500_on_malformed",
+            "openai.malformed",
+            "IndexError: list index out of range",
+            "users[-1].content",
+            id="500-on-a-malformed-body",
         ),
         pytest.param(
             "bigfile_opens_wrong_path",

@@ -35,6 +35,9 @@ CORRECT = {  # name -> the checks it misses (extra credit it does not attempt)
     "correct_responses_classes": {},
     "correct_responses_response_class": {},
     "correct_responses_files": {},
+    "correct_openai_sse_starlette": {},
+    "correct_openai_fastapi_sse": {},
+    "correct_openai_sync_generator": {},
 }
 BATCHES = {
     "chat": [name for name in FAULTY if name.startswith("chat_")] + ["correct_behind_middleware"],
@@ -44,6 +47,8 @@ BATCHES = {
     + ["correct_fastapi_sse", "correct_sse_starlette_crlf"],
     "responses": [name for name in FAULTY if name.startswith("responses_")]
     + ["correct_responses_classes", "correct_responses_response_class", "correct_responses_files"],
+    "openai": [name for name in FAULTY if name.startswith("openai_")]
+    + ["correct_openai_sse_starlette", "correct_openai_fastapi_sse", "correct_openai_sync_generator"],
 }
 BATCH_TIMEOUT = 1200  # seconds for one exercise's batch; a batch of 13 apps takes about 2 minutes
 

@@ -119,3 +119,8 @@ def test_a_path_a_url_or_a_code_span_is_never_cut_across_two_lines():
     lines = terminal_lines(hint, 30, "  ", "  ")
     assert any("delay: Annotated[float, Query(ge=0, le=5)] = 0.2" in line for line in lines), lines
     assert not any("`" in line or "\ue000" in line for line in lines)
+
+
+def test_an_exercise_is_named_by_its_pages_number():
+    text = render_terminal(result({"chat": "failed", "openai": "passed"}))
+    assert "Exercise 5 (POST /v1/chat/completions) is at full marks." in text

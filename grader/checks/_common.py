@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from grader.checkapi import CheckFailed, seconds
+from grader.checkapi import CheckFailed, Inconclusive, seconds
+from grader.probes.disconnect import DisconnectRecording
 from grader.recording import Crash, Exchange
 from grader.timing import gaps, median
 from grader.tracebacks import describe
@@ -151,3 +152,84 @@ def judge_loop_health(subject_busy: list[float], reference_busy: list[float], al
         ),
         evidence={"busy_latencies": subject_busy, "reference_busy_latencies": reference_busy},
     )
+
+
+# After the clients left, the server may still burn this share of the CPU it
+# used while streaming to them (on top of what the reference burns then).
+LEAK_SHARE = 0.3
+# CPU shrinks with cheap leaked work; wake-ups do not. A producer left
+# running for a client that left wakes the server at least once per interval
+# (the timers of several coalesce into one wake-up): window / interval times,
+# 25 in 0.5 s at the probe's 0.02 s. Up to 0.4 of that above the baseline is
+# allowed: 10, above a correct server's noise (0 to 3 above the baseline,
+# measured) and below a cheap leak's 23 to 44 (docs/PERFORMANCE.md).
+LEAK_WAKEUP_SHARE = 0.4
+
+
+def judge_leak(gone: DisconnectRecording, reference_gone: DisconnectRecording, pieces: str, streams: str) -> None:
+    """Fail when the server kept working after its clients left: it stopped answering, woke up, or burnt CPU.
+
+    ``pieces`` names what the streams send ("events", "tokens"); ``streams`` what they were ("endless streams").
+    """
+    if not gone.answers_after:
+        raise CheckFailed(
+            f"After clients disconnected from {streams}, the server stopped answering requests: "
+            "something blocked its event loop for good."
+        )
+    leaked_wakeups, allowed_wakeups, baseline = wakeups_after(gone, reference_gone)
+    if leaked_wakeups > allowed_wakeups:
+        raise CheckFailed(
+            f"After {gone.streams} clients left their streams, your server still woke up {gone.quiet_wakeups} times "
+            f"in {gone.window:g} s (the reference after they left, or your server before the streams opened: "
+            f"{baseline}), about once every {seconds(gone.window / max(gone.quiet_wakeups, 1))}; the streams asked for "
+            f"one of their {pieces} every {seconds(gone.interval)}. Something is still producing {pieces} for nobody, "
+            "even if each one costs little CPU.",
+            evidence={
+                "quiet_wakeups": gone.quiet_wakeups,
+                "baseline_wakeups": baseline,
+                "allowed_extra_wakeups": allowed_wakeups,
+                "quiet_cpu": gone.quiet_cpu,
+            },
+        )
+    allowed = reference_gone.quiet_cpu + LEAK_SHARE * max(gone.streaming_cpu, reference_gone.streaming_cpu)
+    if gone.quiet_cpu <= allowed:
+        return
+    uncertainty = gone.cpu_uncertainty + reference_gone.cpu_uncertainty
+    if gone.quiet_cpu - allowed <= uncertainty:
+        if woke_counted(gone):
+            # CPU counted in clock ticks (the portable backend: 10 ms) can't
+            # tell one tick from its bound (0.3 x about 30 ms of streaming CPU
+            # is 9 ms: a correct server's lone tick after the clients left was
+            # over it in 1 grading of 40). The wake-ups, counted exactly, found
+            # nothing left running above: they decide.
+            return
+        raise Inconclusive(
+            f"After the clients left, the server used {seconds(gone.quiet_cpu)} of CPU, just over the "
+            f"{seconds(allowed)} allowed; this system counts CPU time in steps that make the readings up to "
+            f"{seconds(uncertainty)} off, too coarse to tell."
+        )
+    raise CheckFailed(
+        f"After {gone.streams} clients left their streams, the server still used {seconds(gone.quiet_cpu)} of CPU "
+        f"in {gone.window:g} s (while streaming to them: {seconds(gone.streaming_cpu)}; the reference after they "
+        f"left: {seconds(reference_gone.quiet_cpu)}). It is still producing {pieces} for nobody.",
+        evidence={"quiet_cpu": gone.quiet_cpu, "streaming_cpu": gone.streaming_cpu},
+    )
+
+
+def woke_counted(gone: DisconnectRecording) -> bool:
+    """Whether the recording holds wake-up counts (not one recorded before they were measured)."""
+    return bool(gone.interval and gone.idle_window)
+
+
+def wakeups_after(gone: DisconnectRecording, reference_gone: DisconnectRecording) -> tuple[int, float, int]:
+    """Wake-ups after the clients left beyond the baseline, how many are allowed, and the baseline.
+
+    The baseline is the larger of the reference's wake-ups after its clients
+    left and the app's own before the streams opened (a heartbeat task of its
+    own is no leak), both over the same window in the same run.
+    """
+    if not woke_counted(gone):
+        return 0, 0.0, 0  # recorded without wake-ups: the CPU verdict alone
+    idle = round(gone.idle_wakeups * gone.window / gone.idle_window)
+    baseline = max(reference_gone.quiet_wakeups, idle)
+    return gone.quiet_wakeups - baseline, LEAK_WAKEUP_SHARE * gone.window / gone.interval, baseline

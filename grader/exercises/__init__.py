@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 # Every exercise, in the order reports show them. A name is a folder here, the
 # prefix of its checks' ids, a value of --exercise and of grading.toml's
 # `exercises`, and the CSV's "<name>_score" column.
-NAMES: tuple[str, ...] = ("chat", "bigfile", "events", "responses")
+NAMES: tuple[str, ...] = ("chat", "bigfile", "events", "responses", "openai")
 FOLDER = Path(__file__).parent
 
 

@@ -177,7 +177,8 @@ def following(exercise: str) -> str | None:
 
 def full_marks_lines(exercise: str, next_exercise: str | None) -> list[str]:
     """What a learner reads when ``exercise`` is at full marks: where to go next."""
-    number = list(EXERCISE_PAGES).index(exercise) + 1 if exercise in EXERCISE_PAGES else exercise
+    # The page's own number (exercises/05-... is exercise 5, whichever exercises come before it).
+    number = int(EXERCISE_PAGES[exercise].split("/")[-1].split("-")[0]) if exercise in EXERCISE_PAGES else exercise
     line = f"Exercise {number} ({ROUTES.get(exercise, exercise)}) is at full marks."
     if next_exercise is not None:
         line += f" Next: {EXERCISE_PAGES.get(next_exercise, next_exercise)}."

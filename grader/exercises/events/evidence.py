@@ -7,6 +7,7 @@ from typing import Any
 from grader import sse
 from grader.excerpts import ARRIVALS_CAP, transcript
 from grader.exercises.events.recording import BrowserRecording
+from grader.probes.disconnect import how_measured
 from grader.recording import AppRecording
 from grader.timing import arrival_at_offsets
 
@@ -52,13 +53,5 @@ def evidence(app: AppRecording, reference: AppRecording) -> dict[str, Any] | Non
 
 
 def measured(recording: Any) -> tuple[list[str], list[str]]:
-    """How the CPU time after a disconnect was measured: (exact, sampled) sentences."""
-    disconnect = recording.disconnect
-    if disconnect is None:
-        return [], []
-    if disconnect.cpu_uncertainty >= 1e-3:
-        return [], [
-            f"CPU time: counted by the system in steps, up to {disconnect.cpu_uncertainty * 1000:.0f} ms "
-            "off over a measurement window; a difference that small is not judged"
-        ]
-    return ["CPU time: to the nanosecond, over the app's processes"], []
+    """How the CPU time after the clients left was measured: (exact, sampled) sentences."""
+    return how_measured(recording.disconnect)

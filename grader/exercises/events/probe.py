@@ -6,15 +6,14 @@ import asyncio
 import dataclasses
 import random
 
-import httpx
-
 from grader.contract import EVENTS_COUNT_MINIMUM, EVENTS_DEFAULT_INTERVAL, EVENTS_INTERVAL_LIMITS
 from grader.exercises import Floor
 from grader.exercises.events.recording import DisconnectRecording, EventsMore, EventsRecording
 from grader.exercises.events.run import EventsRun
 from grader.launch import Meter
 from grader.probes.context import ProbeContext
-from grader.probes.http import answer, broke_off, describe_http_error, local_client, probe_latencies, record_exchange
+from grader.probes.disconnect import CPU_WINDOW, IDLE_WINDOW, probe_leaving
+from grader.probes.http import local_client, probe_latencies, record_exchange
 
 # The solo stream: four events at an interval drawn per run from the seed,
 # never the default (1 s). A fixed sleep of the 0.2 s the usual notes use is
@@ -38,14 +37,6 @@ CONCURRENT_COUNT = 3
 DISCONNECT_STREAMS = 5
 DISCONNECT_INTERVAL = 0.02
 DISCONNECT_EVENTS = 3
-CPU_WINDOW = 0.5
-# Where CPU time is counted in steps (the portable backend: 10 ms clock ticks
-# on Linux and macOS, 15.6 ms on Windows), the window is at least this many
-# steps long. The reference burns about 3% of a core while streaming here, a
-# leaking app as much after the clients left: over 150 steps that is 4.5
-# steps, over twice the two steps a difference of readings of both apps may
-# be off by, so a leak still fails outside the uncertainty.
-CPU_WINDOW_STEPS = 150
 RESUME_COUNT = 2
 # Short streams whose ids are read, not timed: fast, yet inside the allowed
 # range (not its end, so an app that refuses the end fails the range check only).
@@ -62,10 +53,6 @@ ACCEPTED_PARAMETERS = (
 UNEXPECTED_IDS = ("not-a-number", "-3", "1" * 25)
 # No interval parameter: two events, one default gap (1 s), on a second server.
 DEFAULT_COUNT = 2
-# The server's own background activity, measured before the streams open
-# (and scaled to CPU_WINDOW): an app may wake up on its own (a heartbeat
-# task), which is no leak. Half a window: wake-ups of an idle server are few.
-IDLE_WINDOW = 0.25
 
 
 async def probe_events(base_url: str, rng: random.Random) -> EventsRecording:
@@ -145,94 +132,16 @@ async def probe_events_more(base_url: str) -> EventsMore:
     return EventsMore(default=default, default_count=DEFAULT_COUNT, accepted=accepted, unexpected_ids=unexpected)
 
 
-async def activity_over(meter: Meter, seconds: float) -> tuple[float, int]:
-    """The app's CPU seconds and wake-ups over ``seconds``."""
-    cpu_before, wakeups_before = meter.cpu_seconds(), meter.wakeups()
-    await asyncio.sleep(seconds)  # the measurement window itself
-    return max(0.0, meter.cpu_seconds() - cpu_before), max(0, meter.wakeups() - wakeups_before)
-
-
 async def probe_disconnect(base_url: str, meter: Meter) -> DisconnectRecording:
     """Open endless streams, drop them, and compare the server's activity before, during and after."""
     params = {"interval": str(DISCONNECT_INTERVAL)}
-    window = max(CPU_WINDOW, CPU_WINDOW_STEPS * meter.cpu_resolution)
-    received = 0
-    streaming_cpu = quiet_cpu = 0.0
-    idle_wakeups = streaming_wakeups = quiet_wakeups = 0
-    error = None
-    ended_early: list[str] = []
-    broken = False
-    refused = None
-    clients = [local_client(base_url, 5) for _ in range(DISCONNECT_STREAMS)]
-    try:
-        _, idle_wakeups = await activity_over(meter, IDLE_WINDOW)
-        contexts = [client.stream("GET", "/events", params=params) for client in clients]
-        async with asyncio.timeout(5):
-            responses = [await context.__aenter__() for context in contexts]
-            refused = next((response.status_code for response in responses if response.status_code != 200), None)
-            readers = [response.aiter_raw() for response in responses]
-            for reader in readers:
-                # Wait for the first bytes, so the streams are really running.
-                await anext(reader)
-                received += 1
-        # Keep reading while measuring, so the server isn't held up by full buffers.
-        drain = [asyncio.ensure_future(drain_forever(reader)) for reader in readers]
-        streaming_cpu, streaming_wakeups = await activity_over(meter, window)
-        # An endless stream that ended by itself has nothing left for a disconnect to stop.
-        ended = [task.result() for task in drain if task.done()]
-        ended_early = [how for how, _ in ended]
-        broken = any(broke for _, broke in ended)
-        for task in drain:
-            task.cancel()
-        await asyncio.gather(*drain, return_exceptions=True)
-        for context in contexts:
-            await context.__aexit__(None, None, None)
-        for client in clients:
-            await client.aclose()
-        await asyncio.sleep(0.1)  # give the server a moment to notice the disconnects
-        quiet_cpu, quiet_wakeups = await activity_over(meter, window)
-    except StopAsyncIteration:
-        error = "an endless stream ended before its first bytes"
-    except TimeoutError:
-        error = "an endless stream sent nothing within 5 s"
-    except (httpx.HTTPError, OSError) as failure:
-        error = describe_http_error(failure) if isinstance(failure, httpx.HTTPError) else str(failure)
-        broken = broke_off(failure)
-    finally:
-        for client in clients:
-            await client.aclose()
-
-    async with local_client(base_url, 3) as client:
-        answers_after = await answer(client, "/openapi.json", timeout=3) is not None
-    return DisconnectRecording(
+    return await probe_leaving(
+        base_url,
+        meter,
+        lambda client: client.stream("GET", "/events", params=params),
         streams=DISCONNECT_STREAMS,
-        events_before_disconnect=received,
-        window=window,
-        streaming_cpu=streaming_cpu,
-        quiet_cpu=quiet_cpu,
-        answers_after=answers_after,
-        error=error,
-        # A difference of two readings counted in steps is off by less than one step, for each process.
-        cpu_uncertainty=meter.cpu_resolution * max(1, meter.process_count()),
-        ended_early=ended_early,
-        broken=broken,
-        refused=refused,
         interval=DISCONNECT_INTERVAL,
-        idle_window=IDLE_WINDOW,
-        idle_wakeups=idle_wakeups,
-        streaming_wakeups=streaming_wakeups,
-        quiet_wakeups=quiet_wakeups,
     )
-
-
-async def drain_forever(reader) -> tuple[str, bool]:
-    """Read until cancelled; a stream that ends first says how (and whether it broke off)."""
-    try:
-        async for _ in reader:
-            pass
-    except httpx.HTTPError as failure:
-        return describe_http_error(failure), broke_off(failure)
-    return "it ended", False
 
 
 async def probe(ctx: ProbeContext, earlier: None) -> EventsRecording:

@@ -14,6 +14,7 @@ from grader.checks._common import (
     STREAM_EVIDENCE,
     excerpt,
     judge_first_at_once,
+    judge_leak,
     judge_loop_health,
     judge_pacing,
     require_answer,
@@ -21,7 +22,7 @@ from grader.checks._common import (
 )
 from grader.contract import EVENTS_DEFAULT_INTERVAL
 from grader.exercises.events import TRY_IT
-from grader.exercises.events.recording import BrowserRecording, DisconnectRecording, EventsMore
+from grader.exercises.events.recording import BrowserRecording, EventsMore
 from grader.recording import Exchange
 from grader.timing import arrival_at_offsets, clusters, gaps, median
 from grader.tracebacks import describe
@@ -29,16 +30,6 @@ from grader.tracebacks import describe
 # A timestamp may differ from the grader's clock at arrival by this much:
 # enough for scheduling noise, far too little for local time labelled UTC.
 CLOCK_TOLERANCE = 2.0
-# After the clients left, the server may still burn this share of the CPU it
-# used while streaming to them (on top of what the reference burns then).
-LEAK_SHARE = 0.3
-# CPU shrinks with cheap leaked work; wake-ups do not. A producer left
-# running for a client that left wakes the server at least once per interval
-# (the timers of several coalesce into one wake-up): window / interval times,
-# 25 in 0.5 s at the probe's 0.02 s. Up to 0.4 of that above the baseline is
-# allowed: 10, above a correct server's noise (0 to 3 above the baseline,
-# measured) and below a cheap leak's 23 to 44 (docs/PERFORMANCE.md).
-LEAK_WAKEUP_SHARE = 0.4
 
 FRAMING_HINT = (
     "Each event is `id: <n>`, a newline, `data: <json>`, a newline, and one more newline: "
@@ -565,65 +556,4 @@ def test_events_disconnect(app, reference):
             f"Without count a stream should go on until the client disconnects, but the endless streams "
             f"({endless}) did not: {how}. So what your server does after a client leaves could not be seen."
         )
-    if not gone.answers_after:
-        raise CheckFailed(
-            "After clients disconnected from endless streams, the server stopped answering requests: "
-            "something blocked its event loop for good."
-        )
-    leaked_wakeups, allowed_wakeups, baseline = wakeups_after(gone, reference_gone)
-    if leaked_wakeups > allowed_wakeups:
-        raise CheckFailed(
-            f"After {gone.streams} clients left their streams, your server still woke up {gone.quiet_wakeups} times "
-            f"in {gone.window:g} s (the reference after they left, or your server before the streams opened: "
-            f"{baseline}), about once every {seconds(gone.window / max(gone.quiet_wakeups, 1))}; the streams asked for "
-            f"an event every {seconds(gone.interval)}. Something is still producing events for nobody, even if each "
-            "one costs little CPU.",
-            evidence={
-                "quiet_wakeups": gone.quiet_wakeups,
-                "baseline_wakeups": baseline,
-                "allowed_extra_wakeups": allowed_wakeups,
-                "quiet_cpu": gone.quiet_cpu,
-            },
-        )
-    allowed = reference_gone.quiet_cpu + LEAK_SHARE * max(gone.streaming_cpu, reference_gone.streaming_cpu)
-    if gone.quiet_cpu <= allowed:
-        return
-    uncertainty = gone.cpu_uncertainty + reference_gone.cpu_uncertainty
-    if gone.quiet_cpu - allowed <= uncertainty:
-        if woke_counted(gone):
-            # CPU counted in clock ticks (the portable backend: 10 ms) can't
-            # tell one tick from its bound (0.3 x about 30 ms of streaming CPU
-            # is 9 ms: a correct server's lone tick after the clients left was
-            # over it in 1 grading of 40). The wake-ups, counted exactly, found
-            # nothing left running above: they decide.
-            return
-        raise Inconclusive(
-            f"After the clients left, the server used {seconds(gone.quiet_cpu)} of CPU, just over the "
-            f"{seconds(allowed)} allowed; this system counts CPU time in steps that make the readings up to "
-            f"{seconds(uncertainty)} off, too coarse to tell."
-        )
-    raise CheckFailed(
-        f"After {gone.streams} clients left their streams, the server still used {seconds(gone.quiet_cpu)} of CPU "
-        f"in {gone.window:g} s (while streaming to them: {seconds(gone.streaming_cpu)}; the reference after they "
-        f"left: {seconds(reference_gone.quiet_cpu)}). It is still producing events for nobody.",
-        evidence={"quiet_cpu": gone.quiet_cpu, "streaming_cpu": gone.streaming_cpu},
-    )
-
-
-def woke_counted(gone: DisconnectRecording) -> bool:
-    """Whether the recording holds wake-up counts (not one recorded before they were measured)."""
-    return bool(gone.interval and gone.idle_window)
-
-
-def wakeups_after(gone: DisconnectRecording, reference_gone: DisconnectRecording) -> tuple[int, float, int]:
-    """Wake-ups after the clients left beyond the baseline, how many are allowed, and the baseline.
-
-    The baseline is the larger of the reference's wake-ups after its clients
-    left and the app's own before the streams opened (a heartbeat task of its
-    own is no leak), both over the same window in the same run.
-    """
-    if not woke_counted(gone):
-        return 0, 0.0, 0  # recorded without wake-ups: the CPU verdict alone
-    idle = round(gone.idle_wakeups * gone.window / gone.idle_window)
-    baseline = max(reference_gone.quiet_wakeups, idle)
-    return gone.quiet_wakeups - baseline, LEAK_WAKEUP_SHARE * gone.window / gone.interval, baseline
+    judge_leak(gone, reference_gone, "events", "endless streams")
