@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
 from grader.exercises.openai import evidence, probe, report
-from grader.exercises.openai.recording import ClientChunk, ClientRun, OpenaiRecording, RawReply
+from grader.exercises.openai.recording import OpenaiRecording
 from grader.probes.context import TIMING
-from grader.probes.disconnect import DisconnectRecording
 
 # The request `streamgrade try openai` sends, and the checks' "Try it" command.
 CURL = (
@@ -26,7 +25,6 @@ EXERCISE = Exercise(
     route="POST /v1/chat/completions",
     page="exercises/05-openai-stream.md",
     recording=OpenaiRecording,
-    recording_types=(OpenaiRecording, RawReply, ClientRun, ClientChunk, DisconnectRecording),
     # One phase: the raw streams, the official client and the disconnect each on a server of its own.
     probes=(Probe(TIMING, probe.probe),),
     answered=lambda recording: recording.solo.exchange.status,
