@@ -79,6 +79,14 @@ class ExerciseRun:
     def started(self, label: str, servers: dict[str, RunningApp] | None) -> None:
         """This exercise's servers for the app ``label`` are up (None: the app did not start)."""
 
+    async def ready(self) -> None:
+        """Finish what must be done before any probe starts (awaited once the first servers are up).
+
+        For work that would disturb the timing probes if it ran beside them in
+        the grader's own process (an import that holds the interpreter for a
+        second): every exercise's timing probes wait for it.
+        """
+
     async def close(self) -> None:
         """Wait for what the run started in the background (after the servers stopped)."""
 

@@ -235,6 +235,8 @@ async def record(
     start_timeout = settings.start_timeout
     await asyncio.gather(*(start_servers(side, light or heavy, start_timeout, all_runs) for side in sides))
     tell_started(sides, light or heavy)
+    # Before the timing probes: what a run must finish first, not beside them (ExerciseRun.ready).
+    await asyncio.gather(*(run.ready() for run in all_runs))
     later = heavy if light else []
     if not all(side.started for side in sides):
         later = []  # every check depends on both apps running: nothing to probe
