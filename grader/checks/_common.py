@@ -74,11 +74,12 @@ def require_no_crash(answer: Answer, what: str, crash: Crash | None, *, body: bo
     )
 
 
-def require_answer(exchange: Exchange, what: str, crash: Crash | None = None, *, body: bool = True) -> None:
-    """Fail with a clear message when a request got no HTTP answer at all, or the app raised while answering."""
+def require_answer(exchange: Exchange, what: str, crash: Crash | None = None, *, body: bool = True) -> int:
+    """The answer's status; fails with a clear message when a request got no HTTP answer at all, or the app raised."""
     require_no_crash(exchange, what, crash, body=body)
     if exchange.status is None:
         raise CheckFailed(f"{what} got no answer: {exchange.error or 'the connection closed'}.")
+    return exchange.status
 
 
 def require_status(
