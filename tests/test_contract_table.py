@@ -6,8 +6,8 @@ import importlib
 import re
 
 import pytest
-from helpers import ROOT
-from test_grading_bank import BANK, FAULTY, NO_BONUS, WITH_BONUS, expected_misses
+from bank_verdicts import FAULTY, NO_BONUS, WITH_BONUS, expected_misses
+from helpers import BANK, ROOT
 
 from grader.exercises import check_modules
 
@@ -83,7 +83,7 @@ def failed_checks(app: str) -> set[str]:
 @pytest.mark.parametrize("app", sorted({app for _, _, apps in rows() for app in apps}))
 def test_every_bank_app_named_fails_its_row_and_nothing_else(app):
     assert (BANK / f"{app}.py").is_file()
-    assert app in FAULTY, f"{app} has no expected verdicts in test_grading_bank.py"
+    assert app in FAULTY, f"{app} has no expected verdicts in bank_verdicts.py"
     its_rows = [checks for _, checks, apps in rows() if app in apps]
     failed = failed_checks(app)
     for checks in its_rows:

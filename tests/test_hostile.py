@@ -24,8 +24,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from bank_verdicts import FAULTY
 from helpers import REFERENCE_APP, ROOT
-from test_grading_bank import FAULTY
 
 import grader
 from grader.launch.linux import reaper

@@ -1,7 +1,7 @@
 """The portable backend (macOS, Windows; forced here on Linux) judges every bank app as the Linux backend does.
 
 Two ways: the whole bank graded in batches under ``STREAMGRADE_BACKEND=portable``
-(the statuses must equal test_grading_bank's table, check for check), and the
+(the statuses must equal the table in bank_verdicts.py, check for check), and the
 command run with Linux's facilities taken away before the grader is imported
 (no os.fork, /proc, resource, SOCK_SEQPACKET or pidfd), as on a system that
 never had them: it picks the portable backend by itself, grades, and leaves
@@ -19,8 +19,8 @@ import uuid
 
 import psutil
 import pytest
-from helpers import REFERENCE_APP, ROOT
-from test_grading_bank import BANK, FAULTY, NO_BONUS, NOT_RUN, expected_misses
+from bank_verdicts import FAULTY, NO_BONUS, NOT_RUN, expected_misses
+from helpers import BANK, REFERENCE_APP, ROOT
 
 from grader.launch import features
 
