@@ -31,9 +31,6 @@ import grader
 from grader.launch.linux import reaper
 from grader.launch.linux.backend import detect_isolation
 
-# Grades hostile apps under the sandbox.
-pytestmark = pytest.mark.slow
-
 HOSTILE = Path(__file__).parent / "hostile"
 BANK = Path(__file__).parent / "bank"
 BANK_APPS = ["correct_sync_generators", "chat_buffered", "chat_time_sleep_async"]
@@ -47,9 +44,10 @@ start_timeout = 30
 submission_timeout = 90
 """
 ISOLATED, WHY_NOT = detect_isolation()
-# A class batch per fixture: the batch's own time limit (its subprocess timeout) is the bound, not
-# pytest-timeout's 120 s, which a busy machine (load average 50 on 2 cores) exceeded.
-pytestmark = pytest.mark.timeout(900)
+# Slow: grades hostile apps under the sandbox. A class batch per fixture: the batch's own time
+# limit (its subprocess timeout) is the bound, not pytest-timeout's 120 s, which a busy machine
+# (load average 50 on 2 cores) exceeded.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 # Graded on their own (below), not in the class batch: it grades slowly on purpose.
 APART = {"hostile_outlives"}
 SECRET_VARIABLE = "INSTRUCTOR_SECRET_TOKEN"

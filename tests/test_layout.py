@@ -26,3 +26,14 @@ def test_a_test_module_imports_no_fixture_file_and_no_other_test_module(path):
     # another runs its module code twice and ties the two together.
     wrong = {name for name in imported_modules(path) if name == "conftest" or name.startswith("test_")}
     assert not wrong, f"{path.name} imports {sorted(wrong)}: shared test code belongs in tests/helpers.py"
+
+
+@pytest.mark.parametrize("path", sorted(TESTS.glob("test_*.py")), ids=lambda path: path.name)
+def test_a_test_module_sets_its_marks_once(path):
+    # A second `pytestmark = ...` replaces the first: a module's slow marker was lost that way.
+    assigned = [
+        node
+        for node in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "pytestmark" for target in node.targets)
+    ]
+    assert len(assigned) <= 1, f"{path.name} sets pytestmark {len(assigned)} times: the last one wins; make it a list"
