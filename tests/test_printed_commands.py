@@ -124,6 +124,11 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     kit = tmp_path_factory.mktemp("kit")
     (kit / "starter").mkdir()
     shutil.copyfile(REFERENCE_APP, kit / "starter" / "app.py")
+    # A script a page asks the learner to save ("Save this as `try_openai.py`"), saved as the page says,
+    # since a check's printed command runs it.
+    for page in PAGES:
+        for name, script in re.findall(r"Save this as `([\w.-]+)`.*?```python\n(.*?)```", page.read_text(), re.DOTALL):
+            (kit / name).write_text(script)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     every = cases() + [page_case(page) for page in PAGES]
     done = subprocess.run(
