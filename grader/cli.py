@@ -19,7 +19,7 @@ import pytest
 from grader import __version__, launch, options
 from grader.exercises import NAMES as EXERCISES
 from grader.exercises import get as exercise_named
-from grader.exercises import registry
+from grader.exercises import registry, samples
 from grader.files import write_atomically
 from grader.hints import save_last
 from grader.launch import TargetError, resolve_target
@@ -30,7 +30,6 @@ from grader.render.terminal import printable, render_terminal
 from grader.results import GradeResult
 from grader.samplefile import parse_size, write_sample_file
 
-DEFAULT_SAMPLE_PATH = "sample-data/bigfile.bin"
 DEFAULT_SAMPLE_SIZE = "64M"
 
 DEFAULT_TARGET = "starter/app.py"
@@ -139,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     init = commands.add_parser("init", help="write a learner's kit: the exercise pages, starter/app.py, a README")
     init.add_argument("folder", nargs="?", default=".", help="where (default: this folder); made if missing")
     sample = commands.add_parser("sample-file", help="make a large file with no newline bytes")
-    sample.add_argument("path", nargs="?", default=DEFAULT_SAMPLE_PATH)
+    sample.add_argument("path", nargs="?", help="where (default: where the kit's app reads it when not told)")
     sample.add_argument("--size", default=DEFAULT_SAMPLE_SIZE, help="e.g. 64M, 256M, 1G (default 64M)")
     sample.add_argument(
         "--for-grading",
@@ -325,7 +324,6 @@ def run_watch(args: argparse.Namespace) -> int:
 
 def run_try_command(args: argparse.Namespace) -> int:
     from grader.files import cache_dir
-    from grader.samplefile import sample_file
     from grader.tryit import Attempt, run_try
 
     label = kit_target(args.target)
@@ -334,12 +332,16 @@ def run_try_command(args: argparse.Namespace) -> int:
     except TargetError as error:
         print(f"streamgrade: {error}", file=sys.stderr)
         return 2
-    # The learner's own sample file when they made one, else the grader's (made once, kept in the cache).
-    sample = Path(DEFAULT_SAMPLE_PATH)
-    if exercise_named(args.exercise).serves_sample and not sample.is_file():
-        cache_dir().mkdir(parents=True, exist_ok=True)
-        sample = sample_file(cache_dir())[0]
-    return run_try(Attempt(args.exercise, label, sample.resolve()))
+    served = exercise_named(args.exercise).sample
+    sample = None
+    if served is not None:
+        # The learner's own sample file when they made one, else the grader's (made once, kept in the cache).
+        sample = Path(served.kit_path)
+        if not sample.is_file():
+            cache_dir().mkdir(parents=True, exist_ok=True)
+            sample = served.cached(cache_dir())[0]
+        sample = sample.resolve()
+    return run_try(Attempt(args.exercise, label, sample))
 
 
 def run_hint_command(args: argparse.Namespace) -> int:
@@ -583,25 +585,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "init":
         return run_init_command(args)
     if args.command == "sample-file" and args.for_grading:
-        from grader.samplefile import sample_file, sample_folder
+        from grader.samplefile import sample_folder
 
         with tempfile.TemporaryDirectory(prefix="streamgrade-sample-") as scratch:
-            cached, _ = sample_file(sample_folder(Path(scratch)))
-        print(f"The grader's sample file is ready: {cached}")
+            folder = sample_folder(Path(scratch))
+            for served in samples():
+                cached, _ = served.cached(folder)
+                print(f"The grader's sample file is ready: {cached}")
         return 0
     if args.command == "sample-file":
         try:
             size = parse_size(args.size)
         except ValueError as error:
             parser.error(str(error))
-        path = Path(args.path)
+        served = samples()[0]
+        path = Path(args.path or served.kit_path)
         try:
             digest = write_sample_file(path, size)
         except OSError as error:
             print(f"streamgrade: could not write {path}: {error.strerror}", file=sys.stderr)
             return 1
         print(f"Wrote {size:,} bytes to {path} (sha256 {digest}).")
-        print(f"Serve it with: BIGFILE_PATH={path} uvicorn starter.app:app")
+        print(f"Serve it with: {served.variable}={path} uvicorn starter.app:app")
         return 0
     parser.print_help()
     return 2

@@ -1,4 +1,4 @@
-"""Make large sample files for the download exercise.
+"""Make large sample files, the files an exercise's route serves (its record's ``sample``).
 
 The bytes are random with every newline byte replaced: a file with no newline
 at all is the case that exposes ``for line in open(path, "rb")``, which reads
@@ -17,10 +17,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from grader.contract import BIGFILE_SIZE
 from grader.files import cache_dir
 
 BLOCK_SIZE = 1024 * 1024
@@ -166,11 +166,23 @@ def try_lock(file: IO[str]) -> bool:
     return True
 
 
-BIGFILE_CACHE_NAME = f"bigfile-{BIGFILE_SIZE // 2**20}MiB-no-newlines.bin"
+@dataclass(frozen=True)
+class Sample:
+    """A large file with no newline byte that an exercise's route serves: the grader's copy and the learner's."""
+
+    name: str  # the grader's copy, made once and kept in a shared folder
+    size: int
+    kit_path: str  # the learner's copy, relative to the kit's folder: where `streamgrade sample-file` writes it
+    variable: str  # the environment variable that names the file to the app
+
+    def cached(self, folder: Path) -> tuple[Path, str]:
+        """The grader's copy in ``folder`` and its sha256, made once and kept, and checked before each use."""
+        path = folder / self.name
+        return path, verified_sample_file(path, self.size)
 
 
 def sample_folder(workdir: Path) -> Path:
-    """Where the sample file lives: the cache, or the work folder when the cache can't be written.
+    """Where the grader's sample files live: the cache, or the work folder when the cache can't be written.
 
     Chosen before the servers start: an isolated app sees this folder (read only) and no other.
     """
@@ -181,10 +193,4 @@ def sample_folder(workdir: Path) -> Path:
                 return folder
         except OSError:
             continue
-    raise OSError(f"could not make a folder for the {BIGFILE_SIZE // 2**20} MiB sample file in {workdir}")
-
-
-def sample_file(folder: Path) -> tuple[Path, str]:
-    """The 256 MiB file with no newline byte, made once and kept, and checked before each use."""
-    path = folder / BIGFILE_CACHE_NAME
-    return path, verified_sample_file(path, BIGFILE_SIZE)
+    raise OSError(f"could not make a folder for the grader's sample file in {workdir}")

@@ -36,7 +36,7 @@ SHOWN_PIECE = 160
 class Attempt:
     exercise: str
     target: str  # as the learner named it
-    sample: Path  # the file /bigfile serves
+    sample: Path | None  # the file the exercise's route serves (its record's ``sample``), if it serves one
 
 
 def request_path(command: str) -> str:
@@ -87,8 +87,10 @@ def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
     # The request the exercise's timing checks send, from the command they print.
     path = request_path(exercise.try_it)
     target = launch.resolve_target(attempt.target)
+    served = exercise.sample
+    env = {served.variable: str(attempt.sample)} if served is not None and attempt.sample is not None else {}
     try:
-        app = launch.start_app(target, {"BIGFILE_PATH": str(attempt.sample)})
+        app = launch.start_app(target, env)
     except launch.AppStartError as error:
         print(f"Your app did not start: {error}", file=out)
         tail = str(error.log).strip().splitlines()[-15:] if error.log else []
@@ -97,8 +99,9 @@ def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
         return 1
     try:
         print(f"Started {attempt.target} on {app.base_url}; it is stopped again at the end.", file=out)
-        if exercise.serves_sample:
-            print(f"It serves {attempt.sample} ({attempt.sample.stat().st_size:,} bytes) as BIGFILE_PATH.", file=out)
+        if served is not None and attempt.sample is not None:
+            size = attempt.sample.stat().st_size
+            print(f"It serves {attempt.sample} ({size:,} bytes) as {served.variable}.", file=out)
         print(f"{'GET' if request_body(exercise.try_it) is None else 'POST'} {path}", file=out)
         print(f"(By hand, with your app started on port 8000: {exercise.try_it})", file=out, flush=True)
         receive(app, path, attempt.exercise, out, request_body(exercise.try_it))
@@ -110,7 +113,7 @@ def run_try(attempt: Attempt, out: TextIO = sys.stdout) -> int:
 
 def receive(app: launch.RunningApp, path: str, exercise: str, out: TextIO, body: bytes | None = None) -> None:
     """Send the request (a POST of ``body`` when there is one) and print each piece of the answer as it arrives."""
-    download = exercise_named(exercise).serves_sample
+    download = exercise_named(exercise).sample is not None
     timeout = httpx.Timeout(GIVE_UP_AFTER, connect=5.0)
     sent = time.perf_counter()
     # The bytes as the app sends them, as the grader asks (grader.probes.http.IDENTITY).

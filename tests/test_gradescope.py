@@ -22,11 +22,11 @@ import jsonschema
 import pytest
 from helpers import REFERENCE_APP, ROOT
 
-from grader.exercises import NAMES
+from grader.exercises import NAMES, samples
 from grader.launch.linux.backend import detect_isolation
 from grader.render.gradescope import gradescope_results
 from grader.results import CheckResult, GradeResult
-from grader.samplefile import sample_file, sample_folder
+from grader.samplefile import sample_folder
 
 BANK = Path(__file__).parent / "bank"
 DOC = ROOT / "docs" / "GRADESCOPE.md"
@@ -292,5 +292,5 @@ def test_the_image_makes_the_sample_file_where_grading_reads_it(tmp_path, monkey
     made = Path(finished.stdout.rsplit(": ", 1)[1].strip())
     assert made.parent == tmp_path / "streamgrade" and made.stat().st_size == 256 * 2**20
     before = made.stat().st_mtime_ns
-    assert sample_file(sample_folder(tmp_path / "work"))[0] == made  # found there, not made again
+    assert samples()[0].cached(sample_folder(tmp_path / "work"))[0] == made  # found there, not made again
     assert made.stat().st_mtime_ns == before

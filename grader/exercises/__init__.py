@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from grader.probes.context import ExerciseRun, ProbeContext, RunSettings
     from grader.recording import AppRecording
+    from grader.samplefile import Sample
 
 # Every exercise, in the order reports show them. A name is a folder here, the
 # prefix of its checks' ids, a value of --exercise and of grading.toml's
@@ -103,8 +104,9 @@ class Exercise:
     heavy: bool = False
     # The servers per app, by suffix: "" is "<name>", "more" is "<name>-more" (probed beside it).
     servers: tuple[str, ...] = ("", "more")
-    # Its route serves the grader's sample file: `streamgrade try` makes it and shows a download's progress.
-    serves_sample: bool = False
+    # The large file its route serves: `streamgrade sample-file` writes the learner's copy,
+    # `streamgrade try` serves it (the grader's when there is none) and shows a download's progress.
+    sample: Sample | None = None
     setup: Callable[[RunSettings], ExerciseRun] = field(default=_no_run)
     floor: Callable[[], Floor] = field(default=Floor)
     # The HTML report's figures from its evidence, drawn by the folder's report.html.j2 (as ``figures``).
@@ -145,6 +147,11 @@ def get(name: str) -> Exercise:
         if exercise.name == name:
             return exercise
     raise KeyError(name)
+
+
+def samples() -> list[Sample]:
+    """The sample files the exercises' routes serve, in the registry's order."""
+    return [exercise.sample for exercise in registry() if exercise.sample is not None]
 
 
 def selected(names: list[str] | tuple[str, ...]) -> list[Exercise]:

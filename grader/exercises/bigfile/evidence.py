@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.contract import MEMORY_BOUND
 from grader.excerpts import memory_curve
+from grader.exercises.bigfile.contract import MEMORY_BOUND
 from grader.recording import AppRecording
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from grader.contract import REMEASURE_BYTES
 from grader.exercises import Floor
+from grader.exercises.bigfile.contract import REMEASURE_BYTES
 from grader.exercises.bigfile.recording import BigfileRecording, Download, RangeProbe
 from grader.launch import Meter
 from grader.probes.http import broke_off, describe_http_error, local_client, now, record_exchange

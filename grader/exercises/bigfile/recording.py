@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.contract import REMEASURE_BYTES
+from grader.exercises.bigfile.contract import REMEASURE_BYTES
 from grader.recording import Exchange, MemoryTrace
 
 

@@ -13,7 +13,7 @@ import dataclasses
 import random
 from pathlib import Path
 
-from grader.contract import BIGFILE_DEFAULT_PATH, BIGFILE_SIZE
+from grader.exercises.bigfile.contract import BIGFILE_DEFAULT_PATH, BIGFILE_SIZE
 from grader.exercises.bigfile.probe import (
     REMEASURE_FACTOR,
     DownloadClock,
@@ -26,8 +26,16 @@ from grader.exercises.bigfile.probe import (
 from grader.exercises.bigfile.recording import BigfileRecording, Download
 from grader.launch import Policy, RunningApp
 from grader.probes.context import Env, ExerciseRun, ProbeContext, RunSettings, start_app_in_thread
-from grader.samplefile import sample_file, sample_folder, write_sample_file
+from grader.samplefile import Sample, sample_folder, write_sample_file
 
+# The file every app serves, made once and kept in the cache (grader.samplefile);
+# `streamgrade sample-file` writes a smaller one where the kit's app looks by default.
+SAMPLE = Sample(
+    name=f"bigfile-{BIGFILE_SIZE // 2**20}MiB-no-newlines.bin",
+    size=BIGFILE_SIZE,
+    kit_path=BIGFILE_DEFAULT_PATH,
+    variable="BIGFILE_PATH",
+)
 # A small file is enough to tell which file was served.
 DEFAULT_FILE_SIZE = 32 * 1024
 # Served under a name picked per run, so Content-Disposition can't be
@@ -58,7 +66,7 @@ class BigfileRun(ExerciseRun):
             label: ServedFile(settings.folder(label) / link_name, Path(), 0, "") for label in settings.labels
         }
         self.folder = sample_folder(settings.workdir)
-        self.making_file = asyncio.ensure_future(asyncio.to_thread(sample_file, self.folder))
+        self.making_file = asyncio.ensure_future(asyncio.to_thread(SAMPLE.cached, self.folder))
         # Inside the folder each app already reads, so an isolated app sees it too.
         self.default_sha256 = {
             label: write_sample_file(self.start_folder(label) / BIGFILE_DEFAULT_PATH, DEFAULT_FILE_SIZE)

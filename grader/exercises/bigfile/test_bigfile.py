@@ -9,8 +9,8 @@ from hashlib import sha256 as hash_of
 
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, check, mebibytes, seconds
 from grader.checks._common import excerpt, require_answer, require_no_crash, require_status
-from grader.contract import BIGFILE_DEFAULT_PATH, MEMORY_BOUND
 from grader.exercises.bigfile import TRY_IT
+from grader.exercises.bigfile.contract import BIGFILE_DEFAULT_PATH, MEMORY_BOUND
 from grader.exercises.bigfile.recording import Download
 from grader.recording import Exchange
 

@@ -6,8 +6,8 @@ import asyncio
 import dataclasses
 import random
 
-from grader.contract import CHAT_DEFAULT_DELAY, CHAT_DEFAULT_PROMPT, CHAT_DELAY_LIMITS
 from grader.exercises import Floor
+from grader.exercises.chat.contract import CHAT_DEFAULT_DELAY, CHAT_DEFAULT_PROMPT, CHAT_DELAY_LIMITS
 from grader.exercises.chat.recording import ChatRecording, TimedReply
 from grader.probes.context import ProbeContext
 from grader.probes.http import local_client, probe_latencies, record_exchange

@@ -15,8 +15,9 @@ from grader.checks._common import (
     require_answer,
     require_status,
 )
-from grader.contract import CHAT_DEFAULT_DELAY, CHAT_DEFAULT_PROMPT, TOKEN_PATTERN, token_ends
+from grader.contract import TOKEN_PATTERN, token_ends
 from grader.exercises.chat import TRY_IT
+from grader.exercises.chat.contract import CHAT_DEFAULT_DELAY, CHAT_DEFAULT_PROMPT
 from grader.exercises.chat.recording import TimedReply
 from grader.recording import Exchange
 from grader.timing import arrival_at_offsets, bursts

@@ -6,8 +6,8 @@ import asyncio
 import dataclasses
 import random
 
-from grader.contract import EVENTS_COUNT_MINIMUM, EVENTS_DEFAULT_INTERVAL, EVENTS_INTERVAL_LIMITS
 from grader.exercises import Floor
+from grader.exercises.events.contract import EVENTS_COUNT_MINIMUM, EVENTS_DEFAULT_INTERVAL, EVENTS_INTERVAL_LIMITS
 from grader.exercises.events.recording import DisconnectRecording, EventsMore, EventsRecording
 from grader.exercises.events.run import EventsRun
 from grader.launch import Meter

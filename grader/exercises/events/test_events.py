@@ -20,8 +20,8 @@ from grader.checks._common import (
     require_answer,
     require_status,
 )
-from grader.contract import EVENTS_DEFAULT_INTERVAL
 from grader.exercises.events import TRY_IT
+from grader.exercises.events.contract import EVENTS_DEFAULT_INTERVAL
 from grader.exercises.events.recording import BrowserRecording, EventsMore
 from grader.recording import Exchange
 from grader.timing import arrival_at_offsets, clusters, gaps, median
