@@ -8,8 +8,9 @@ Six measurements (docs/PERFORMANCE.md has the targets and the findings):
   watch      `streamgrade watch`: from a save to the verdict of one exercise,
              against that exercise's floor of waits
   batch      submissions per minute at -j 1, 2, 4, and verdicts equal to -j 1
-  precision  the grader's arrival times minus the moment an instrumented app
-             handed each piece to the server
+  precision  the grader's arrival times minus the moment the app handed each
+             piece to the server: the timed streams of every exercise that
+             declares them (Exercise.timed), on the reference instrumented
   stability  verdicts under two busy-loop processes against the unloaded ones
   repeat     each bank app graded N times in a batch: the checks whose status
              is not the same in every run (the goal is 0)
@@ -37,19 +38,17 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import sse  # noqa: E402
 from grader.cli import DEFAULT_JOBS  # noqa: E402
-from grader.exercises import registry  # noqa: E402
+from grader.exercises import TimedStream, registry  # noqa: E402
 from grader.exercises.bigfile import probe as bigfile_probe  # noqa: E402
-from grader.exercises.chat import probe as chat_probe  # noqa: E402
-from grader.exercises.events import probe as events_probe  # noqa: E402
 from grader.launch import features, resolve_target, running_app  # noqa: E402
 from grader.probes.http import local_client  # noqa: E402
-from grader.timing import arrival_at_offsets, bursts  # noqa: E402
+from grader.timing import arrival_at_offsets  # noqa: E402
 
 BANK = ROOT / "tests" / "bank"
 APPS = ROOT / "bench" / "apps"
@@ -268,33 +267,59 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+def request_key(method: str, target: str, body_sha1: str) -> tuple:
+    """One request, however its path and query were encoded: method, path, parameters, the body's digest."""
+    split = urlsplit(target)
+    return method, unquote(split.path), tuple(sorted(parse_qsl(split.query, keep_blank_values=True))), body_sha1
+
+
+def read_hand_offs(log: Path) -> dict[tuple, list[list[tuple[int, int]]]]:
+    """The instrumented app's log: per request key, each request's (bytes sent so far, wall clock ns), in order."""
+    requests: dict[str, tuple[tuple, list[tuple[int, int]]]] = {}
+    for line in log.read_text().splitlines():
+        number, method, target, body_sha1, sent, at_ns = line.split()
+        requests.setdefault(number, (request_key(method, target, body_sha1), []))[1].append((int(sent), int(at_ns)))
+    by_key: dict[tuple, list[list[tuple[int, int]]]] = {}
+    for key, sends in requests.values():
+        by_key.setdefault(key, []).append(sends)
+    return by_key
+
+
+def stream_delays(stream: TimedStream, hand_offs: dict[tuple, list[list[tuple[int, int]]]]) -> list[float]:
+    """For each piece of ``stream``: when the grader saw its last byte minus when the app handed that byte over."""
+    exchange = stream.exchange
+    key = request_key(exchange.method, exchange.path, hashlib.sha1(exchange.request_body).hexdigest())
+    matching = hand_offs.get(key, [])
+    if len(matching) != 1:  # not logged, or the same request sent twice: which answer is which can't be told
+        return []
+    sends, delays = matching[0], []
+    for end, at in zip(stream.ends, arrival_at_offsets(exchange.chunks, stream.ends), strict=True):
+        # The piece is complete with the first part the app sent that reaches its end.
+        handed = next((at_ns for sent, at_ns in sends if sent >= end), None)
+        if handed is not None and exchange.received >= end:
+            delays.append(exchange.sent_wall + at - handed / 1e9)
+    return delays
+
+
 def measure_precision(repeats: int, work: Path) -> dict:
-    """Arrival time recorded by the grader's own probes minus when the app yielded the piece."""
-    chat_delays, event_delays = [], []
+    """Arrival time recorded by the grader's own probes minus when the app handed the piece to its server.
+
+    Every exercise that declares timed streams (``Exercise.timed``), probed
+    on the reference wrapped by an app that logs each hand-off.
+    """
+    timed = {exercise.name: exercise.timed for exercise in registry() if exercise.timed is not None}
+    delays: dict[str, list[float]] = {name: [] for name in timed}
     for repeat in range(repeats):
         log = work / f"handed-{repeat}.log"
         log.write_text("")
         target = resolve_target(str(APPS / "instrumented.py"))
         with running_app(target, env={"STREAMGRADE_BENCH_LOG": str(log)}) as app:
-            chat = asyncio.run(chat_probe.probe_chat(app.base_url, random.Random(repeat)))
-            events = asyncio.run(events_probe.probe_events(app.base_url, random.Random(repeat)))
-        handed: dict[tuple[str, str], dict[int, int]] = {}
-        for line in log.read_text().splitlines():
-            kind, key, index, at_ns = line.split()
-            handed.setdefault((kind, key), {})[int(index)] = int(at_ns)
-
-        key = hashlib.sha1(f"{chat.solo_prompt}|{chat.delay}".encode()).hexdigest()[:12]
-        tokens = bursts(chat.solo.chunks, quiet=chat.delay / 2)
-        for index, burst in enumerate(tokens):
-            if index in handed.get(("chat", key), {}):
-                chat_delays.append(chat.solo.sent_wall + burst.at - handed[("chat", key)][index] / 1e9)
-        key = f"{events.interval}:{events.count}:1"
-        parsed = sse.parse(events.solo.body)
-        arrivals = arrival_at_offsets(events.solo.chunks, [event.end for event in parsed.events])
-        for index, at in enumerate(arrivals):
-            if index in handed.get(("events", key), {}):
-                event_delays.append(events.solo.sent_wall + at - handed[("events", key)][index] / 1e9)
-    return {"chat_tokens": percentiles(chat_delays), "sse_events": percentiles(event_delays)}
+            streams = {name: asyncio.run(probe(app.base_url, random.Random(repeat))) for name, probe in timed.items()}
+        hand_offs = read_hand_offs(log)
+        for name, recorded in streams.items():
+            for stream in recorded:
+                delays[name] += stream_delays(stream, hand_offs)
+    return {name: percentiles(values) for name, values in delays.items()}
 
 
 @contextmanager

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import random
+
+import pytest
 
 from grader.batch.config import known_checks
 from grader.exercises import FOLDER, NAMES, check_modules, registry
@@ -120,3 +124,15 @@ def test_a_saved_reference_of_the_wrong_shape_is_refused_with_a_value_error(tmp_
         path.write_text(text)
         with pytest.raises(ValueError):
             load_calibration(path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exercise", [exercise for exercise in registry() if exercise.timed], ids=lambda e: e.name)
+def test_an_exercises_timed_streams_split_the_references_whole_answer_into_its_pieces(exercise, reference):
+    """bench/run.py's timing precision pairs each piece's end with the app's hand-off: the ends must be the answer's."""
+    streams = asyncio.run(exercise.timed(reference.base_url, random.Random(7)))
+    assert streams
+    for stream in streams:
+        assert stream.exchange.status == 200 and stream.exchange.error is None
+        assert len(stream.ends) >= 2 and stream.ends == sorted(set(stream.ends))
+        assert stream.ends[-1] == stream.exchange.received  # the last piece ends with the answer

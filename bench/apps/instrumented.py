@@ -1,61 +1,65 @@
-"""The reference's chat and events, logging the moment each piece is handed to the server.
+"""The reference solution, logging the moment each piece of an answer is handed to the server.
 
-For the timing-precision benchmark: each line of $STREAMGRADE_BENCH_LOG is
-"<kind> <request key> <index> <wall clock ns>", written just before the
-yield that hands the piece to Starlette.
+For the timing-precision benchmark, which goes through every exercise that
+declares timed streams (``Exercise.timed``): no route of its own, so a new
+exercise is measured without a change here. Each line of
+$STREAMGRADE_BENCH_LOG is
+
+    <request number> <method> <path?query as sent> <sha1 of the request body> <bytes sent so far> <wall clock ns>
+
+written when the app sends a part of the body (ASGI's ``http.response.body``)
+to the server, just before the server gets it.
 """
 
-import asyncio
 import hashlib
-import json
+import importlib.util
+import itertools
 import os
-import re
+import sys
 import time
-from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import FastAPI, Header, Query
-from fastapi.responses import StreamingResponse
+from grader import kit
 
-app = FastAPI()
 LOG = open(os.environ["STREAMGRADE_BENCH_LOG"], "a", buffering=1)  # noqa: SIM115 - lives as long as the app
 
-
-def handed(kind: str, key: str, index: int) -> None:
-    LOG.write(f"{kind} {key} {index} {time.time_ns()}\n")
-
-
-@app.get("/chat-stream")
-async def chat_stream(prompt: str = "Hello", delay: Annotated[float, Query(ge=0, le=5)] = 0.2):
-    key = hashlib.sha1(f"{prompt}|{delay}".encode()).hexdigest()[:12]
-
-    async def tokens():
-        for index, token in enumerate(re.findall(r"\S+\s*|\s+", prompt)):
-            if index:
-                await asyncio.sleep(delay)
-            handed("chat", key, index)
-            yield token
-
-    return StreamingResponse(tokens(), media_type="text/plain; charset=utf-8")
+_spec = importlib.util.spec_from_file_location("reference_app", kit.reference_app())
+assert _spec is not None and _spec.loader is not None
+reference = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = reference  # pydantic resolves the models' annotations in the module, found by its name
+_spec.loader.exec_module(reference)
 
 
-@app.get("/events")
-async def events(
-    interval: Annotated[float, Query(ge=0.01, le=60)] = 1.0,
-    count: Annotated[int | None, Query(ge=1)] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
-):
-    first = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 1
-    key = f"{interval}:{count}:{first}"
+class HandOffs:
+    """ASGI middleware: log each body part the app sends, with what identifies its request."""
 
-    async def stream():
+    def __init__(self, app):
+        self.app = app
+        self.numbers = itertools.count()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        number = next(self.numbers)
+        body = hashlib.sha1()
         sent = 0
-        while count is None or sent < count:
-            if sent:
-                await asyncio.sleep(interval)
-            payload = json.dumps({"seq": first + sent, "time": datetime.now(UTC).isoformat()})
-            handed("events", key, sent)
-            yield f"id: {first + sent}\ndata: {payload}\n\n"
-            sent += 1
+        target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
 
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        async def receiving():
+            message = await receive()
+            if message["type"] == "http.request":
+                body.update(message.get("body", b""))
+            return message
+
+        async def sending(message):
+            nonlocal sent
+            if message["type"] == "http.response.body" and message.get("body"):
+                sent += len(message["body"])
+                LOG.write(f"{number} {scope['method']} {target} {body.hexdigest()} {sent} {time.time_ns()}\n")
+            await send(message)
+
+        await self.app(scope, receiving, sending)
+
+
+app = HandOffs(reference.app)

@@ -19,6 +19,9 @@ An exercise folder ``grader/exercises/<name>/`` holds:
   are ``<name>.<something>`` and they read ``app.<name>`` (the recording).
 - ``evidence.py``: ``evidence(learner, reference) -> dict | None``, what the
   report draws (small, capped: see ``grader.excerpts``).
+- ``timed.py`` (for an exercise with timing checks): ``timed(base_url, rng)``,
+  the streams those checks judge, recorded by its own probe code, each with
+  where its pieces end (``TimedStream``): bench/run.py's timing precision.
 - ``report.py`` (``figures(evidence) -> dict``, charts from
   ``grader.render.charts``) and ``report.html.j2``: its part of the HTML
   report, given ``evidence`` and ``figures`` (list it in ``package-data``).
@@ -32,6 +35,7 @@ in ``reference/app.py``.
 from __future__ import annotations
 
 import importlib
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -40,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from grader.probes.context import ExerciseRun, ProbeContext, RunSettings
-    from grader.recording import AppRecording
+    from grader.recording import AppRecording, Exchange
     from grader.samplefile import Sample
 
 # Every exercise, in the order reports show them. A name is a folder here, the
@@ -69,6 +73,18 @@ class Floor:
     timing: float = 0.0
     heavy: float = 0.0
     alone: float = 0.0
+
+
+@dataclass(frozen=True)
+class TimedStream:
+    """A stream whose pieces' arrival times the exercise's timing checks judge, as its probe recorded it.
+
+    What bench/run.py's timing precision compares with the moments the app
+    handed each piece to its server.
+    """
+
+    exchange: Exchange
+    ends: list[int]  # the byte offset just after each piece (a token, an event), ascending
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,9 @@ class Exercise:
     sample: Sample | None = None
     setup: Callable[[RunSettings], ExerciseRun] = field(default=_no_run)
     floor: Callable[[], Floor] = field(default=Floor)
+    # Its timed streams, recorded on one server (a base URL) by the probe code a grading runs, with the
+    # run's random source: what bench/run.py's timing precision measures (None: nothing of it is timed).
+    timed: Callable[[str, random.Random], Awaitable[list[TimedStream]]] | None = None
     # The HTML report's figures from its evidence, drawn by the folder's report.html.j2 (as ``figures``).
     figures: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     # How to measure what this exercise's recording holds: (exact, sampled) sentences for the report.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
-from grader.exercises.chat import evidence, probe, report
+from grader.exercises.chat import evidence, probe, report, timed
 from grader.exercises.chat.recording import ChatRecording
 from grader.probes.context import TIMING
 
@@ -20,6 +20,7 @@ EXERCISE = Exercise(
     evidence=evidence.evidence,
     figures=report.figures,
     floor=probe.floor,
+    timed=timed.timed,
     try_it=TRY_IT,
     # A nudge per check; the page hint numbers follow the page's "## Hints" list.
     steps={

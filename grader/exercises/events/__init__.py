@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
-from grader.exercises.events import evidence, probe, report, run
+from grader.exercises.events import evidence, probe, report, run, timed
 from grader.exercises.events.recording import EventsRecording
 from grader.probes.context import HEAVY, TIMING
 
@@ -24,6 +24,7 @@ EXERCISE = Exercise(
     evidence=evidence.evidence,
     figures=report.figures,
     floor=probe.floor,
+    timed=timed.timed,
     measured=evidence.measured,
     try_it=TRY_IT,
     steps={

@@ -8,7 +8,7 @@ exercise 1's are timed (``probes.http``, ``checks._common``).
 from __future__ import annotations
 
 from grader.exercises import Exercise, Probe, Step
-from grader.exercises.openai import evidence, probe, report
+from grader.exercises.openai import evidence, probe, report, timed
 from grader.exercises.openai.recording import OpenaiRecording
 from grader.probes.context import TIMING
 
@@ -32,6 +32,7 @@ EXERCISE = Exercise(
     figures=report.figures,
     measured=evidence.measured,
     floor=probe.floor,
+    timed=timed.timed,
     setup=probe.OpenaiRun,
     servers=("", "more", "gone"),
     try_it=CURL,
