@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.cli import DEFAULT_JOBS  # noqa: E402
-from grader.exercises import TimedStream, registry  # noqa: E402
+from grader.exercises import NAMES, TimedStream, registry  # noqa: E402
 from grader.exercises.bigfile import probe as bigfile_probe  # noqa: E402
 from grader.launch import features, resolve_target, running_app  # noqa: E402
 from grader.probes.http import local_client  # noqa: E402
@@ -535,9 +535,8 @@ def parts(quick: bool, work: Path) -> dict:
     """Each measurement, to run when asked for: (quick run, full run)."""
     return {
         "latency": lambda: measure_latency(1, ["reference"], work) if quick else measure_latency(5, LATENCY_APPS, work),
-        "watch": lambda: (
-            measure_watch(1, ["chat"], work) if quick else measure_watch(5, ["chat", "bigfile", "events"], work)
-        ),
+        # Every registered exercise (the quick run: the first one).
+        "watch": lambda: measure_watch(1, list(NAMES[:1]), work) if quick else measure_watch(5, list(NAMES), work),
         "batch": lambda: (
             measure_batch(4, [1, 2], work) if quick else measure_batch(40, sorted({1, 2, 4, DEFAULT_JOBS}), work)
         ),
