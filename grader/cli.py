@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     attempt.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
 
     hint = commands.add_parser("hint", help='the full hint for a check, after the report\'s "look at"')
-    hint.add_argument("check_id", metavar="CHECK_ID", help="as the report names it, like chat.pacing")
+    example = next(iter(registry()[0].steps))
+    hint.add_argument("check_id", metavar="CHECK_ID", help=f"as the report names it, like {example}")
 
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions", help="a folder: one folder, .zip or .py per student")
@@ -527,7 +528,7 @@ def run_init_command(args: argparse.Namespace) -> int:
         return 1
     print(f"Wrote {len(written)} files in {folder.resolve()}: " + ", ".join(written) + ".")
     step = f"cd {folder} && " if folder.resolve() != Path.cwd().resolve() else ""
-    print(f"Start with: {step}streamgrade    (then read exercises/01-chat-stream.md, and README.md)")
+    print(f"Start with: {step}streamgrade    (then read {registry()[0].page}, and README.md)")
     return 0
 
 
