@@ -81,7 +81,8 @@ class GradeResult:
     exercises: list[str]
     checks: list[CheckResult]
     notes: list[str] = field(default_factory=list)
-    # What both apps did, per exercise, for reports (see grader.evidence).
+    # What both apps did, for reports: per exercise its evidence dataclass, and
+    # grader.evidence.AppEvidence under "app" (results.json holds them as JSON).
     evidence: dict[str, Any] = field(default_factory=dict)
     # Which protections held while the app ran: {"level", "in_force", "not_in_force"} (see grader.launch.sandbox).
     protections: dict[str, Any] = field(default_factory=dict)
@@ -153,9 +154,14 @@ class GradeResult:
 
         Fields added later have defaults, so results saved by an earlier
         version still load; what it computed (scores, subtotals) is ignored
-        and computed again.
+        and computed again. The evidence is read back as each exercise's
+        dataclass (``grader.evidence.typed``).
         """
-        return _adapter().validate_python(data)
+        from grader.evidence import typed  # the registry's evidence types, loaded when a result is read
+
+        result = _adapter().validate_python(data)
+        result.evidence = typed(result.evidence)
+        return result
 
 
 @cache

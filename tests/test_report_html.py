@@ -205,7 +205,7 @@ def test_invalid_utf8_in_a_body_becomes_replacement_characters():
     from grader.excerpts import transcript
 
     shown = transcript(b"data: \xff\xfe\n\n", None)
-    assert shown["lines"][0]["text"] == "data: \ufffd\ufffd"
+    assert shown.lines[0].text == "data: \ufffd\ufffd"
 
 
 def test_a_report_without_evidence_still_renders():

@@ -343,7 +343,7 @@ def test_evidence_shows_each_request_with_both_answers_text_as_text_and_bytes_in
     assert counted.learner.hex and counted.learner.body.startswith("00 01 02")
     assert counted.learner.more and counted.learner.size == 300
     assert ("transfer-encoding", "chunked") in next(row for row in rows if "stream" in row.request).learner.headers
-    assert shown.to_dict()["rows"][0]["learner"]["status"] == 200
+    assert shown.answered == 200
 
 
 def test_evidence_without_the_learners_recording_shows_the_reference_alone():

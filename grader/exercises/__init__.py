@@ -17,14 +17,19 @@ An exercise folder ``grader/exercises/<name>/`` holds:
 - ``test_<name>.py``: its checks, pytest functions of the ``app`` (and
   ``reference``) fixture decorated with ``grader.checkapi.check``; their ids
   are ``<name>.<something>`` and they read ``app.<name>`` (the recording).
-- ``evidence.py``: ``evidence(learner, reference) -> dict | None``, what the
-  report draws (small, capped: see ``grader.excerpts``).
+- ``evidence.py``: ``evidence(learner, reference) -> <Name>Evidence | None``,
+  what the report draws (small, capped: see ``grader.excerpts``), a frozen
+  dataclass with full type hints and an ``answered`` property (the status the
+  learner's drawn request got): results.json holds it as JSON and pydantic
+  reads it back from those hints (``grader.evidence.read``).
 - ``timed.py`` (for an exercise with timing checks): ``timed(base_url, rng)``,
   the streams those checks judge, recorded by its own probe code, each with
   where its pieces end (``TimedStream``): bench/run.py's timing precision.
-- ``report.py`` (``figures(evidence) -> dict``, charts from
-  ``grader.render.charts``) and ``report.html.j2``: its part of the HTML
-  report, given ``evidence`` and ``figures`` (list it in ``package-data``).
+- ``report.py`` (``figures(evidence) -> <Name>Figures``, a dataclass, charts
+  from ``grader.render.charts``) and ``report.html.j2``: its part of the HTML
+  report, given ``evidence`` and ``figures`` (list it in ``package-data``);
+  the report renders with ``StrictUndefined``, so a field the template reads
+  and the dataclass lacks fails tests/test_evidence_types.py.
 
 Then add ``<name>`` to ``NAMES`` below (the order is the reports'), and the
 package to ``pyproject.toml``'s ``packages``. Kit files: the page
@@ -40,7 +45,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from grader.probes.context import ExerciseRun, ProbeContext, RunSettings
@@ -52,6 +57,15 @@ if TYPE_CHECKING:
 # `exercises`, and the CSV's "<name>_score" column.
 NAMES: tuple[str, ...] = ("chat", "bigfile", "events", "responses", "openai")
 FOLDER = Path(__file__).parent
+
+
+class Evidence(Protocol):
+    """What an exercise's ``evidence`` returns: a dataclass its ``evidence_type`` names."""
+
+    @property
+    def answered(self) -> int | None:
+        """The status the learner's app answered to the request the evidence draws (None: not recorded)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -111,7 +125,8 @@ class Exercise:
     probes: tuple[Probe, ...]  # in phase order; each gets the one before's recording
     # The status its route answered first: 501 means the starter's placeholder is still there.
     answered: Callable[[Any], int | None]
-    evidence: Callable[[AppRecording, AppRecording], dict[str, Any] | None]
+    evidence: Callable[[AppRecording, AppRecording], Evidence | None]
+    evidence_type: type  # what ``evidence`` returns: results.json's evidence is read back as one
     steps: dict[str, Step]  # check id -> its first hint
     try_it: str  # the request `streamgrade try <name>` sends (a curl command)
     # What must run before a printed command, in the kit's folder ("": the app alone).
@@ -129,7 +144,7 @@ class Exercise:
     # run's random source: what bench/run.py's timing precision measures (None: nothing of it is timed).
     timed: Callable[[str, random.Random], Awaitable[list[TimedStream]]] | None = None
     # The HTML report's figures from its evidence, drawn by the folder's report.html.j2 (as ``figures``).
-    figures: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    figures: Callable[[Any], object] | None = None
     # How to measure what this exercise's recording holds: (exact, sampled) sentences for the report.
     measured: Callable[[Any], tuple[list[str], list[str]]] | None = None
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import jinja2
 
-from grader.exercises import registry
+from grader.evidence import APP, AppEvidence, shown
+from grader.exercises import Evidence, registry
 from grader.render.code import spans
 from grader.render.terminal import EXERCISE_TITLES, MARKS, ROUTES, serve_first
 from grader.results import CheckResult, GradeResult
@@ -64,14 +65,14 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def not_drawn(exercise: str, evidence: dict[str, Any]) -> str:
+def not_drawn(exercise: str, evidence: Evidence | None) -> str:
     """Why the learner's evidence is not drawn, "" when it is: an error status is no stream to draw.
 
     A route not written yet (the starter's 501, a 404) or one that answered an
     error sends a short error body; drawn as token arrivals or parsed as an
     event stream it would only mislead. The checks above say what went wrong.
     """
-    status = (evidence.get("learner") or {}).get("status")
+    status = evidence.answered if evidence is not None else None
     if status is None or 200 <= status < 300:
         return ""
     route = ROUTES.get(exercise, "this route")
@@ -92,23 +93,16 @@ def not_drawn(exercise: str, evidence: dict[str, Any]) -> str:
     return f"No evidence to draw: {route} answered {answered} instead of a stream. The checks above say why."
 
 
-SIDES = (("your app", "learner"), ("reference", "reference"))
-
-
 def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult]) -> dict[str, Any]:
-    evidence = result.evidence.get(exercise) or {}
+    # The exercise's evidence dataclass; None when there is none to draw (an
+    # app that did not start, or a results.json whose evidence is not this grader's).
+    evidence = shown(exercise, result.evidence.get(exercise)) if exercise != APP else None
     subtotal = result.subtotals().get(exercise)
-    # Every figure has a key, None when there is nothing to draw (an app
-    # that did not start has no evidence at all).
-    figures: dict[str, Any] = dict.fromkeys(
-        ("timeline", "probes", "transcript", "problem", "memory", "learner", "reference", "browsers")
-    )
     reason = not_drawn(exercise, evidence)
     if reason:
-        evidence = {}  # the panels stay empty; the reason is said instead
-    shown = next((one for one in registry() if one.name == exercise), None)
-    if shown is not None and shown.figures is not None and evidence:
-        figures.update(shown.figures(evidence))
+        evidence = None  # no panels; the reason is said instead
+    record = next((one for one in registry() if one.name == exercise), None)
+    figures = record.figures(evidence) if record is not None and record.figures is not None and evidence else None
     return {
         "id": exercise,
         "title": EXERCISE_TITLES.get(exercise, exercise),
@@ -117,7 +111,7 @@ def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult])
         "figures": figures,
         "evidence": evidence,
         "not_drawn": reason,
-        "partial": partial(exercise) if evidence else "",
+        "partial": partial(exercise) if evidence is not None else "",
     }
 
 
@@ -138,6 +132,7 @@ def render_html(result: GradeResult) -> str:
             if check.status == "failed"
         )
     )
+    app: AppEvidence | None = shown(APP, result.evidence.get(APP))
     return (
         environment()
         .get_template("report.html.j2")
@@ -147,6 +142,6 @@ def render_html(result: GradeResult) -> str:
             marks=MARKS,
             words=STATUS_WORDS,
             run_words=RUN_WORDS,
-            log=(result.evidence.get("app") or {}).get("log", "") if show_log else "",
+            log=app.log if show_log and app is not None else "",
         )
     )

@@ -24,6 +24,7 @@ EXERCISE = Exercise(
     setup=run.BigfileRun,
     answered=lambda recording: recording.slow_read.status,
     evidence=evidence.evidence,
+    evidence_type=evidence.BigfileEvidence,
     figures=report.figures,
     floor=probe.floor,
     measured=evidence.measured,

@@ -2,55 +2,88 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from grader.excerpts import memory_curve
+from grader.excerpts import LearnerAnswered, MemoryCurve, memory_curve
 from grader.exercises.bigfile.contract import MEMORY_BOUND
 from grader.recording import AppRecording
 
 
-def side(app: AppRecording) -> dict[str, Any] | None:
+@dataclass(frozen=True, kw_only=True)
+class DownloadSide:
+    """One app's download of the whole file, and its memory then and beside a slow client."""
+
+    seconds: float
+    received: int  # bytes
+    rate: float  # bytes per second
+    largest_chunk: int  # the most bytes one read of the connection got
+    stopped_early: str | None  # why the grader gave up before the end
+    memory: MemoryCurve | None
+    slow_memory: MemoryCurve | None
+    status: int | None = None  # None in results saved before it was kept
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimedAgain:
+    """The reference downloaded again beside a slow download (a batch's reference is recorded earlier)."""
+
+    received: int
+    rate: float
+    whole_file_seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class BigfileEvidence(LearnerAnswered):
+    bound: int  # the memory growth allowed, in bytes
+    size: int  # the file's, in bytes
+    slow_read_pause: float
+    learner: DownloadSide | None
+    reference: DownloadSide | None
+    reference_again: TimedAgain | None = None
+
+
+def side(app: AppRecording) -> DownloadSide | None:
     if app.bigfile is None:
         return None
     download = app.bigfile.download
     if download is None:
         return None
-    return {
-        "status": download.status,
-        "seconds": round(download.seconds, 3),
-        "received": download.received,
-        "rate": download.rate,
-        "largest_chunk": download.largest_chunk,
-        "stopped_early": download.stopped_early,
-        "memory": memory_curve(download.memory),
-        "slow_memory": memory_curve(app.bigfile.slow_read.memory),
-    }
+    return DownloadSide(
+        status=download.status,
+        seconds=round(download.seconds, 3),
+        received=download.received,
+        rate=download.rate,
+        largest_chunk=download.largest_chunk,
+        stopped_early=download.stopped_early,
+        memory=memory_curve(download.memory),
+        slow_memory=memory_curve(app.bigfile.slow_read.memory),
+    )
 
 
-def reference_again(app: AppRecording) -> dict[str, Any] | None:
-    """The reference downloaded again beside a slow download (a batch's reference is recorded earlier)."""
+def reference_again(app: AppRecording) -> TimedAgain | None:
     again = app.bigfile.reference_timed_again() if app.bigfile else None
     if again is None:
         return None  # no second timing, or none the check could use
-    return {
-        "received": again.received,
-        "rate": again.rate,
-        "whole_file_seconds": round(app.bigfile.file_size / again.rate, 3),
-    }
+    return TimedAgain(
+        received=again.received,
+        rate=again.rate,
+        whole_file_seconds=round(app.bigfile.file_size / again.rate, 3),
+    )
 
 
-def evidence(app: AppRecording, reference: AppRecording) -> dict[str, Any] | None:
+def evidence(app: AppRecording, reference: AppRecording) -> BigfileEvidence | None:
     bigfile = app.bigfile or reference.bigfile
     if bigfile is None:
         return None
-    return {
-        "bound": MEMORY_BOUND,
-        "size": bigfile.file_size,
-        "slow_read_pause": bigfile.slow_read_pause,
-        "learner": side(app),
-        "reference": side(reference),
-        "reference_again": reference_again(app),
-    }
+    return BigfileEvidence(
+        bound=MEMORY_BOUND,
+        size=bigfile.file_size,
+        slow_read_pause=bigfile.slow_read_pause,
+        learner=side(app),
+        reference=side(reference),
+        reference_again=reference_again(app),
+    )
 
 
 def measured(recording: Any) -> tuple[list[str], list[str]]:

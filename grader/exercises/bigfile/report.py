@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from grader.render.charts import memory_chart
+from grader.exercises.bigfile.evidence import BigfileEvidence, DownloadSide
+from grader.render.charts import MemoryChart, memory_chart
 
 
-def figures(evidence: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "memory": memory_chart(evidence.get("learner"), evidence.get("reference"), evidence["bound"]),
-        "learner": evidence.get("learner"),
-        "reference": evidence.get("reference"),
-    }
+@dataclass(frozen=True, kw_only=True)
+class BigfileFigures:
+    memory: MemoryChart | None
+    learner: DownloadSide | None
+    reference: DownloadSide | None
+
+
+def figures(evidence: BigfileEvidence) -> BigfileFigures:
+    sides = (("your app", evidence.learner), ("reference", evidence.reference))
+    return BigfileFigures(
+        memory=memory_chart([(name, side.memory) for name, side in sides if side], evidence.bound),
+        learner=evidence.learner,
+        reference=evidence.reference,
+    )

@@ -18,6 +18,7 @@ EXERCISE = Exercise(
     probes=(Probe(TIMING, probe.probe),),
     answered=lambda recording: recording.solo.status,
     evidence=evidence.evidence,
+    evidence_type=evidence.ChatEvidence,
     figures=report.figures,
     floor=probe.floor,
     timed=timed.timed,

@@ -2,28 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from grader.render.charts import timeline
+from grader.exercises.chat.evidence import ChatEvidence, TokenSide
+from grader.render.charts import Timeline, timeline
 from grader.timing import median
 
-SIDES = (("your app", "learner"), ("reference", "reference"))
+
+@dataclass(frozen=True, kw_only=True)
+class LoopRow:
+    """How fast one app's server answered a small request: idle, and while several streams ran."""
+
+    name: str
+    idle: float
+    median: float
+    slowest: float
 
 
-def figures(evidence: dict[str, Any]) -> dict[str, Any]:
-    delay = evidence["delay"]
-    sides = [(label, evidence[key]) for label, key in SIDES if evidence.get(key)]
-    rows = [(label, [a[0] for a in side["arrivals"]], [a[1] for a in side["arrivals"]]) for label, side in sides]
-    tokens = len(evidence["reference"]["arrivals"]) if evidence.get("reference") else 0
-    return {
-        "timeline": timeline(rows, [index * delay for index in range(tokens)], "token"),
-        "probes": [
-            {
-                "name": label,
-                "idle": median(side["idle_latencies"]),
-                "median": median(side["busy_latencies"]),
-                "slowest": max(side["busy_latencies"], default=0.0),
-            }
+@dataclass(frozen=True, kw_only=True)
+class TokenFigures:
+    timeline: Timeline | None
+    probes: list[LoopRow]
+
+
+def token_figures(delay: float, learner: TokenSide | None, reference: TokenSide | None) -> TokenFigures:
+    """The tokens' timeline and the loop's table: exercise 1's, and exercise 5's (the same kind of evidence)."""
+    sides = [(label, side) for label, side in (("your app", learner), ("reference", reference)) if side]
+    rows = [(label, [at for at, _ in side.arrivals], [text for _, text in side.arrivals]) for label, side in sides]
+    tokens = len(reference.arrivals) if reference else 0
+    return TokenFigures(
+        timeline=timeline(rows, [index * delay for index in range(tokens)], "token"),
+        probes=[
+            LoopRow(
+                name=label,
+                idle=median(side.idle_latencies),
+                median=median(side.busy_latencies),
+                slowest=max(side.busy_latencies, default=0.0),
+            )
             for label, side in sides
         ],
-    }
+    )
+
+
+def figures(evidence: ChatEvidence) -> TokenFigures:
+    return token_figures(evidence.delay, evidence.learner, evidence.reference)

@@ -22,6 +22,7 @@ EXERCISE = Exercise(
     setup=run.EventsRun,
     answered=lambda recording: recording.solo.status,
     evidence=evidence.evidence,
+    evidence_type=evidence.EventsEvidence,
     figures=report.figures,
     floor=probe.floor,
     timed=timed.timed,

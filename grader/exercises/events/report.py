@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from grader.render.charts import timeline
+from grader.excerpts import Transcript
+from grader.exercises.events.evidence import BrowserSeen, EventsEvidence, FramingProblem
+from grader.render.charts import Timeline, timeline
 
-SIDES = (("your app", "learner"), ("reference", "reference"))
+
+@dataclass(frozen=True, kw_only=True)
+class EventsFigures:
+    timeline: Timeline | None
+    transcript: Transcript | None  # the learner's stream, byte for byte
+    problem: FramingProblem | None
+    browsers: list[tuple[str, BrowserSeen]] | None  # what a browser's EventSource received, per app it ran for
 
 
-def figures(evidence: dict[str, Any]) -> dict[str, Any]:
-    interval = evidence["interval"]
-    sides = [(label, evidence[key]) for label, key in SIDES if evidence.get(key)]
+def figures(evidence: EventsEvidence) -> EventsFigures:
+    sides = [(label, side) for label, side in (("your app", evidence.learner), ("reference", evidence.reference))]
     rows = [
-        (label, side["arrivals"], [f"event {n}" for n in range(1, len(side["arrivals"]) + 1)]) for label, side in sides
+        (label, side.arrivals, [f"event {n}" for n in range(1, len(side.arrivals) + 1)])
+        for label, side in sides
+        if side
     ]
-    # What a browser's EventSource received, for each app a browser ran for.
-    seen = [(label, (evidence.get(key) or {}).get("browser")) for label, key in SIDES]
-    return {
-        "timeline": timeline(rows, [index * interval for index in range(evidence["count"])], "event"),
-        "transcript": (evidence.get("learner") or {}).get("transcript"),
-        "problem": (evidence.get("learner") or {}).get("problem"),
-        "browsers": [(label, browser) for label, browser in seen if browser] or None,
-    }
+    learner = evidence.learner
+    return EventsFigures(
+        timeline=timeline(rows, [index * evidence.interval for index in range(evidence.count)], "event"),
+        transcript=learner.transcript if learner else None,
+        problem=learner.problem if learner else None,
+        browsers=[(label, side.browser) for label, side in sides if side and side.browser] or None,
+    )

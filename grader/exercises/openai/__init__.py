@@ -29,6 +29,7 @@ EXERCISE = Exercise(
     probes=(Probe(TIMING, probe.probe),),
     answered=lambda recording: recording.solo.exchange.status,
     evidence=evidence.evidence,
+    evidence_type=evidence.OpenaiEvidence,
     figures=report.figures,
     measured=evidence.measured,
     floor=probe.floor,

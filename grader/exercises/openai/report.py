@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from grader.exercises.chat import report as chat_report
+from grader.excerpts import Transcript
+from grader.exercises.chat.report import TokenFigures, token_figures
+from grader.exercises.openai.evidence import ChunkProblem, ClientSeen, OpenaiEvidence
 
 
-def figures(evidence: dict[str, Any]) -> dict[str, Any]:
-    """Exercise 1's token timeline and loop table (the same kind of evidence), and the stream's transcript."""
-    learner = evidence.get("learner") or {}
-    return {
-        **chat_report.figures(evidence),
-        "transcript": learner.get("transcript"),
-        "problem": learner.get("problem"),
-        "client": learner.get("client"),
-        "done": learner.get("done", True),
-    }
+@dataclass(frozen=True, kw_only=True)
+class OpenaiFigures(TokenFigures):
+    """Exercise 1's token timeline and loop table (the same kind of evidence), and the learner's stream."""
+
+    transcript: Transcript | None
+    problem: ChunkProblem | None
+    client: ClientSeen | None
+    done: bool
+
+
+def figures(evidence: OpenaiEvidence) -> OpenaiFigures:
+    tokens = token_figures(evidence.delay, evidence.learner, evidence.reference)
+    learner = evidence.learner
+    return OpenaiFigures(
+        timeline=tokens.timeline,
+        probes=tokens.probes,
+        transcript=learner.transcript if learner else None,
+        problem=learner.problem if learner else None,
+        client=learner.client if learner else None,
+        done=learner.done if learner else True,
+    )

@@ -22,6 +22,7 @@ EXERCISE = Exercise(
     servers=("",),
     answered=lambda recording: recording.hello[0].exchange.status if recording.hello else None,
     evidence=evidence.evidence,
+    evidence_type=evidence.ResponsesEvidence,
     try_it=TRY_IT,
     # A nudge per check; the page hint numbers follow the page's "## Hints" list.
     steps={

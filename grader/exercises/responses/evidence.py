@@ -7,8 +7,7 @@ text here; renderers escape it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from grader.exercises.responses.recording import ResponsesRecording
 from grader.recording import AppRecording, Exchange
@@ -43,8 +42,11 @@ class Row:
 class ResponsesEvidence:
     rows: list[Row]
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @property
+    def answered(self) -> int | None:
+        """The status of the route the report names (GET /hello): a 501 there is the starter's."""
+        first = self.rows[0].learner if self.rows else None
+        return first.status if first else None
 
 
 def readable_text(body: bytes) -> str | None:
@@ -90,10 +92,5 @@ def collect(learner: ResponsesRecording | None, reference: ResponsesRecording | 
     return ResponsesEvidence(rows(learner, reference))
 
 
-def evidence(app: AppRecording, reference: AppRecording) -> dict[str, Any] | None:
-    """The rows, and the status of the route the report names (GET /hello): a 501 there is the starter's."""
-    shown = collect(app.responses, reference.responses)
-    if shown is None:
-        return None
-    first = shown.rows[0].learner if shown.rows else None
-    return {**shown.to_dict(), "learner": {"status": first.status} if first else None}
+def evidence(app: AppRecording, reference: AppRecording) -> ResponsesEvidence | None:
+    return collect(app.responses, reference.responses)
