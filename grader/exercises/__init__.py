@@ -40,7 +40,6 @@ in ``reference/app.py``.
 from __future__ import annotations
 
 import importlib
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -48,6 +47,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import random
+
     from grader.probes.context import ExerciseRun, ProbeContext, RunSettings
     from grader.recording import AppRecording, Exchange
     from grader.samplefile import Sample
