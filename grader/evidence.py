@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from grader.excerpts import LOG_CAP, TEXT_CAP, capped
 from grader.exercises import registry
 from grader.recording import AppRecording
+from grader.results import Measurement
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -46,7 +47,7 @@ class AppEvidence:
     crashes: list[CrashShown] = field(default_factory=list)
 
 
-def measurement(app: AppRecording) -> dict[str, Any]:
+def measurement(app: AppRecording) -> Measurement:
     """Which of the app's figures are exact and which are sampled or coarse, in words for every report."""
     exact: list[str] = []
     sampled: list[str] = []
@@ -57,7 +58,7 @@ def measurement(app: AppRecording) -> dict[str, Any]:
             # Said once, however many exercises measured the same way (the disconnect's CPU time: 3 and 5).
             exact += [sentence for sentence in said_exact if sentence not in exact]
             sampled += [sentence for sentence in said_sampled if sentence not in sampled]
-    return {"backend": app.backend, "exact": exact, "sampled": sampled}
+    return Measurement(backend=app.backend, exact=exact, sampled=sampled)
 
 
 def crashes(app: AppRecording) -> list[CrashShown]:

@@ -337,7 +337,7 @@ class GradingSession:
             protections=self._recordings[0].protections if self._recordings else {},
             unwritten=self._recordings[0].unwritten() if self._recordings else [],
             timings=dict(self._recordings[0].elapsed) if self._recordings else {},
-            measurement=measurement(self._recordings[0]) if self._recordings else {},
+            measurement=measurement(self._recordings[0]) if self._recordings else None,
         )
         if self.json_path:
             Path(self.json_path).write_text(render_json(self.result), encoding="utf-8")

@@ -22,6 +22,15 @@ Status = Literal["passed", "failed", "error", "skipped", "inconclusive"]
 UNCOUNTED: frozenset[str] = frozenset({"error", "inconclusive"})
 
 
+@dataclass(frozen=True, kw_only=True)
+class Measurement:
+    """How the app was measured (grader.evidence.measurement): which figures are exact, which sampled, in words."""
+
+    backend: str  # "linux" or "portable"
+    exact: list[str]
+    sampled: list[str]
+
+
 @dataclass
 class CheckResult:
     id: str
@@ -86,8 +95,8 @@ class GradeResult:
     evidence: dict[str, Any] = field(default_factory=dict)
     # Which protections held while the app ran: {"level", "in_force", "not_in_force"} (see grader.launch.sandbox).
     protections: dict[str, Any] = field(default_factory=dict)
-    # How the app was measured: {"backend", "exact": [...], "sampled": [...]} (see grader.evidence.measurement).
-    measurement: dict[str, Any] = field(default_factory=dict)
+    # How the app was measured (None when nothing was recorded).
+    measurement: Measurement | None = None
     # A batch's submission name, exactly as the class folder has it (grades.csv's identity column).
     name: str = ""
     # Exercises whose route still answers 501, the starter's placeholder: their checks say nothing yet.
@@ -159,6 +168,8 @@ class GradeResult:
         """
         from grader.evidence import typed  # the registry's evidence types, loaded when a result is read
 
+        if isinstance(data, dict) and data.get("measurement") == {}:
+            data = {**data, "measurement": None}  # what a result with no recording at all held before
         result = _adapter().validate_python(data)
         result.evidence = typed(result.evidence)
         return result

@@ -25,7 +25,7 @@ from grader.exercises.openai.evidence import ChunkProblem, ClientSeen, OpenaiEvi
 from grader.exercises.responses.evidence import ResponsesEvidence
 from grader.render import html
 from grader.render.html import render_html
-from grader.results import CheckResult, GradeResult
+from grader.results import CheckResult, GradeResult, Measurement
 
 SAVED = Path(__file__).parent / "saved-results.json"
 
@@ -46,6 +46,13 @@ def test_a_results_json_saved_before_the_evidence_was_typed_reads_back_as_each_d
     for name, shown in result.evidence.items():
         assert type(shown) is evidence_type(name), name
     assert isinstance(result.evidence[APP], AppEvidence) and result.evidence[APP].log
+
+
+def test_how_the_app_was_measured_reads_back_typed_and_none_where_nothing_was_recorded():
+    result = GradeResult.from_dict(saved())
+    assert isinstance(result.measurement, Measurement) and result.measurement.backend == "linux"
+    assert result.to_dict()["measurement"] == saved()["measurement"]
+    assert GradeResult.from_dict({**saved(), "measurement": {}}).measurement is None
 
 
 def test_the_evidence_is_written_back_in_the_shape_it_was_read():
@@ -215,6 +222,12 @@ def every_read() -> list[tuple[str, int, str]]:
         ("report.html.j2", offset, said)
         for offset, said in attribute_reads(main, MACRO_VARIABLES)
         if start < offset < end
+    ]
+    # How the app was measured, at the top of every report.
+    reads += [
+        ("report.html.j2", offset, said)
+        for offset, said in attribute_reads(main, {"result"})
+        if said.startswith("measurement.")
     ]
     return reads
 

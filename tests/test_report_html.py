@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from grader.render.html import render_html
-from grader.results import CheckResult, GradeResult
+from grader.results import CheckResult, GradeResult, Measurement
 
 MiB = 2**20
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"></svg><svg onload=alert(3)>'
@@ -216,11 +216,11 @@ def test_a_report_without_evidence_still_renders():
     assert "<svg" not in page
 
 
-SAMPLED = {
-    "backend": "portable",
-    "exact": [],
-    "sampled": ["memory peaks: the largest of samples taken every 20 ms over the app's processes"],
-}
+SAMPLED = Measurement(
+    backend="portable",
+    exact=[],
+    sampled=["memory peaks: the largest of samples taken every 20 ms over the app's processes"],
+)
 
 
 def test_every_report_says_which_backend_measured_and_what_was_sampled():
@@ -234,7 +234,7 @@ def test_every_report_says_which_backend_measured_and_what_was_sampled():
     assert "Measured with the portable backend:" in render_terminal(result)
     assert '"backend": "portable"' in render_json(result)
     exact = a_result(
-        EVERY_STATUS, measurement={"backend": "linux", "exact": ["CPU time: to the nanosecond"], "sampled": []}
+        EVERY_STATUS, measurement=Measurement(backend="linux", exact=["CPU time: to the nanosecond"], sampled=[])
     )
     assert "Exact: CPU time: to the nanosecond" in render_html(exact)
     assert "Measured with" not in render_terminal(exact)  # exact figures, the usual case: nothing to add

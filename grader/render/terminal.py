@@ -132,9 +132,9 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
                 "not in force: " + text, WIDTH, initial_indent=f"  {marks['failed']} ", subsequent_indent="    "
             )
     measured = result.measurement
-    if measured.get("sampled"):  # exact figures are the usual case: nothing to say then
-        lines.append(f"Measured with the {measured.get('backend') or 'portable'} backend:")
-        for text in measured["sampled"]:
+    if measured is not None and measured.sampled:  # exact figures are the usual case: nothing to say then
+        lines.append(f"Measured with the {measured.backend or 'portable'} backend:")
+        for text in measured.sampled:
             lines += wrapped(text, WIDTH, initial_indent="  ~ ", subsequent_indent="    ")
     score_line = f"Score: {points(result.base_score)}/{points(result.max_score)}"
     if result.extra_credit_max:
