@@ -7,7 +7,7 @@ recordings of the app under test (``app``) and of the reference
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pytest
@@ -19,12 +19,12 @@ class CheckFailed(AssertionError):
     """The app broke the contract. Say what was expected, what happened, and why."""
 
     def __init__(
-        self, message: str, *, hint: str = "", evidence: dict[str, Any] | None = None, reproduce: str = ""
+        self, message: str, *, hint: str = "", evidence: Mapping[str, Any] | None = None, reproduce: str = ""
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
-        self.evidence = evidence or {}
+        self.evidence: dict[str, Any] = dict(evidence or {})
         self.reproduce = reproduce  # the request that failed, when it is not the check's usual one
 
 

@@ -35,8 +35,8 @@ class CrashShown:
 
     exercise: str  # the server whose log showed it ("chat", "chat-more")
     exception: str
-    file: str | None
-    line: int | None
+    file: str  # the learner's file it was raised in ("" when no frame is theirs)
+    line: int
     count: int
     traceback: list[str]
 

@@ -6,13 +6,16 @@ functions of a ``GradeResult``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from math import isfinite
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
+
+    from grader.recording import Crash
 
 Status = Literal["passed", "failed", "error", "skipped", "inconclusive"]
 
@@ -29,6 +32,29 @@ class Measurement:
     backend: str  # "linux" or "portable"
     exact: list[str]
     sampled: list[str]
+
+
+class CrashDetails(TypedDict):
+    """A failed check's evidence when the learner's app raised: the one shape of it a renderer reads.
+
+    Other evidence is each check's own numbers, kept in results.json as they
+    are; the report reads this one to know the message already names the
+    exception (else it shows the server's log).
+    """
+
+    exception: str  # its last line: "NameError: name 'time' is not defined"
+    file: str  # the learner's file it was raised in ("" when no frame is theirs)
+    line: int
+    traceback: list[str]
+
+
+def crash_details(crash: Crash) -> CrashDetails:
+    return CrashDetails(exception=crash.exception, file=crash.file, line=crash.line, traceback=crash.traceback)
+
+
+def names_a_crash(evidence: Mapping[str, Any]) -> bool:
+    """Whether a check's evidence is ``CrashDetails``: it named the exception the learner's app raised."""
+    return isinstance(evidence.get("exception"), str)
 
 
 @dataclass

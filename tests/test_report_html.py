@@ -338,3 +338,16 @@ def test_what_a_browser_received_is_shown_per_connection_for_both_apps():
 def test_no_browser_panel_where_no_browser_ran():
     text = visible_text(render_html(a_result(EVERY_STATUS)))
     assert "EventSource received" not in text
+
+
+@pytest.mark.parametrize(("named", "log_shown"), [(False, True), (True, False)])
+def test_a_500_shows_the_servers_log_unless_the_check_named_the_exception(named, log_shown):
+    from grader.recording import Crash
+    from grader.results import crash_details, names_a_crash
+
+    crash = Crash("NameError: name 'time' is not defined", "app.py", 12, ["Traceback", "NameError"])
+    details = crash_details(crash) if named else {}
+    assert names_a_crash(details) is not log_shown
+    failed = a_check("chat.status", "failed", message="GET /chat-stream was answered with 500", evidence=details)
+    page = render_html(a_result([a_check("app.starts", "passed"), failed], evidence=evidence(log="the log")))
+    assert ("What the server printed" in page) is log_shown

@@ -7,6 +7,7 @@ from typing import Protocol
 from grader.checkapi import CheckFailed, Inconclusive, seconds
 from grader.probes.disconnect import DisconnectRecording
 from grader.recording import Crash, Exchange
+from grader.results import crash_details
 from grader.timing import gaps, median
 from grader.tracebacks import describe
 
@@ -70,7 +71,7 @@ def require_no_crash(answer: Answer, what: str, crash: Crash | None, *, body: bo
     raise CheckFailed(
         f"{happened}: your app raised an error.\n{describe(crash)}",
         hint=CRASH_HINT,
-        evidence={"exception": crash.exception, "file": crash.file, "line": crash.line, "traceback": crash.traceback},
+        evidence=crash_details(crash),
     )
 
 

@@ -18,7 +18,7 @@ from grader.evidence import APP, AppEvidence, shown
 from grader.exercises import Evidence, registry
 from grader.render.code import spans
 from grader.render.terminal import EXERCISE_TITLES, MARKS, ROUTES, serve_first
-from grader.results import CheckResult, GradeResult
+from grader.results import CheckResult, GradeResult, names_a_crash
 
 # An exercise folder may hold this template: the report includes it with the exercise's evidence.
 PARTIAL = "report.html.j2"
@@ -127,7 +127,7 @@ def render_html(result: GradeResult) -> str:
         or any("stopped by itself" in note for note in result.notes)
         # A 500 whose exception the check could not name: the whole log is the next best thing.
         or any(
-            "500" in check.message and "exception" not in check.evidence
+            "500" in check.message and not names_a_crash(check.evidence)
             for check in result.checks
             if check.status == "failed"
         )

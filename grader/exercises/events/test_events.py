@@ -24,6 +24,7 @@ from grader.exercises.events import TRY_IT
 from grader.exercises.events.contract import EVENTS_DEFAULT_INTERVAL
 from grader.exercises.events.recording import BrowserRecording, EventsMore
 from grader.recording import Exchange
+from grader.results import crash_details
 from grader.timing import arrival_at_offsets, clusters, gaps, median
 from grader.tracebacks import describe
 
@@ -549,7 +550,7 @@ def test_events_disconnect(app, reference):
                 f"The endless streams ({endless}, no count) broke off before the client left: your app raised an "
                 f"error.\n{describe(crash)}",
                 hint=CRASH_HINT,
-                evidence={"exception": crash.exception, "traceback": crash.traceback},
+                evidence=crash_details(crash),
             )
         how = gone.error or f"{len(gone.ended_early)} of {gone.streams} ended by themselves ({gone.ended_early[0]})"
         raise CheckFailed(

@@ -29,6 +29,7 @@ from grader.exercises.openai.stream import (
     token_count,
 )
 from grader.recording import AppRecording, Crash
+from grader.results import crash_details
 from grader.timing import bursts, clusters
 from grader.tracebacks import describe
 
@@ -510,7 +511,7 @@ def test_openai_disconnect(app, reference):
             raise CheckFailed(
                 f"The {long_streams} broke off before the client left: your app raised an error.\n{describe(crash)}",
                 hint=CRASH_HINT,
-                evidence={"exception": crash.exception, "traceback": crash.traceback},
+                evidence=crash_details(crash),
             )
         how = gone.error or (
             f"answered {gone.refused}" if gone.refused is not None else f"{len(gone.ended_early)} ended early"

@@ -35,6 +35,7 @@ from grader.exercises.responses.contract import (
 )
 from grader.exercises.responses.recording import Asked, ResponsesRecording
 from grader.recording import Crash, Exchange
+from grader.results import crash_details
 
 BASE = "http://127.0.0.1:8000"
 JSON_HINT = (
@@ -327,7 +328,7 @@ def judge_bytes(recording: ResponsesRecording, crash: Crash | None) -> None:
                 f"{what} was answered with 500: {crash.exception}. FastAPI turns what a route returns into JSON, "
                 "and tried to read your bytes as UTF-8 text; byte 128 and above are not text.",
                 hint=JSON_HINT,
-                evidence={"exception": crash.exception, "traceback": crash.traceback},
+                evidence=crash_details(crash),
             )
         require_status(exchange, 200, what, crash)
         json_instead(exchange, what)
