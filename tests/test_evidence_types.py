@@ -80,6 +80,7 @@ def test_a_result_whose_evidence_is_not_this_graders_still_loads_and_renders_wit
     page = render_html(result)
     events = page[page.index('<section id="events">') : page.index('<section id="responses">')]
     assert "Evidence:" not in events and "Evidence: when the tokens arrived" in page
+    assert "saved in a form this version of streamgrade does not read" in events
 
 
 def doctored(result: GradeResult) -> GradeResult:

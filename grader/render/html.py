@@ -93,12 +93,20 @@ def not_drawn(exercise: str, evidence: Evidence | None) -> str:
     return f"No evidence to draw: {route} answered {answered} instead of a stream. The checks above say why."
 
 
+# Evidence that is not this version's dataclass: results saved by another version, or damaged.
+UNREADABLE = (
+    "No evidence to draw: the evidence in these results was saved in a form this version of streamgrade "
+    "does not read. The scores above stand; grade again to see it drawn."
+)
+
+
 def exercise_view(result: GradeResult, exercise: str, checks: list[CheckResult]) -> dict[str, Any]:
     # The exercise's evidence dataclass; None when there is none to draw (an
     # app that did not start, or a results.json whose evidence is not this grader's).
-    evidence = shown(exercise, result.evidence.get(exercise)) if exercise != APP else None
+    saved = result.evidence.get(exercise) if exercise != APP else None
+    evidence = shown(exercise, saved)
     subtotal = result.subtotals().get(exercise)
-    reason = not_drawn(exercise, evidence)
+    reason = not_drawn(exercise, evidence) if evidence is not None or saved is None else UNREADABLE
     if reason:
         evidence = None  # no panels; the reason is said instead
     record = next((one for one in registry() if one.name == exercise), None)
