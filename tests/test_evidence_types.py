@@ -1,5 +1,6 @@
 """Evidence and report data are typed: a saved results.json reads back as each exercise's dataclass, and a
-field a template reads that the dataclass lacks fails here.
+field a template reads that the data lacks fails here (the exercises' partials, the report's timeline and
+measurement, the class's index page).
 
 saved-results.json was written by streamgrade before the evidence was typed (plain dicts then), from a real
 recording of the reference solution on every exercise, browser included: the shape results.json kept.
@@ -24,6 +25,7 @@ from grader.exercises.events.evidence import EventsEvidence, FramingProblem
 from grader.exercises.openai.evidence import ChunkProblem, ClientSeen, OpenaiEvidence
 from grader.exercises.responses.evidence import ResponsesEvidence
 from grader.render import html
+from grader.render.classreport import render_index
 from grader.render.html import render_html
 from grader.results import CheckResult, GradeResult, Measurement
 
@@ -187,6 +189,8 @@ def test_every_exercise_draws_its_evidence_from_the_saved_and_the_doctored_resul
 
 # What the renderer binds to typed report data in the main template's timeline macro.
 MACRO_VARIABLES = {"figure", "row", "mark", "tick"}
+INDEX = "index.html.j2"
+INDEX_VARIABLES = {"bin", "student", "row"}
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 STRING = re.compile(r"\"[^\"]*\"|'[^']*'")
 ACCESS = re.compile(r"(?<![\w.])([a-z_]+)((?:\.[a-z_]+)+)")
@@ -230,29 +234,50 @@ def every_read() -> list[tuple[str, int, str]]:
         for offset, said in attribute_reads(main, {"result"})
         if said.startswith("measurement.")
     ]
+    # The class's page: its score chart, its students and its pass rates.
+    reads += [(INDEX, offset, said) for offset, said in attribute_reads(html.template_source(INDEX), INDEX_VARIABLES)]
     return reads
 
 
+def render(template: str) -> None:
+    """Every variant through the renderer that uses ``template``."""
+    if template == INDEX:
+        correct, faulty, alone = variants()
+        extra = replace(
+            correct, checks=[*correct.checks, CheckResult("chat.more", "chat", "More", "passed", 1, bonus=True)]
+        )
+        render_index({"ann": extra, "bob": faulty, "cy": alone}, {"bob": "late"}, list(NAMES), "A class", "students")
+    else:
+        for result in variants():
+            render_html(result)
+
+
 def test_every_variant_renders_as_the_templates_are_written():
-    for result in variants():
-        render_html(result)  # StrictUndefined: every field read is one the data has
+    for template in ("report.html.j2", INDEX):
+        render(template)  # StrictUndefined: every field read is one the data has
 
 
 def test_every_exercise_has_a_partial_that_reads_its_evidence():
     assert len(partials()) == len(NAMES)
-    assert {name for name, _, _ in every_read()} == {*partials(), "report.html.j2"}
+    assert {name for name, _, _ in every_read()} == {*partials(), "report.html.j2", INDEX}
+
+
+@pytest.fixture
+def templates(monkeypatch):
+    """Templates read through a patched ``template_source``: the compiled ones are forgotten before and after."""
+    html.environment.cache_clear()
+    yield monkeypatch
+    html.environment.cache_clear()
 
 
 @pytest.mark.parametrize(("template", "offset", "said"), every_read(), ids=lambda value: str(value))
-def test_a_field_the_template_reads_and_the_data_lacks_fails_the_report(template, offset, said, monkeypatch):
-    results = variants()
+def test_a_field_the_template_reads_and_the_data_lacks_fails_the_report(template, offset, said, templates):
     source = html.template_source(template)
     renamed = source[:offset] + "_renamed" + source[offset:]
     original = html.template_source
-    monkeypatch.setattr(html, "template_source", lambda name: renamed if name == template else original(name))
+    templates.setattr(html, "template_source", lambda name: renamed if name == template else original(name))
     with pytest.raises(jinja2.UndefinedError, match="_renamed"):
-        for result in results:
-            render_html(result)
+        render(template)
 
 
 def test_typed_evidence_is_read_back_unchanged():

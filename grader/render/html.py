@@ -8,6 +8,7 @@ are inline SVG whose coordinates are computed here; there is no script.
 
 from __future__ import annotations
 
+from functools import cache
 from http import HTTPStatus
 from importlib import resources
 from typing import Any
@@ -50,7 +51,9 @@ def partial(exercise: str) -> str:
     return name if (resources.files("grader") / name).is_file() else ""
 
 
+@cache
 def environment() -> jinja2.Environment:
+    """One environment, its templates compiled once: a batch renders a report per student."""
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(template_source),
         autoescape=True,
@@ -61,7 +64,8 @@ def environment() -> jinja2.Environment:
     env.filters["mib"] = lambda value: f"{value / 2**20:.1f} MiB"
     env.filters["ms"] = lambda value: f"{value * 1000:.0f} ms"
     env.filters["serve_first"] = serve_first
-    env.filters["code_spans"] = spans
+    # str(): a name the data lacks fails as StrictUndefined does (naming it), not as a TypeError in spans.
+    env.filters["code_spans"] = lambda text: spans(str(text))
     return env
 
 
