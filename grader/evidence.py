@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.excerpts import LOG_CAP, TEXT_CAP, capped
 from grader.exercises import registry
+from grader.launch.sandbox import Protections
 from grader.recording import AppRecording
 from grader.results import Measurement
 
@@ -59,6 +60,11 @@ def measurement(app: AppRecording) -> Measurement:
             exact += [sentence for sentence in said_exact if sentence not in exact]
             sampled += [sentence for sentence in said_sampled if sentence not in sampled]
     return Measurement(backend=app.backend, exact=exact, sampled=sampled)
+
+
+def protections(app: AppRecording) -> Protections | None:
+    """Which protections held for the app (its recording keeps the sandbox's words as a dict); None if none said."""
+    return Protections(**app.protections) if app.protections else None
 
 
 def crashes(app: AppRecording) -> list[CrashShown]:

@@ -23,7 +23,7 @@ import pytest
 from grader import __version__, fixtures, kit, launch, options
 from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, NotRun
 from grader.evidence import collect as collect_evidence
-from grader.evidence import measurement
+from grader.evidence import measurement, protections
 from grader.exercises import NAMES as EXERCISES
 from grader.launch import DEFAULT_START_TIMEOUT, AppTarget, Limits, Policy, TargetError, resolve_level, resolve_target
 from grader.probes.run import record_apps
@@ -334,7 +334,7 @@ class GradingSession:
             checks=list(self.results.values()),
             notes=notes,
             evidence=collect_evidence(*self._recordings) if self._recordings else {},
-            protections=self._recordings[0].protections if self._recordings else {},
+            protections=protections(self._recordings[0]) if self._recordings else None,
             unwritten=self._recordings[0].unwritten() if self._recordings else [],
             timings=dict(self._recordings[0].elapsed) if self._recordings else {},
             measurement=measurement(self._recordings[0]) if self._recordings else None,

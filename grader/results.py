@@ -12,6 +12,9 @@ from functools import cache
 from math import isfinite
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+# Which protections held for the app, in words (the sandbox's own plain data): typed on the result too.
+from grader.launch.sandbox import Protections
+
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
@@ -119,8 +122,8 @@ class GradeResult:
     # What both apps did, for reports: per exercise its evidence dataclass, and
     # grader.evidence.AppEvidence under "app" (results.json holds them as JSON).
     evidence: dict[str, Any] = field(default_factory=dict)
-    # Which protections held while the app ran: {"level", "in_force", "not_in_force"} (see grader.launch.sandbox).
-    protections: dict[str, Any] = field(default_factory=dict)
+    # Which protections held while the app ran (None when no app was started).
+    protections: Protections | None = None
     # How the app was measured (None when nothing was recorded).
     measurement: Measurement | None = None
     # A batch's submission name, exactly as the class folder has it (grades.csv's identity column).
@@ -194,8 +197,9 @@ class GradeResult:
         """
         from grader.evidence import typed  # the registry's evidence types, loaded when a result is read
 
-        if isinstance(data, dict) and data.get("measurement") == {}:
-            data = {**data, "measurement": None}  # what a result with no recording at all held before
+        if isinstance(data, dict):
+            # What a result with no recording at all held before: {}, none.
+            data = {**data, **{name: None for name in ("measurement", "protections") if data.get(name) == {}}}
         result = _adapter().validate_python(data)
         result.evidence = typed(result.evidence)
         return result

@@ -24,6 +24,7 @@ from grader.exercises.bigfile.evidence import BigfileEvidence, TimedAgain
 from grader.exercises.events.evidence import EventsEvidence, FramingProblem
 from grader.exercises.openai.evidence import ChunkProblem, ClientSeen, OpenaiEvidence
 from grader.exercises.responses.evidence import ResponsesEvidence
+from grader.launch.sandbox import Protections
 from grader.render import html
 from grader.render.classreport import render_index
 from grader.render.html import render_html
@@ -55,6 +56,14 @@ def test_how_the_app_was_measured_reads_back_typed_and_none_where_nothing_was_re
     assert isinstance(result.measurement, Measurement) and result.measurement.backend == "linux"
     assert result.to_dict()["measurement"] == saved()["measurement"]
     assert GradeResult.from_dict({**saved(), "measurement": {}}).measurement is None
+
+
+def test_which_protections_held_reads_back_typed_and_none_where_no_app_was_started():
+    held = {"level": "isolate", "in_force": ["a user of its own"], "not_in_force": []}
+    result = GradeResult.from_dict({**saved(), "protections": held})
+    assert result.protections == Protections(level="isolate", in_force=["a user of its own"], not_in_force=[])
+    assert result.to_dict()["protections"] == held
+    assert GradeResult.from_dict(saved()).protections is None  # saved with {}: no app was started
 
 
 def test_the_evidence_is_written_back_in_the_shape_it_was_read():
@@ -153,7 +162,10 @@ def reference_only(result: GradeResult) -> GradeResult:
 def variants() -> tuple[GradeResult, ...]:
     """The saved evidence as it is, doctored as a faulty app's, and with the reference's side alone."""
     drawn = with_checks(GradeResult.from_dict(saved()))
-    return drawn, doctored(drawn), reference_only(drawn)
+    drawn.protections = Protections(level="limits", in_force=["memory capped"], not_in_force=["isolation: needs root"])
+    faulty = doctored(drawn)
+    faulty.protections = Protections(level="a level the report has no words for")
+    return drawn, faulty, reference_only(drawn)
 
 
 def test_every_exercise_draws_its_evidence_from_the_saved_and_the_doctored_results():
@@ -228,11 +240,11 @@ def every_read() -> list[tuple[str, int, str]]:
         for offset, said in attribute_reads(main, MACRO_VARIABLES)
         if start < offset < end
     ]
-    # How the app was measured, at the top of every report.
+    # How the app was run and measured, at the top of every report.
     reads += [
         ("report.html.j2", offset, said)
         for offset, said in attribute_reads(main, {"result"})
-        if said.startswith("measurement.")
+        if said.startswith(("measurement.", "protections."))
     ]
     # The class's page: its score chart, its students and its pass rates.
     reads += [(INDEX, offset, said) for offset, said in attribute_reads(html.template_source(INDEX), INDEX_VARIABLES)]

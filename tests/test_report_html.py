@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from grader.launch.sandbox import Protections
 from grader.render.html import render_html
 from grader.results import CheckResult, GradeResult, Measurement
 
@@ -303,7 +304,7 @@ def test_the_memory_chart_names_both_axes_and_the_piece_size_says_whose_it_is():
     ],
 )
 def test_how_the_app_was_run_is_said_in_words(level, said):
-    protections = {"level": level, "in_force": [], "not_in_force": []}
+    protections = Protections(level=level, in_force=[], not_in_force=[])
     page = render_html(a_result(EVERY_STATUS, protections=protections))
     assert f"<summary>How the app was run: {said}" in page
 

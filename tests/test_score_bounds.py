@@ -17,6 +17,7 @@ import pytest
 
 from grader.batch.config import known_checks, load_config
 from grader.batch.runner import STUDENTS_DIR, apply_config
+from grader.launch.sandbox import Protections
 from grader.render.classreport import render_index
 from grader.render.csv import render_csv
 from grader.render.gradescope import gradescope_results
@@ -172,7 +173,7 @@ def test_the_terminal_shows_what_the_app_sent_as_text():
         ["chat"],
         [check],
         notes=[HOSTILE_TEXT],
-        protections={"level": "limits", "in_force": [HOSTILE_TEXT]},
+        protections=Protections(level="limits", in_force=[HOSTILE_TEXT]),
     )
     for text in (render_terminal(result), render_watch(WatchScreen(result, "chat"), ["chat"])):
         assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", text), repr(text)
@@ -189,5 +190,5 @@ def test_the_terminal_shows_what_the_app_sent_as_text():
 )
 def test_the_terminal_says_which_sandbox_level_the_app_ran_under(level, said):
     result = full_marks()
-    result.protections = {"level": level, "in_force": ["a limit"], "not_in_force": []}
+    result.protections = Protections(level=level, in_force=["a limit"], not_in_force=[])
     assert said in render_terminal(result)

@@ -118,16 +118,16 @@ def render_terminal(result: GradeResult, *, unicode: bool = True) -> str:
         lines.append("")
     lines += [f"Note: {note}" for note in result.notes]
     protections = result.protections
-    if protections and protections.get("level", "off") == "off":
+    if protections is not None and protections.level == "off":
         lines.append(
             "Sandbox: off. Your app ran as your own program: no limits, no isolation "
             "(--sandbox auto runs it the way a class batch does)."
         )
-    elif protections:
-        lines.append(f"Sandbox: {protections['level']}. What held:")
-        for text in protections.get("in_force", []):
+    elif protections is not None:
+        lines.append(f"Sandbox: {protections.level}. What held:")
+        for text in protections.in_force:
             lines += wrapped(text, WIDTH, initial_indent=f"  {marks['passed']} ", subsequent_indent="    ")
-        for text in protections.get("not_in_force", []):
+        for text in protections.not_in_force:
             lines += wrapped(
                 "not in force: " + text, WIDTH, initial_indent=f"  {marks['failed']} ", subsequent_indent="    "
             )
