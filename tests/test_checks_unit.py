@@ -427,6 +427,20 @@ def test_memory_an_earlier_slow_read_left_behind_does_not_hide_the_downloads_gro
         bigfile_checks.test_bigfile_memory(app)
 
 
+def test_memory_of_a_download_on_a_server_of_its_own_counts_from_that_servers_start():
+    # Recorded alone, the download had a server of its own, beside the slow read:
+    # the other server's lower starting point is not this one's.
+    app = bigfile_app(a_download())
+    app.bigfile.slow_read = a_download()
+    app.bigfile.slow_read.memory = MemoryTrace(True, 30 * MiB, 30 * MiB)
+    app.bigfile.download.memory = MemoryTrace(True, 50 * MiB, 70 * MiB)
+    app.bigfile.download_own_server = True
+    bigfile_checks.test_bigfile_memory(app)  # 20 MiB from its own start
+    app.bigfile.download_own_server = False  # one server: 40 MiB from before the slow read
+    with pytest.raises(CheckFailed, match=r"grew by 40\.0 MiB \(from 30\.0 MiB"):
+        bigfile_checks.test_bigfile_memory(app)
+
+
 def sampled(growth: int, samples: int) -> Download:
     download = a_download()
     trace = [(index * 0.02, 40 * MiB + growth) for index in range(samples)]

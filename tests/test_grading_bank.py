@@ -62,6 +62,27 @@ def test_the_sandbox_changes_no_verdict_even_for_memory_hungry_apps(name, tmp_pa
     assert results["protections"]["level"] in ("limits", "isolate")
 
 
+# Graded alone, the full download runs beside the light part on a server of its
+# own; graded with another exercise (or under the sandbox, above), after it on
+# the same server. The memory-hungry and the broken downloads fail the same
+# checks both ways (the test above grades each alone).
+@pytest.mark.parametrize("name", ["bigfile_read_ahead", "bigfile_child_reads_whole", "bigfile_opens_wrong_path"])
+def test_a_faulty_download_fails_the_same_checks_after_the_light_part(name, tmp_path):
+    results = grade(BANK / f"{name}.py", tmp_path, "bigfile", "responses")
+    got = {check: status for check, status in statuses(results).items() if check.startswith("bigfile.")}
+    assert {check: status for check, status in got.items() if status != "passed"} == expected_misses(name)
+
+
+def test_the_download_has_a_server_of_its_own_only_when_recorded_alone(tmp_path):
+    reference = resolve_target(str(REFERENCE_APP))
+    alone = record_reference(reference, ["bigfile"], tmp_path / "alone", seed=3).bigfile
+    beside = record_reference(reference, ["bigfile", "responses"], tmp_path / "beside", seed=3).bigfile
+    assert alone.download_own_server and not beside.download_own_server
+    for recording in (alone, beside):
+        assert recording.download.received == recording.file_size
+        assert recording.download.sha256 == recording.file_sha256
+
+
 # The apps written before exercise 5 answer every other exercise.
 NOT_OPENAI = ("chat", "bigfile", "events", "responses")
 

@@ -136,6 +136,9 @@ class Exercise:
     heavy: bool = False
     # The servers per app, by suffix: "" is "<name>", "more" is "<name>-more" (probed beside it).
     servers: tuple[str, ...] = ("", "more")
+    # More servers when its heavy work may run beside its light part (RunSettings.heavy_beside_light):
+    # recorded alone, it needs no phase of its own, and runs on one of these.
+    overlap_servers: tuple[str, ...] = ()
     # The large file its route serves: `streamgrade sample-file` writes the learner's copy,
     # `streamgrade try` serves it (the grader's when there is none) and shows a download's progress.
     sample: Sample | None = None
@@ -157,8 +160,9 @@ class Exercise:
     def checks_module(self) -> str:
         return f"{__name__}.{self.name}.test_{self.name}"
 
-    def server_names(self) -> list[str]:
-        return [f"{self.name}-{suffix}" if suffix else self.name for suffix in self.servers]
+    def server_names(self, overlap: bool = False) -> list[str]:
+        suffixes = self.servers + (self.overlap_servers if overlap else ())
+        return [f"{self.name}-{suffix}" if suffix else self.name for suffix in suffixes]
 
 
 @cache

@@ -42,6 +42,13 @@ class RunSettings:
     # was recorded from, when only the learner is probed in this run.
     earlier_reference: AppRecording | None = None
     reference_target: AppTarget | None = None
+    # The heavy work may run beside the light part, on servers of its own
+    # (Exercise.overlap_servers): one exercise is recorded (watch mode's save,
+    # `--exercise X`), so no other exercise's timing probes run, and no app's
+    # servers share a memory limit (the sandbox's is per app: two downloads at
+    # once of an app that reads the file whole would be killed at it, where
+    # one after the other are not).
+    heavy_beside_light: bool = False
 
     def folder(self, label: str) -> Path:
         """The app's own scratch folder in this run (every app reads it)."""

@@ -5,8 +5,11 @@ beside it, see ``grader.exercises``), so a bug that wedges one endpoint
 can't spoil the evidence for another. Phases are ordered so that what
 disturbs timing never overlaps it: the timing-sensitive probes run together
 first, the heavy ones (downloads) and what must come last on a server (a
-disconnect) after them. The exercises come from the registry; nothing here
-names one.
+disconnect) after them. With one exercise recorded (and no sandbox's memory
+limit shared by an app's servers), no other exercise's timing is disturbed:
+its heavy work may then run beside its light part, on servers of its own
+(``Exercise.overlap_servers``). The exercises come from the registry;
+nothing here names one.
 """
 
 from __future__ import annotations
@@ -61,7 +64,10 @@ class ServerPlan:
 
 def server_plans(exercises: list[Exercise], runs: dict[str, ExerciseRun]) -> list[ServerPlan]:
     return [
-        ServerPlan(name, exercise, runs[exercise.name]) for exercise in exercises for name in exercise.server_names()
+        ServerPlan(name, exercise, run)
+        for exercise in exercises
+        for run in [runs[exercise.name]]
+        for name in exercise.server_names(run.settings.heavy_beside_light)
     ]
 
 
@@ -157,7 +163,11 @@ def run_probe(side: Side, exercise: Exercise, probe: Probe, settings: RunSetting
         return asyncio.sleep(0)  # the phase before recorded nothing: nothing to add to
 
     def start(server: RunningApp) -> Awaitable[Any]:
-        servers = {name: side.servers[name] for name in exercise.server_names() if name in side.servers}
+        servers = {
+            name: side.servers[name]
+            for name in exercise.server_names(settings.heavy_beside_light)
+            if name in side.servers
+        }
         context = ProbeContext(side.label, settings, run, servers, side.data, exercise.name)
         return probe.run(context, None if first else earlier)
 
@@ -168,7 +178,8 @@ def tell_started(sides: list[Side], plans: list[ServerPlan]) -> None:
     """Each exercise whose servers were just started hears which of them run, per app."""
     for run, exercise in {plan.run: plan.exercise for plan in plans}.items():
         for side in sides:
-            servers = {name: side.servers[name] for name in exercise.server_names() if name in side.servers}
+            names = exercise.server_names(run.settings.heavy_beside_light)
+            servers = {name: side.servers[name] for name in names if name in side.servers}
             run.started(side.label, servers if side.started else None)
 
 
@@ -202,6 +213,7 @@ async def record_sides(
         settings.folder(label).mkdir(parents=True, exist_ok=True)
         side_policy = Policy() if label == "reference" else (policy or Policy())
         sides.append(Side(label, target, AppRecording(label, StartRecording(True, 0.0)), side_policy))
+    settings.heavy_beside_light = len(chosen) == 1 and not any(side.policy.limited for side in sides)
     for side in sides:
         side.began = asyncio.get_running_loop().time()
     runs: dict[str, ExerciseRun] = {}

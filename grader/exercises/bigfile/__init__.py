@@ -16,10 +16,12 @@ EXERCISE = Exercise(
     page="exercises/02-bigfile.md",
     recording=BigfileRecording,
     # The light part (a slow reader, ranges, HEAD, a missing file) beside the
-    # timing probes, on its own servers; the full-speed downloads after them.
+    # timing probes, on its own servers; the full-speed downloads after them
+    # (recorded alone: beside the light part, on a fourth server).
     probes=(Probe(TIMING, run.probe), Probe(HEAVY, run.probe_download)),
     heavy=True,
     servers=("", "more", "untyped"),
+    overlap_servers=("download",),
     sample=run.SAMPLE,
     setup=run.BigfileRun,
     answered=lambda recording: recording.slow_read.status,

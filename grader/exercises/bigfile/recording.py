@@ -77,6 +77,9 @@ class BigfileRecording:
     untyped: Exchange | None = None
     untyped_name: str = ""
     untyped_sha256: str = ""
+    # The full download ran on a server of its own, beside the slow read
+    # (recorded alone, see run.py), not after it on the same server.
+    download_own_server: bool = False
 
     def reference_timed_again(self) -> Download | None:
         """The second timing of the reference, if it is one a verdict can rest on."""

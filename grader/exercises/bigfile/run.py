@@ -4,6 +4,12 @@ One 256 MiB file with no newline byte, made once and cached, is served to
 each app behind a link under a name picked per run; the second server starts
 with BIGFILE_PATH unset, in a folder holding a small file at the default
 path. The full downloads (heavy) run in the second phase, both apps at once.
+Recorded alone (no other exercise's timing probes to disturb) and with no
+memory limit shared by an app's servers (RunSettings.heavy_beside_light),
+the full download needs no phase of its own: it runs beside the light part, on a
+fourth server of its own (the server's memory is measured per server, and
+the light part removes its served file to probe the missing-file answer),
+so a save in watch mode waits for the longer of the two, not their sum.
 """
 
 from __future__ import annotations
@@ -53,6 +59,11 @@ MORE = "bigfile-more"
 # of its own because BIGFILE_PATH, which names the file, is fixed when a
 # server starts.
 UNTYPED = "bigfile-untyped"
+# The full download's own server when the exercise is recorded alone
+# (Exercise.overlap_servers), serving the same file behind a link of the same
+# name in a folder of its own, which the light part never removes.
+DOWNLOAD = "bigfile-download"
+DOWNLOAD_FOLDER = "download"
 
 
 class BigfileRun(ExerciseRun):
@@ -82,6 +93,11 @@ class BigfileRun(ExerciseRun):
             earlier.bigfile.download.seconds if earlier and earlier.bigfile and earlier.bigfile.download else None
         )
 
+    def download_link(self, label: str) -> Path:
+        """What the full download's own server serves (the same name as the main server's link)."""
+        link = self.served[label].link
+        return link.parent / DOWNLOAD_FOLDER / link.name
+
     def start_folder(self, label: str) -> Path:
         return self.settings.folder(label) / "start"
 
@@ -94,16 +110,17 @@ class BigfileRun(ExerciseRun):
     def server_env(self, label: str, server: str) -> Env:
         if server == UNTYPED:
             return {"BIGFILE_PATH": str(self.untyped[label])}
+        if server == DOWNLOAD:
+            return {"BIGFILE_PATH": str(self.download_link(label))}
         return {"BIGFILE_PATH": None} if server == MORE else {}
 
     def server_folder(self, label: str, server: str) -> Path | None:
         return self.start_folder(label) if server == MORE else None
 
-    async def served_file(self, label: str) -> ServedFile:
-        """The app's served file, once the sample file is ready."""
+    async def served_file(self, label: str, link: Path | None = None) -> ServedFile:
+        """The app's served file (or the same file behind ``link``), once the sample file is ready."""
         source, digest = await self.making_file
-        served = self.served[label]
-        return ServedFile(served.link, source, BIGFILE_SIZE, digest)
+        return ServedFile(link or self.served[label].link, source, BIGFILE_SIZE, digest)
 
     async def close(self) -> None:
         await asyncio.gather(self.making_file, return_exceptions=True)
@@ -115,15 +132,25 @@ def run_of(ctx: ProbeContext) -> BigfileRun:
 
 
 async def probe(ctx: ProbeContext, earlier: None) -> BigfileRecording:
-    """Everything but the full download: light enough to run beside the timing probes."""
+    """Everything but the full download: light enough to run beside the timing probes.
+
+    Recorded alone, the full download too, on its own server, beside the rest.
+    """
     run = run_of(ctx)
     served = await run.served_file(ctx.label)
-    recording, default, untyped = await asyncio.gather(
-        probe_bigfile_light(ctx.main.base_url, ctx.main.meter, served),
-        probe_small_file(ctx.server("more").base_url),
-        probe_small_file(ctx.server("untyped").base_url),
-    )
-    return dataclasses.replace(
+    full = asyncio.ensure_future(download_alone(ctx, run)) if DOWNLOAD in ctx.servers else None
+    try:
+        recording, default, untyped = await asyncio.gather(
+            probe_bigfile_light(ctx.main.base_url, ctx.main.meter, served),
+            probe_small_file(ctx.server("more").base_url),
+            probe_small_file(ctx.server("untyped").base_url),
+        )
+    except BaseException:
+        if full is not None:  # the light part failed or was cancelled: don't leave the download behind
+            full.cancel()
+            await asyncio.gather(full, return_exceptions=True)
+        raise
+    recording = dataclasses.replace(
         recording,
         default_path=default,
         default_path_size=DEFAULT_FILE_SIZE,
@@ -132,16 +159,36 @@ async def probe(ctx: ProbeContext, earlier: None) -> BigfileRecording:
         untyped_name=run.untyped[ctx.label].name,
         untyped_sha256=run.untyped_sha256[ctx.label],
     )
+    if full is None:
+        return recording
+    download, again = await full
+    return dataclasses.replace(recording, download=download, reference_again=again, download_own_server=True)
+
+
+async def download_alone(ctx: ProbeContext, run: BigfileRun) -> tuple[Download, Download | None]:
+    """The full download on its own server (recorded alone), its file linked under the same name."""
+    link = run.download_link(ctx.label)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    (await run.served_file(ctx.label, link)).restore()
+    return await full_download(ctx, run, ctx.servers[DOWNLOAD])
 
 
 async def probe_download(ctx: ProbeContext, earlier: BigfileRecording) -> BigfileRecording:
-    """The full-speed download, both apps at once (CPU-heavy, so after the timing probes)."""
-    run = run_of(ctx)
-    if ctx.is_reference:
-        download = await probe_full_download(ctx.main.base_url, ctx.main.meter, run.clock, is_reference=True)
-        return dataclasses.replace(earlier, download=download)
-    download, again = await download_judged_now(ctx, run)
+    """The full-speed download, both apps at once (CPU-heavy, so after the timing probes).
+
+    Recorded alone, it ran already, beside the light part (``probe``).
+    """
+    if earlier.download is not None:
+        return earlier
+    download, again = await full_download(ctx, run_of(ctx), ctx.main)
     return dataclasses.replace(earlier, download=download, reference_again=again)
+
+
+async def full_download(ctx: ProbeContext, run: BigfileRun, server: RunningApp) -> tuple[Download, Download | None]:
+    """The whole file from ``server`` at full speed; for the learner, the reference timed again when it is slow."""
+    if ctx.is_reference:
+        return await probe_full_download(server.base_url, server.meter, run.clock, is_reference=True), None
+    return await download_judged_now(ctx, run, server)
 
 
 async def reference_again(ctx: ProbeContext, run: BigfileRun) -> Download:
@@ -151,7 +198,8 @@ async def reference_again(ctx: ProbeContext, run: BigfileRun) -> Download:
     target = ctx.settings.reference_target
     assert target is not None
     try:
-        env = run.env(ctx.label)
+        # The download's own link when it has one: the light part may have removed the main one.
+        env = {**run.env(ctx.label), **run.server_env(ctx.label, DOWNLOAD if DOWNLOAD in ctx.servers else ctx.name)}
         # Trusted, like the reference's first recording: no sandbox.
         server = await start_app_in_thread(target, env, ctx.settings.start_timeout, Policy(), ctx.data)
         return await probe_reference_again(server.base_url, server.meter, run.clock, BIGFILE_SIZE)
@@ -163,9 +211,11 @@ async def reference_again(ctx: ProbeContext, run: BigfileRun) -> Download:
             await asyncio.to_thread(server.stop)
 
 
-async def download_judged_now(ctx: ProbeContext, run: BigfileRun) -> tuple[Download, Download | None]:
+async def download_judged_now(
+    ctx: ProbeContext, run: BigfileRun, server: RunningApp
+) -> tuple[Download, Download | None]:
     """The learner's full download; when slow against a reference recorded earlier, the reference again beside it."""
-    server, clock = ctx.main, run.clock
+    clock = run.clock
     again: Download | None = None
     learner = asyncio.ensure_future(probe_full_download(server.base_url, server.meter, clock, is_reference=False))
     try:
