@@ -52,15 +52,20 @@ def check(
     depends: Sequence[str] = ("app.starts",),
     bonus: bool = False,
     reproduce: str = "",
+    timed: bool = False,
 ) -> Callable[[F], F]:
     """Declare a check: its stable id, points, the hint shown on failure, and its parents.
 
     The docstring's first line is the title learners see. ``reproduce`` is a
     command a learner can run by hand against their app on port 8000.
+    ``timed``: judged on timing or load, which a busy moment can spoil; a
+    failure has its exercise recorded again before any verdict (grader.secondlook).
     """
 
     def decorate(function: F) -> F:
-        function = pytest.mark.check(check_id, depends=tuple(depends), bonus=bonus, reproduce=reproduce)(function)
+        function = pytest.mark.check(check_id, depends=tuple(depends), bonus=bonus, reproduce=reproduce, timed=timed)(
+            function
+        )
         function = pytest.mark.points(points)(function)
         if hint:
             function = pytest.mark.hint(hint)(function)

@@ -30,6 +30,7 @@ from grader.probes.run import record_apps
 from grader.recording import AppRecording, Calibration, load_calibration, save_calibration
 from grader.render.json import render_json
 from grader.results import CheckResult, GradeResult, Status
+from grader.secondlook import Judge, doubtful, exercise_of, replace_exercises
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 REFERENCE_APP = kit.reference_app()  # inside the installed package, or the checkout's reference/
@@ -61,8 +62,14 @@ def check_id(item: pytest.Item) -> str:
     return marker.args[0] if marker else item.nodeid
 
 
-def exercise_of(identifier: str) -> str:
-    return identifier.split(".", 1)[0]
+def judge_of(item: pytest.Function) -> Judge:
+    """The check ``item`` as a pure function of the recordings."""
+    marker = check_marker(item)
+    assert marker is not None
+    arguments = tuple(name for name in item._fixtureinfo.argnames if name in ("app", "reference"))
+    return Judge(
+        check_id(item), tuple(marker.kwargs.get("depends", ())), bool(marker.kwargs.get("timed")), item.obj, arguments
+    )
 
 
 def check_depends(items: list[pytest.Item]) -> None:
@@ -121,6 +128,8 @@ class GradingSession:
         self.started = time.perf_counter()
         self.started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         self._recordings: tuple[AppRecording, AppRecording] | None = None
+        self.judges: list[Judge] = []  # the selected checks, for the second look
+        self.looked_again: list[str] = []  # exercises recorded a second time
         self.result: GradeResult | None = None
         self.interrupted = False  # Ctrl-C (or SIGINT) stopped the run
 
@@ -128,19 +137,45 @@ class GradingSession:
 
     def recordings(self) -> tuple[AppRecording, AppRecording]:
         if self._recordings is None:
-            with tempfile.TemporaryDirectory(prefix="streamgrade-") as workdir:
-                self._recordings = record_apps(
-                    self.target_app,
-                    self.saved_reference or self.reference_app,
-                    self.exercises,
-                    Path(workdir),
-                    self.seed,
-                    start_timeout=self.start_timeout,
-                    policy=self.policy,
-                    reference_target=self.reference_app,
-                )
+            self._recordings = self.record_exercises(self.exercises, self.saved_reference or self.reference_app)
+            self._recordings = self.look_again(*self._recordings)
             self.save_reference(self._recordings[1])
         return self._recordings
+
+    def record_exercises(
+        self, exercises: list[str], reference: AppTarget | AppRecording
+    ) -> tuple[AppRecording, AppRecording]:
+        with tempfile.TemporaryDirectory(prefix="streamgrade-") as workdir:
+            return record_apps(
+                self.target_app,
+                reference,
+                exercises,
+                Path(workdir),
+                self.seed,
+                start_timeout=self.start_timeout,
+                policy=self.policy,
+                reference_target=self.reference_app,
+            )
+
+    def look_again(self, learner: AppRecording, reference: AppRecording) -> tuple[AppRecording, AppRecording]:
+        """Record again each exercise a timed check failed in, both apps side by side (grader.secondlook).
+
+        Always beside the live reference: a batch's saved one was timed at
+        the batch's start, in other conditions than this app's.
+        """
+        if not (learner.start.ok and reference.start.ok):
+            return learner, reference
+        exercises = doubtful(self.judges, learner, reference)
+        if not exercises:
+            return learner, reference
+        second_learner, second_reference = self.record_exercises(exercises, self.reference_app)
+        if not (second_learner.start.ok and second_reference.start.ok):
+            return learner, reference  # the first recording is all there is
+        self.looked_again = exercises
+        return (
+            replace_exercises(learner, second_learner, exercises),
+            replace_exercises(reference, second_reference, exercises),
+        )
 
     def save_reference(self, reference: AppRecording) -> None:
         """Keep a complete recording of the reference, so later runs with the same seed can skip probing it."""
@@ -163,6 +198,7 @@ class GradingSession:
         # Parents before children: app.starts first, then each exercise in file order.
         keep.sort(key=lambda item: 0 if check_id(item) == "app.starts" else 1)
         items[:] = keep
+        self.judges = [judge_of(item) for item in keep if isinstance(item, pytest.Function)]
 
     # -- running --------------------------------------------------------------
 
@@ -315,6 +351,13 @@ class GradingSession:
             notes.append(
                 "Not counted because the reference solution failed them in this run (a busy or unusual machine): "
                 + ", ".join(inconclusive)
+            )
+        if self.looked_again:
+            notes.append(
+                "A check judged on timing failed in the first recording of "
+                + ", ".join(self.looked_again)
+                + ", so that part was recorded again, both apps side by side; its verdicts come from the "
+                "second recording (a busy moment spoils a measurement once, a real fault shows every time)."
             )
         if self._recordings:
             notes += self._recordings[0].incidents

@@ -22,7 +22,6 @@ expected and what was found, so a typo never silently grades a class wrong.
 from __future__ import annotations
 
 import importlib
-import inspect
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,9 +64,9 @@ class CheckInfo:
     points: float
     bonus: bool
     title: str
-    # Judged against the reference's recording (its timing, its CPU): a batch
-    # records the reference once, so such a failure is confirmed beside it.
-    compares_with_reference: bool = False
+    # Judged on timing or load: a failure has its exercise recorded again
+    # beside the live reference before the verdict (grader.secondlook).
+    timed: bool = False
 
 
 def known_checks() -> dict[str, CheckInfo]:
@@ -81,7 +80,7 @@ def known_checks() -> dict[str, CheckInfo]:
                     points=float(marks["points"].args[0]) if "points" in marks else 1.0,
                     bonus=bool(marks["check"].kwargs.get("bonus", False)),
                     title=(value.__doc__ or marks["check"].args[0]).strip().splitlines()[0],
-                    compares_with_reference="reference" in inspect.signature(value).parameters,
+                    timed=bool(marks["check"].kwargs.get("timed", False)),
                 )
     return found
 

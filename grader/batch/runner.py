@@ -251,36 +251,6 @@ def run_check(
     return GradeResult.from_dict(json.loads(output.read_text(encoding="utf-8"))), ""
 
 
-def failed_against_saved_reference(result: GradeResult) -> bool:
-    """A check judged against the reference's timing failed: the reference was timed at the batch's start."""
-    known = known_checks()
-    return any(
-        check.status == "failed" and check.id in known and known[check.id].compares_with_reference
-        for check in result.checks
-    )
-
-
-def confirm_beside_reference(
-    app_path: Path, options: BatchOptions, workdir: Path, stopping: Stopping, first: GradeResult, note: str
-) -> tuple[GradeResult, str]:
-    """Grade again with the reference recorded beside the app, and keep that verdict.
-
-    The batch's own load (and whatever else the machine runs) slows a
-    submission next to a reference recorded alone: a correct app judged
-    against it can fail by timing alone, the worst verdict a grader can
-    give. Graded again, both are timed in the same conditions, as a single
-    ``streamgrade check`` does; a real fault fails again.
-    """
-    second, second_note = run_check(app_path, None, options, workdir, stopping)
-    if second is None:  # the second grading could not finish: the first verdict stands, and says so
-        return first, " ".join(filter(None, [note, f"a second grading beside the reference failed: {second_note}"]))
-    said = (
-        "A check judged against the reference's timing failed; graded again with the reference "
-        "timed beside it, in the same conditions, and this grade is that one."
-    )
-    return second, " ".join(filter(None, [second_note, said]))
-
-
 def student_folder(out: Path, student: str) -> Path:
     return out / STUDENTS_DIR / student
 
@@ -297,9 +267,9 @@ def grade_submission(submission: Submission, options: BatchOptions, calibration:
         with tempfile.TemporaryDirectory(prefix="streamgrade-submission-") as scratch:
             scratch_path = Path(scratch)
             app_path = prepare(submission, scratch_path / "files")
+            # A timed check that fails against the saved reference is judged again
+            # beside the live one by the grading process itself (grader.secondlook).
             result, note = run_check(app_path, calibration, options, scratch_path, stopping)
-            if result is not None and failed_against_saved_reference(result):
-                result, note = confirm_beside_reference(app_path, options, scratch_path, stopping, result, note)
     except SubmissionError as error:
         result, note = None, f"unusable submission: {error}"
     except Interrupted:

@@ -233,6 +233,7 @@ def test_bigfile_memory(app):
 
 @check(
     "bigfile.backpressure",
+    timed=True,
     points=3,
     depends=("bigfile.status",),
     hint=(
@@ -252,6 +253,7 @@ def test_bigfile_backpressure(app):
 
 @check(
     "bigfile.throughput",
+    timed=True,
     points=1,
     depends=("bigfile.status",),
     hint="Use pieces of 64 KiB or more and don't sleep between them: tiny pieces cost a system call each.",

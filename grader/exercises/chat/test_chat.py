@@ -119,6 +119,7 @@ def test_chat_content(app):
 
 @check(
     "chat.incremental",
+    timed=True,
     points=3,
     depends=("chat.status",),
     hint=(
@@ -149,6 +150,7 @@ def test_chat_incremental(app):
 
 @check(
     "chat.first-token",
+    timed=True,
     points=2,
     depends=("chat.incremental",),
     hint="Wait between tokens, not before the first one: sleep after a yield, or skip the sleep for token 1.",
@@ -184,6 +186,7 @@ def test_chat_first_token(app, reference):
 
 @check(
     "chat.pacing",
+    timed=True,
     points=2,
     depends=("chat.incremental",),
     hint=(
@@ -208,6 +211,7 @@ def test_chat_pacing(app):
 
 @check(
     "chat.nonblocking",
+    timed=True,
     points=3,
     depends=("chat.status",),
     reproduce=TRY_IT + "  # and meanwhile: curl http://127.0.0.1:8000/openapi.json",

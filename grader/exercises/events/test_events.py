@@ -205,6 +205,7 @@ def test_events_count(app):
 
 @check(
     "events.incremental",
+    timed=True,
     points=2,
     depends=("events.framing",),
     hint="Yield each event as it is made; don't build a list of events and send it at the end.",
@@ -234,6 +235,7 @@ def test_events_incremental(app):
 
 @check(
     "events.pacing",
+    timed=True,
     points=2,
     depends=("events.incremental",),
     hint="Send the first event at once, then `await asyncio.sleep(interval)` before each next one.",
@@ -266,6 +268,7 @@ def test_events_pacing(app, reference):
 
 @check(
     "events.live-timestamps",
+    timed=True,
     points=1,
     depends=("events.payload", "events.incremental"),
     hint="Call `datetime.now(timezone.utc)` inside the loop, for each event, not once before it.",
@@ -299,7 +302,7 @@ def test_events_live_timestamps(app):
         )
 
 
-@check("events.nonblocking", points=2, depends=("events.headers",), reproduce=TRY_IT)
+@check("events.nonblocking", timed=True, points=2, depends=("events.headers",), reproduce=TRY_IT)
 def test_events_nonblocking(app, reference):
     """Other requests are answered promptly while event streams run"""
     events_rec = app.events
@@ -522,6 +525,7 @@ def test_events_validation(app):
 
 @check(
     "events.disconnect",
+    timed=True,
     points=2,
     depends=("events.headers",),
     hint=(

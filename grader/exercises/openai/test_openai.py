@@ -214,7 +214,7 @@ def judge_client_timing(run: ClientRun) -> None:
     )
 
 
-@check("openai.client", points=3, depends=("openai.headers",), hint=SHAPE_HINT, reproduce=TRY_OPENAI)
+@check("openai.client", timed=True, points=3, depends=("openai.headers",), hint=SHAPE_HINT, reproduce=TRY_OPENAI)
 def test_openai_client(app):
     """The official openai client receives the reply token by token, the finish reason, the usage, and [DONE]"""
     openai = recording(app)
@@ -394,6 +394,7 @@ def arrivals(reply: RawReply, delay: float) -> list[float]:
 
 @check(
     "openai.incremental",
+    timed=True,
     points=2,
     depends=("openai.headers",),
     hint=(
@@ -424,6 +425,7 @@ def test_openai_incremental(app):
 
 @check(
     "openai.first-token",
+    timed=True,
     points=1,
     depends=("openai.incremental",),
     hint="Wait between tokens, not before the first one.",
@@ -439,6 +441,7 @@ def test_openai_first_token(app, reference):
 
 @check(
     "openai.pacing",
+    timed=True,
     points=2,
     depends=("openai.incremental",),
     hint=(
@@ -464,6 +467,7 @@ def test_openai_pacing(app):
 
 @check(
     "openai.nonblocking",
+    timed=True,
     points=2,
     depends=("openai.headers",),
     reproduce=CURL + "  # and meanwhile: curl http://127.0.0.1:8000/openapi.json",
@@ -490,6 +494,7 @@ def test_openai_nonblocking(app, reference):
 
 @check(
     "openai.disconnect",
+    timed=True,
     points=2,
     depends=("openai.headers",),
     hint=(

@@ -1,0 +1,152 @@
+"""A timed check that fails has its exercise recorded again before any verdict (grader.secondlook).
+
+Noise only makes an app look worse: a stall bunches tokens or holds the
+probing requests. The second recording decides, so one busy moment costs no
+points, while an app that really blocks fails on both recordings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from helpers import BANK, REFERENCE_APP, STARTER_APP, chat_app, paced_tokens, stream
+
+import grader.plugin
+from grader.checkapi import CheckFailed
+from grader.cli import grade
+from grader.recording import AppRecording, StartRecording
+from grader.secondlook import Judge, doubtful, replace_exercises
+
+
+def passes(app, reference=None):
+    return None
+
+
+def fails_when_slow(app, reference=None):
+    if app.label == "slow":
+        raise CheckFailed("slow")
+
+
+def fails(app, reference=None):
+    raise CheckFailed("always")
+
+
+def judges(*extra: Judge) -> list[Judge]:
+    return [Judge("app.starts", (), False, passes, ("app",)), *extra]
+
+
+def recorded(label: str) -> AppRecording:
+    return AppRecording(label, StartRecording(True, 0.1))
+
+
+def test_an_exercise_is_doubtful_when_a_timed_check_fails_for_the_app_or_the_reference():
+    checks = judges(Judge("chat.pacing", ("app.starts",), True, fails_when_slow, ("app",)))
+    assert doubtful(checks, recorded("slow"), recorded("reference")) == ["chat"]
+    assert doubtful(checks, recorded("learner"), recorded("slow")) == ["chat"]
+    assert doubtful(checks, recorded("learner"), recorded("reference")) == []
+
+
+def test_a_failed_check_that_is_not_timed_asks_for_no_second_look():
+    checks = judges(Judge("chat.content", ("app.starts",), False, fails, ("app",)))
+    assert doubtful(checks, recorded("learner"), recorded("reference")) == []
+
+
+def test_a_timed_check_whose_parent_failed_asks_for_no_second_look():
+    # An unwritten route fails its status check and every timed check below it: recording it again shows nothing new.
+    checks = judges(
+        Judge("chat.status", ("app.starts",), False, fails_when_slow, ("app",)),
+        Judge("chat.pacing", ("chat.status",), True, fails_when_slow, ("app",)),
+    )
+    assert doubtful(checks, recorded("slow"), recorded("reference")) == []
+
+
+def test_the_second_recording_replaces_only_its_exercises():
+    first = dataclasses.replace(
+        chat_app(stream(paced_tokens())),
+        recordings={"chat": "first chat", "events": "first events"},
+        crashes={"chat": [], "chat-more": [], "events": []},
+        probe_errors={"events": "kept"},
+        elapsed={"chat": 2.0, "events": 3.0},
+        log="first log",
+    )
+    second = dataclasses.replace(
+        recorded("app"),
+        recordings={"chat": "second chat"},
+        crashes={"chat-more": []},
+        elapsed={"chat": 1.5},
+        log="second log",
+    )
+    merged = replace_exercises(first, second, ["chat"])
+    assert merged.recordings == {"chat": "second chat", "events": "first events"}
+    assert merged.crashes == {"events": [], "chat-more": []}
+    assert merged.probe_errors == {"events": "kept"}
+    assert merged.elapsed == {"chat": 4.5, "events": 3.0}  # the learner waited for both recordings
+    assert merged.log == "first log\nsecond log"
+
+
+class Recorder:
+    """``record_apps`` as the plugin calls it, counting calls; ``doctor`` spoils the first recording."""
+
+    def __init__(self, doctor=None) -> None:
+        self.calls: list[list[str]] = []
+        self.doctor = doctor
+        self.real = grader.plugin.record_apps
+
+    def __call__(self, learner, reference, exercises, *args, **kwargs):
+        self.calls.append(list(exercises))
+        recorded = self.real(learner, reference, exercises, *args, **kwargs)
+        if self.doctor is not None and len(self.calls) == 1:
+            return self.doctor(*recorded)
+        return recorded
+
+
+def statuses(result) -> dict[str, str]:
+    return {check.id: check.status for check in result.checks}
+
+
+def stalled_loop(learner: AppRecording, reference: AppRecording) -> tuple[AppRecording, AppRecording]:
+    """A busy moment on the learner's server: every small request held for a second."""
+    chat = dataclasses.replace(learner.chat, busy_latencies=[1.0] * len(learner.chat.busy_latencies))
+    return dataclasses.replace(learner, recordings={**learner.recordings, "chat": chat}), reference
+
+
+@pytest.mark.slow
+def test_one_spoilt_recording_costs_a_correct_app_nothing(monkeypatch):
+    recorder = Recorder(doctor=stalled_loop)
+    monkeypatch.setattr(grader.plugin, "record_apps", recorder)
+    result, output = grade(str(REFERENCE_APP), exercise=["chat"], seed=7)
+    assert result is not None, output
+    assert recorder.calls == [["chat"], ["chat"]]
+    assert statuses(result)["chat.nonblocking"] == "passed"
+    assert any("recorded again" in note for note in result.notes)
+
+
+@pytest.mark.slow
+def test_a_correct_app_is_recorded_once(monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(grader.plugin, "record_apps", recorder)
+    result, output = grade(str(REFERENCE_APP), exercise=["chat"], seed=7)
+    assert result is not None, output
+    assert all(check.status == "passed" for check in result.checks), statuses(result)
+    assert recorder.calls == [["chat"]]
+    assert not any("recorded again" in note for note in result.notes)
+
+
+@pytest.mark.slow
+def test_an_app_that_blocks_fails_on_the_second_recording_too(monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(grader.plugin, "record_apps", recorder)
+    result, output = grade(str(BANK / "chat_time_sleep_async.py"), exercise=["chat"], seed=7)
+    assert result is not None, output
+    assert recorder.calls == [["chat"], ["chat"]]
+    assert statuses(result)["chat.nonblocking"] == "failed"
+
+
+@pytest.mark.slow
+def test_an_unwritten_route_is_recorded_once(monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(grader.plugin, "record_apps", recorder)
+    result, output = grade(str(STARTER_APP), exercise=["chat"], seed=7)
+    assert result is not None, output
+    assert recorder.calls == [["chat"]]
