@@ -81,3 +81,21 @@ def test_a_real_timing_fault_fails_again_beside_the_reference(impossibly_fast_re
     statuses, notes = grade(BANK / "chat_sleep_first.py", impossibly_fast_reference, tmp_path)
     assert statuses["chat.first-token"] == "failed"
     assert any("recorded again" in note for note in notes)
+
+
+@pytest.fixture(scope="module")
+def loaded_reference(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("loaded")
+    recording = record_reference(resolve_target(str(REFERENCE_APP)), ["chat"], workdir, seed=SEED)
+    # Recorded on a machine so loaded that a small request waited half a second beside its streams:
+    # twice that, plus the allowance, is above what a blocked loop makes a request wait.
+    recording.chat.busy_latencies = [0.5] * len(recording.chat.busy_latencies)
+    path = workdir / "reference.json"
+    save_calibration(path, Calibration(SEED, ["chat"], recording))
+    return path
+
+
+def test_a_blocked_loop_fails_against_a_reference_timed_on_a_loaded_machine(loaded_reference, tmp_path):
+    # Its streams take turns, which no reference's timing can excuse.
+    statuses, _ = grade(BANK / "chat_time_sleep_async.py", loaded_reference, tmp_path)
+    assert statuses["chat.nonblocking"] == "failed"

@@ -66,6 +66,39 @@ def test_slow_probes_while_streaming_mean_a_blocked_loop():
     chat_checks.test_chat_nonblocking(chat_app(stream(paced_tokens()), busy=[0.004] * 8), REFERENCE_CHAT)
 
 
+def concurrent_streams(arrivals: list[list[float]], busy: float = 0.004) -> AppRecording:
+    """Streams of three tokens asked 0.2 s apart, sent at the same moment, whose tokens arrived at ``arrivals``."""
+    app = chat_app(stream(paced_tokens()), busy=[busy] * 8)
+    app.chat.concurrent_prompt = "a b c"
+    app.chat.concurrent = [stream(list(zip(times, [b"a ", b"b ", b"c"], strict=True))) for times in arrivals]
+    return app
+
+
+@pytest.mark.parametrize(
+    ("arrivals", "passes"),
+    [
+        ([[0.001, 0.2, 0.4], [0.002, 0.201, 0.401], [0.003, 0.202, 0.402]], True),  # side by side
+        ([[0.001, 0.4, 0.8], [0.002, 0.401, 0.801], [0.003, 0.402, 0.802]], True),  # side by side, paced twice too slow
+        ([[0.2, 0.4, 0.6], [0.201, 0.401, 0.601], [0.202, 0.402, 0.602]], True),  # a wait before the first token
+        (
+            [[0.001, 0.2, 0.4], [0.002, 0.35, 0.401], [0.003, 0.202, 0.55]],
+            True,
+        ),  # two tokens read late on a busy machine
+        ([[0.001, 0.2, 0.8], [0.002, 0.4, 1.0], [0.003, 0.6, 1.2]], False),  # taking turns: each sleep held the server
+        ([[0.2, 0.8, 1.4], [0.4, 1.0, 1.6], [0.6, 1.2, 1.8]], False),  # taking turns, sleeping before each token
+    ],
+)
+def test_streams_that_take_turns_mean_a_blocked_loop_whatever_the_reference_waited(arrivals, passes):
+    # The reference's small requests waited 300 ms (a loaded machine): the wait alone can't tell.
+    slow_reference = chat_app(stream(paced_tokens()), busy=[0.3] * 8)
+    app = concurrent_streams(arrivals, busy=0.2)
+    if passes:
+        chat_checks.test_chat_nonblocking(app, slow_reference)
+    else:
+        with pytest.raises(CheckFailed, match="took turns"):
+            chat_checks.test_chat_nonblocking(app, slow_reference)
+
+
 @pytest.mark.parametrize(
     ("content_type", "passes"),
     [

@@ -8,7 +8,7 @@ from grader.checkapi import CheckFailed, Inconclusive, seconds
 from grader.probes.disconnect import DisconnectRecording
 from grader.recording import Crash, Exchange
 from grader.results import crash_details
-from grader.timing import gaps, median
+from grader.timing import clusters, gaps, median
 from grader.tracebacks import describe
 
 EXCERPT = 200
@@ -132,6 +132,12 @@ def judge_pacing(times: list[float], period: float, parameter: str, piece: str, 
     )
 
 
+BLOCKING_HINT = (
+    "Inside an `async def` function, never call `time.sleep()` or other blocking code: use "
+    "`await asyncio.sleep(...)`. Or write a plain `def` generator, which Starlette runs in a thread."
+)
+
+
 def judge_loop_health(subject_busy: list[float], reference_busy: list[float], allowance: float, what: str) -> None:
     """Fail when small requests waited much longer than on the reference under the same load.
 
@@ -148,11 +154,36 @@ def judge_loop_health(subject_busy: list[float], reference_busy: list[float], al
         f"While {what} ran, a small request (GET /openapi.json) took {seconds(learner)} to answer "
         f"(median of {len(subject_busy)}); the reference answered in {seconds(reference)}. "
         "Something in your stream blocks the event loop, so every other user waits.",
-        hint=(
-            "Inside an `async def` function, never call `time.sleep()` or other blocking code: use "
-            "`await asyncio.sleep(...)`. Or write a plain `def` generator, which Starlette runs in a thread."
-        ),
+        hint=BLOCKING_HINT,
         evidence={"busy_latencies": subject_busy, "reference_busy_latencies": reference_busy},
+    )
+
+
+def judge_side_by_side(streams: list[Exchange], pieces: int, period: float, what: str) -> None:
+    """Fail when streams sent together took turns: their pieces arrived one at a time, never together.
+
+    Side by side, the streams' k-th pieces leave together: ``pieces`` groups
+    of arrivals, however the app paces them. A wait that holds the whole
+    server (a blocking sleep) lets one stream move at a time: after the
+    first pieces, every piece of every stream arrives alone, 1 + (pieces - 1)
+    * streams groups. More than halfway between the two is taking turns.
+    Unlike the small requests' wait, this needs no reference, whose timing
+    (a batch's saved one, taken on a loaded machine) can be slow enough to
+    hide a blocked loop; load only blurs groups together or splits one.
+    """
+    if len(streams) < 2 or pieces < 2 or period <= 0:
+        return
+    times = sorted(stream.sent_at + chunk.at for stream in streams for chunk in stream.chunks)
+    together, apart = pieces, 1 + (pieces - 1) * len(streams)
+    groups = clusters(times, quiet=period / 2)
+    if 2 * len(groups) < together + apart:
+        return
+    raise CheckFailed(
+        f"{len(streams)} {what} were sent at the same moment. Side by side, their pieces arrive together, in "
+        f"{together} groups; yours arrived in {len(groups)} groups, one piece at a time: the streams took turns. "
+        "While one stream waits, your whole server waits with it, and every other user too.",
+        hint=BLOCKING_HINT,
+        evidence={"arrivals": [round(at - times[0], 4) for at in times], "groups": len(groups)},
     )
 
 

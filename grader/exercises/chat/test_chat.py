@@ -12,6 +12,7 @@ from grader.checks._common import (
     judge_first_at_once,
     judge_loop_health,
     judge_pacing,
+    judge_side_by_side,
     require_answer,
     require_status,
 )
@@ -239,6 +240,9 @@ def test_chat_nonblocking(app, reference):
         reference.chat.busy_latencies,
         chat.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(chat.concurrent)} streams",
+    )
+    judge_side_by_side(
+        chat.concurrent, len(TOKEN_PATTERN.findall(chat.concurrent_prompt)), chat.concurrent_delay, "streams"
     )
 
 

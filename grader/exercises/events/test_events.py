@@ -17,6 +17,7 @@ from grader.checks._common import (
     judge_leak,
     judge_loop_health,
     judge_pacing,
+    judge_side_by_side,
     require_answer,
     require_status,
 )
@@ -327,6 +328,9 @@ def test_events_nonblocking(app, reference):
         reference.events.busy_latencies,
         events_rec.concurrent_interval * LOOP_ALLOWANCE,
         f"{len(events_rec.concurrent)} event streams",
+    )
+    judge_side_by_side(
+        events_rec.concurrent, events_rec.concurrent_count, events_rec.concurrent_interval, "event streams"
     )
 
 

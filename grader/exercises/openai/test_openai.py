@@ -14,6 +14,7 @@ from grader.checks._common import (
     judge_leak,
     judge_loop_health,
     judge_pacing,
+    judge_side_by_side,
     require_answer,
     require_status,
 )
@@ -490,6 +491,7 @@ def test_openai_nonblocking(app, reference):
         openai.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(openai.concurrent)} streams",
     )
+    judge_side_by_side(openai.concurrent, token_count(openai.concurrent_reply), openai.concurrent_delay, "streams")
 
 
 @check(
