@@ -67,24 +67,28 @@ def test_slow_probes_while_streaming_mean_a_blocked_loop():
 
 
 def concurrent_streams(arrivals: list[list[float]], busy: float = 0.004) -> AppRecording:
-    """Streams of three tokens asked 0.2 s apart, sent at the same moment, whose tokens arrived at ``arrivals``."""
+    """Streams asked for three tokens 0.2 s apart, sent at the same moment, whose pieces arrived at ``arrivals``."""
     app = chat_app(stream(paced_tokens()), busy=[busy] * 8)
     app.chat.concurrent_prompt = "a b c"
-    app.chat.concurrent = [stream(list(zip(times, [b"a ", b"b ", b"c"], strict=True))) for times in arrivals]
+    app.chat.concurrent = [stream([(at, b"x ") for at in times]) for times in arrivals]
     return app
+
+
+SIDE_BY_SIDE = [0.001, 0.2, 0.4]
+# Each sleep of each stream held the server: one stream moves at a time.
+TAKING_TURNS = [[0.001, 0.2, 0.8], [0.002, 0.4, 1.0], [0.003, 0.6, 1.2]]
 
 
 @pytest.mark.parametrize(
     ("arrivals", "passes"),
     [
-        ([[0.001, 0.2, 0.4], [0.002, 0.201, 0.401], [0.003, 0.202, 0.402]], True),  # side by side
-        ([[0.001, 0.4, 0.8], [0.002, 0.401, 0.801], [0.003, 0.402, 0.802]], True),  # side by side, paced twice too slow
+        ([SIDE_BY_SIDE, [0.002, 0.201, 0.401], [0.003, 0.202, 0.402]], True),
+        ([[0.001, 0.4, 0.8], [0.002, 0.401, 0.801], [0.003, 0.402, 0.802]], True),  # paced twice too slow
         ([[0.2, 0.4, 0.6], [0.201, 0.401, 0.601], [0.202, 0.402, 0.602]], True),  # a wait before the first token
-        (
-            [[0.001, 0.2, 0.4], [0.002, 0.35, 0.401], [0.003, 0.202, 0.55]],
-            True,
-        ),  # two tokens read late on a busy machine
-        ([[0.001, 0.2, 0.8], [0.002, 0.4, 1.0], [0.003, 0.6, 1.2]], False),  # taking turns: each sleep held the server
+        ([SIDE_BY_SIDE, [0.002, 0.35, 0.401], [0.003, 0.202, 0.55]], True),  # two pieces read late on a busy machine
+        ([[0.2 * n + 0.001 * i for n in range(5)] for i in range(3)], True),  # words and spaces apart, on time
+        ([[0.2 * n + 0.001 * i for n in range(22)] for i in range(3)], True),  # more pieces than asked, side by side
+        (TAKING_TURNS, False),
         ([[0.2, 0.8, 1.4], [0.4, 1.0, 1.6], [0.6, 1.2, 1.8]], False),  # taking turns, sleeping before each token
     ],
 )

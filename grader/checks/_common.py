@@ -8,7 +8,7 @@ from grader.checkapi import CheckFailed, Inconclusive, seconds
 from grader.probes.disconnect import DisconnectRecording
 from grader.recording import Crash, Exchange
 from grader.results import crash_details
-from grader.timing import clusters, gaps, median
+from grader.timing import gaps, median
 from grader.tracebacks import describe
 
 EXCERPT = 200
@@ -159,31 +159,48 @@ def judge_loop_health(subject_busy: list[float], reference_busy: list[float], al
     )
 
 
-def judge_side_by_side(streams: list[Exchange], pieces: int, period: float, what: str) -> None:
-    """Fail when streams sent together took turns: their pieces arrived one at a time, never together.
+def judge_side_by_side(streams: list[Exchange], period: float, what: str) -> None:
+    """Fail when streams sent together took turns: their pieces arrived one stream at a time.
 
-    Side by side, the streams' k-th pieces leave together: ``pieces`` groups
-    of arrivals, however the app paces them. A wait that holds the whole
-    server (a blocking sleep) lets one stream move at a time: after the
-    first pieces, every piece of every stream arrives alone, 1 + (pieces - 1)
-    * streams groups. More than halfway between the two is taking turns.
-    Unlike the small requests' wait, this needs no reference, whose timing
-    (a batch's saved one, taken on a loaded machine) can be slow enough to
-    hide a blocked loop; load only blurs groups together or splits one.
+    Side by side, the streams' pieces leave at the same moments, however the
+    app paces or splits them and however many it sends: every group of
+    arrivals (pieces less than half a ``period`` apart) holds pieces of
+    several streams. A wait that holds the whole server (a blocking sleep)
+    lets one stream move at a time: after the first pieces, every group
+    holds one stream's piece alone (six of seven groups for three streams
+    of three pieces). Most groups alone is taking turns. Unlike the small
+    requests' wait, this needs no reference, whose timing (a batch's saved
+    one, taken on a loaded machine) can be slow enough to hide a blocked
+    loop; a piece read late on a busy machine makes one lone group.
     """
-    if len(streams) < 2 or pieces < 2 or period <= 0:
+    if len(streams) < 2 or period <= 0:
         return
-    times = sorted(stream.sent_at + chunk.at for stream in streams for chunk in stream.chunks)
-    together, apart = pieces, 1 + (pieces - 1) * len(streams)
-    groups = clusters(times, quiet=period / 2)
-    if 2 * len(groups) < together + apart:
+    arrivals = sorted(
+        (stream.sent_at + chunk.at, index) for index, stream in enumerate(streams) for chunk in stream.chunks
+    )
+    groups: list[set[int]] = []
+    previous = None
+    for at, index in arrivals:
+        if previous is None or at - previous >= period / 2:
+            groups.append(set())
+        groups[-1].add(index)
+        previous = at
+    alone = sum(1 for group in groups if len(group) == 1)
+    if len(groups) < 3 or 2 * alone <= len(groups):
         return
     raise CheckFailed(
-        f"{len(streams)} {what} were sent at the same moment. Side by side, their pieces arrive together, in "
-        f"{together} groups; yours arrived in {len(groups)} groups, one piece at a time: the streams took turns. "
-        "While one stream waits, your whole server waits with it, and every other user too.",
+        f"{len(streams)} {what} were sent at the same moment. Side by side, their pieces arrive together; "
+        f"yours arrived one stream at a time ({alone} of {len(groups)} moments brought a piece of one stream "
+        "only): the streams took turns. While one stream waits, your whole server waits with it, and every "
+        "other user too.",
         hint=BLOCKING_HINT,
-        evidence={"arrivals": [round(at - times[0], 4) for at in times], "groups": len(groups)},
+        evidence={
+            "arrivals": [
+                [round(stream.sent_at + chunk.at - arrivals[0][0], 4) for chunk in stream.chunks] for stream in streams
+            ],
+            "groups": len(groups),
+            "alone": alone,
+        },
     )
 
 
