@@ -130,6 +130,7 @@ class GradingSession:
         self._recordings: tuple[AppRecording, AppRecording] | None = None
         self.judges: list[Judge] = []  # the selected checks, for the second look
         self.looked_again: list[str] = []  # exercises recorded a second time
+        self.first_recordings: tuple[AppRecording, AppRecording] | None = None  # before the second look
         self.result: GradeResult | None = None
         self.interrupted = False  # Ctrl-C (or SIGINT) stopped the run
 
@@ -172,6 +173,7 @@ class GradingSession:
         if not (second_learner.start.ok and second_reference.start.ok):
             return learner, reference  # the first recording is all there is
         self.looked_again = exercises
+        self.first_recordings = (learner, reference)
         return (
             replace_exercises(learner, second_learner, exercises),
             replace_exercises(reference, second_reference, exercises),
@@ -228,10 +230,57 @@ class GradingSession:
         for recording in (reference, learner):
             if exercise in recording.probe_errors:
                 raise GraderError(f"The grader's {exercise} probe crashed:\n{recording.probe_errors[exercise]}")
-        if "app" in arguments:
-            self.calibrate(pyfuncitem, identifier, {**arguments, "app": reference})
-        pyfuncitem.obj(**arguments)
+        if "app" not in arguments:
+            pyfuncitem.obj(**arguments)
+            return True
+        # The exercise's recordings, the latest first: one, or two after a second look.
+        pairs = [(learner, reference)]
+        if exercise in self.looked_again and self.first_recordings is not None:
+            first_learner, first_reference = self.first_recordings
+            if exercise not in first_learner.probe_errors and exercise not in first_reference.probe_errors:
+                pairs.append((first_learner, first_reference))
+        self.judge(pyfuncitem, identifier, arguments, pairs)
         return True
+
+    def judge(
+        self,
+        item: pytest.Function,
+        identifier: str,
+        arguments: dict[str, Any],
+        pairs: list[tuple[AppRecording, AppRecording]],
+    ) -> None:
+        """Pass the check if the app passes it in a recording whose reference passes it too.
+
+        Noise only makes an app look worse: a pass in either recording of a
+        second look stands, and a failure needs a failure in each recording
+        the reference could be judged in (the latest's message is given, as
+        the report's evidence is drawn from it). A recording whose reference
+        failed the check judges nothing; if none can, it is inconclusive.
+        """
+        failure: CheckFailed | None = None
+        unjudged: Inconclusive | None = None
+        for learner, reference in pairs:
+            judged = {
+                **arguments,
+                "app": learner,
+                **({"reference": reference} if "reference" in arguments else {}),
+            }
+            try:
+                self.calibrate(item, identifier, {**judged, "app": reference})
+            except Inconclusive as error:
+                unjudged = unjudged or error
+                continue
+            try:
+                item.obj(**judged)
+            except CheckFailed as error:
+                failure = failure or error
+                continue
+            return
+        if failure is not None:
+            self.reference_status[identifier] = "passed"  # in the recording that judged the app
+            raise failure
+        assert unjudged is not None
+        raise unjudged
 
     def calibrate(self, item: pytest.Function, identifier: str, arguments: dict[str, Any]) -> None:
         """Run the check on the reference first: if it fails there, this run can't judge it."""

@@ -15,7 +15,7 @@ from helpers import BANK, REFERENCE_APP, STARTER_APP, chat_app, paced_tokens, st
 import grader.plugin
 from grader.checkapi import CheckFailed
 from grader.cli import grade
-from grader.recording import AppRecording, StartRecording
+from grader.recording import AppRecording, Chunk, StartRecording
 from grader.secondlook import Judge, doubtful, replace_exercises
 
 
@@ -86,19 +86,18 @@ def test_the_second_recording_replaces_only_its_exercises():
 
 
 class Recorder:
-    """``record_apps`` as the plugin calls it, counting calls; ``doctor`` spoils the first recording."""
+    """``record_apps`` as the plugin calls it, counting calls; ``doctors`` spoil the first, second... recording."""
 
-    def __init__(self, doctor=None) -> None:
+    def __init__(self, *doctors) -> None:
         self.calls: list[list[str]] = []
-        self.doctor = doctor
+        self.doctors = doctors
         self.real = grader.plugin.record_apps
 
     def __call__(self, learner, reference, exercises, *args, **kwargs):
         self.calls.append(list(exercises))
         recorded = self.real(learner, reference, exercises, *args, **kwargs)
-        if self.doctor is not None and len(self.calls) == 1:
-            return self.doctor(*recorded)
-        return recorded
+        doctor = self.doctors[len(self.calls) - 1] if len(self.calls) <= len(self.doctors) else None
+        return doctor(*recorded) if doctor is not None else recorded
 
 
 def statuses(result) -> dict[str, str]:
@@ -111,9 +110,23 @@ def stalled_loop(learner: AppRecording, reference: AppRecording) -> tuple[AppRec
     return dataclasses.replace(learner, recordings={**learner.recordings, "chat": chat}), reference
 
 
-def graded_chat(monkeypatch, app, doctor=None):
+def reference_taking_turns(learner: AppRecording, reference: AppRecording) -> tuple[AppRecording, AppRecording]:
+    """A busy moment on the reference's server: its concurrent streams read one at a time."""
+    streams = [
+        dataclasses.replace(
+            stream,
+            sent_at=0.0,
+            chunks=[Chunk((index + 3 * number) * 0.2, chunk.data) for number, chunk in enumerate(stream.chunks)],
+        )
+        for index, stream in enumerate(reference.chat.concurrent)
+    ]
+    chat = dataclasses.replace(reference.chat, concurrent=streams)
+    return learner, dataclasses.replace(reference, recordings={**reference.recordings, "chat": chat})
+
+
+def graded_chat(monkeypatch, app, *doctors):
     """Grade ``app`` on exercise 1 in this process: the result, and the exercises of each recording made."""
-    recorder = Recorder(doctor)
+    recorder = Recorder(*doctors)
     monkeypatch.setattr(grader.plugin, "record_apps", recorder)
     result, output = grade(str(app), exercise=["chat"], seed=7)
     assert result is not None, output
@@ -122,7 +135,7 @@ def graded_chat(monkeypatch, app, doctor=None):
 
 @pytest.mark.slow
 def test_one_spoilt_recording_costs_a_correct_app_nothing(monkeypatch):
-    result, calls = graded_chat(monkeypatch, REFERENCE_APP, doctor=stalled_loop)
+    result, calls = graded_chat(monkeypatch, REFERENCE_APP, stalled_loop)
     assert calls == [["chat"], ["chat"]]
     assert statuses(result)["chat.nonblocking"] == "passed"
     assert any("recorded again" in note for note in result.notes)
@@ -140,3 +153,14 @@ def test_an_unwritten_route_is_recorded_once(monkeypatch):
     # Its timed checks' parents fail (a 501): a second recording would show nothing new.
     _, calls = graded_chat(monkeypatch, STARTER_APP)
     assert calls == [["chat"]]
+
+
+@pytest.mark.slow
+def test_when_the_second_recordings_reference_cant_judge_a_check_the_first_recordings_verdict_stands(monkeypatch):
+    # First: the app's loop held (a fault, or a stall); second: the reference's streams read one at a time,
+    # so the second recording can't judge chat.nonblocking. The first, whose reference passed it, does.
+    result, calls = graded_chat(monkeypatch, REFERENCE_APP, stalled_loop, reference_taking_turns)
+    assert calls == [["chat"], ["chat"]]
+    nonblocking = next(check for check in result.checks if check.id == "chat.nonblocking")
+    assert nonblocking.status == "failed", nonblocking.message
+    assert nonblocking.reference_status == "passed"
