@@ -291,9 +291,11 @@ def test_the_memory_limit_holds_for_a_submissions_servers_together(tmp_path):
     finally:
         for app in apps:
             app.stop()
-    assert alive.count(False) == 1, "one server was stopped at the limit they share"
-    stopped = apps[alive.index(False)]
-    assert any("at the 256 MiB memory limit" in said for said in stopped.incidents)
+    # Per server, each would stay under the limit: together, the kernel stops one of them at least
+    # (two, when the first one's memory was not freed before the second asked for more).
+    assert False in alive, "a server was stopped at the limit they share"
+    for stopped in (app for app, living in zip(apps, alive, strict=True) if not living):
+        assert any("at the 256 MiB memory limit" in said for said in stopped.incidents)
 
 
 @pytest.mark.slow
