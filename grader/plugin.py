@@ -249,15 +249,13 @@ class GradingSession:
         arguments: dict[str, Any],
         pairs: list[tuple[AppRecording, AppRecording]],
     ) -> None:
-        """Pass the check if the app passes it in a recording whose reference passes it too.
+        """Judge the check on the latest recording whose reference passes it (the second look's, then the first).
 
-        Noise only makes an app look worse: a pass in either recording of a
-        second look stands, and a failure needs a failure in each recording
-        the reference could be judged in (the latest's message is given, as
-        the report's evidence is drawn from it). A recording whose reference
-        failed the check judges nothing; if none can, it is inconclusive.
+        A recording whose reference failed the check can't judge it: the
+        first recording then judges, if its reference passed. A pass in the
+        first recording does not undo a failure in the second: a check
+        judged against a reference slowed by the machine can pass wrongly.
         """
-        failure: CheckFailed | None = None
         unjudged: Inconclusive | None = None
         for learner, reference in pairs:
             judged = {
@@ -270,15 +268,8 @@ class GradingSession:
             except Inconclusive as error:
                 unjudged = unjudged or error
                 continue
-            try:
-                item.obj(**judged)
-            except CheckFailed as error:
-                failure = failure or error
-                continue
+            item.obj(**judged)
             return
-        if failure is not None:
-            self.reference_status[identifier] = "passed"  # in the recording that judged the app
-            raise failure
         assert unjudged is not None
         raise unjudged
 

@@ -7,10 +7,9 @@ only ever makes an app look worse, never better, and it rarely strikes the
 same probe twice; a real fault shows every time. So before any verdict is
 given, the timed checks are judged on both apps' recordings; an exercise
 where one fails (for the learner's app or for the reference) is recorded
-once more, both apps side by side. Its checks are then judged on both
-recordings (``GradingSession.judge``): a pass in either, where the
-reference passed too, stands; a failure needs a failure in each recording
-whose reference could be judged. What it costs: one exercise's probes
+once more, both apps side by side. Its checks are then judged on the
+second recording, and where its reference fails a check (the machine was
+busy then), on the first (``GradingSession.judge``). What it costs: one exercise's probes
 again, only when a timed check failed (a learner whose app really blocks
 waits that long for the verdict).
 
