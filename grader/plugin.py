@@ -30,7 +30,7 @@ from grader.probes.run import record_apps
 from grader.recording import AppRecording, Calibration, load_calibration, save_calibration
 from grader.render.json import render_json
 from grader.results import CheckResult, GradeResult, Status
-from grader.secondlook import Judge, doubtful, exercise_of, replace_exercises
+from grader.secondlook import Judge, doubtful, exercise_of, exercises_of, replace_exercises
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 REFERENCE_APP = kit.reference_app()  # inside the installed package, or the checkout's reference/
@@ -130,6 +130,7 @@ class GradingSession:
         self._recordings: tuple[AppRecording, AppRecording] | None = None
         self.judges: list[Judge] = []  # the selected checks, for the second look
         self.looked_again: list[str] = []  # exercises recorded a second time
+        self.first_failures: dict[str, list[str]] = {}  # why: the timed checks that failed first, and whose
         self.first_recordings: tuple[AppRecording, AppRecording] | None = None  # before the second look
         self.result: GradeResult | None = None
         self.interrupted = False  # Ctrl-C (or SIGINT) stopped the run
@@ -166,13 +167,15 @@ class GradingSession:
         """
         if not (learner.start.ok and reference.start.ok):
             return learner, reference
-        exercises = doubtful(self.judges, learner, reference)
+        failed = doubtful(self.judges, learner, reference)
+        exercises = exercises_of(failed)
         if not exercises:
             return learner, reference
         second_learner, second_reference = self.record_exercises(exercises, self.reference_app)
         if not (second_learner.start.ok and second_reference.start.ok):
             return learner, reference  # the first recording is all there is
         self.looked_again = exercises
+        self.first_failures = failed
         self.first_recordings = (learner, reference)
         return (
             replace_exercises(learner, second_learner, exercises),
@@ -393,11 +396,14 @@ class GradingSession:
                 + ", ".join(inconclusive)
             )
         if self.looked_again:
+            failed = "; ".join(
+                f"{identifier} ({' and '.join(whose)})" for identifier, whose in self.first_failures.items()
+            )
             notes.append(
                 "A check judged on timing failed in the first recording of "
                 + ", ".join(self.looked_again)
-                + ", so that part was recorded again, both apps side by side; its verdicts come from the "
-                "second recording (a busy moment spoils a measurement once, a real fault shows every time)."
+                + f" ({failed}), so that part was recorded again, both apps side by side; its verdicts come "
+                "from the second recording (a busy moment spoils a measurement once, a real fault shows every time)."
             )
         if self._recordings:
             notes += self._recordings[0].incidents

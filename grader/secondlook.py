@@ -71,13 +71,24 @@ def outcomes(judges: Iterable[Judge], app: AppRecording, reference: AppRecording
     return known
 
 
-def doubtful(judges: list[Judge], learner: AppRecording, reference: AppRecording) -> list[str]:
-    """The exercises where a timed check, its parents passed, failed for the learner's app or the reference."""
+def doubtful(judges: list[Judge], learner: AppRecording, reference: AppRecording) -> dict[str, list[str]]:
+    """The timed checks that failed, their parents passed, each with whose recording failed it.
+
+    A failed check maps to "your app", "the reference" or both: its exercise
+    is recorded again, and the report says which check and whose recording
+    asked for it.
+    """
     timed = {judge.id for judge in judges if judge.timed}
-    failed: set[str] = set()
-    for app in (learner, reference):
-        failed |= {identifier for identifier, passed in outcomes(judges, app, reference).items() if passed is False}
-    return sorted({exercise_of(identifier) for identifier in failed & timed})
+    failed: dict[str, list[str]] = {}
+    for whose, app in (("your app", learner), ("the reference", reference)):
+        for identifier, passed in outcomes(judges, app, reference).items():
+            if passed is False and identifier in timed:
+                failed.setdefault(identifier, []).append(whose)
+    return dict(sorted(failed.items()))
+
+
+def exercises_of(identifiers: Iterable[str]) -> list[str]:
+    return sorted({exercise_of(identifier) for identifier in identifiers})
 
 
 def replace_exercises(first: AppRecording, second: AppRecording, exercises: Iterable[str]) -> AppRecording:

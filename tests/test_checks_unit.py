@@ -220,6 +220,42 @@ def test_a_time_taken_once_fails_live_timestamps():
         events_checks.test_events_live_timestamps(stamped_events([0.01] * 4, [0.02, 0.38, 0.74, 1.1]))
 
 
+def stamped_stream(stamps: list[float], arrivals: list[float]) -> Exchange:
+    return stamped_events(stamps, arrivals).events.solo
+
+
+def with_default(stamps: list[float], arrivals: list[float]) -> AppRecording:
+    """Events paced right at interval=0.36, and ``?count=2`` with no interval stamped and read as given."""
+    app = stamped_events([0.01, 0.371, 0.732, 1.094], [0.012, 0.373, 0.734, 1.096])
+    default = stamped_stream(stamps, arrivals)
+    default.sent_wall = app.events.solo.sent_wall
+    app.events.more = EventsMore(default=default, default_count=2, accepted=[], unexpected_ids=[])
+    return app
+
+
+def test_a_wrong_default_interval_fails_pacing_though_a_stall_stretched_its_one_gap():
+    # A 0.5 s default, its second event read 200 ms late: the arrivals alone
+    # (0.69 s apart) pass as 1 s within the tolerance; the events' times don't.
+    app = with_default([0.001, 0.501], [0.003, 0.693])
+    with pytest.raises(CheckFailed, match=r"no interval parameter.*were made \(by their `time`\) a median 500 ms"):
+        events_checks.test_events_pacing(app, app)
+
+
+def test_a_right_default_interval_read_late_passes_pacing():
+    # The grader's loop stalled 420 ms on the second read: arrivals 1.42 s apart, times 1.0 s.
+    app = with_default([0.001, 1.001], [0.003, 1.423])
+    events_checks.test_events_pacing(app, app)
+
+
+def test_times_taken_once_leave_pacing_to_the_arrivals():
+    # events.live-timestamps fails such times; the pacing is judged on when the events came.
+    right = with_default([0.001, 0.001], [0.003, 1.004])
+    events_checks.test_events_pacing(right, right)
+    wrong = with_default([0.001, 0.001], [0.003, 0.504])
+    with pytest.raises(CheckFailed, match=r"the events came a median 501 ms"):
+        events_checks.test_events_pacing(wrong, wrong)
+
+
 def quiet_after(quiet_cpu: float, streaming_cpu: float = 0.025) -> AppRecording:
     return events_app(sse_stream(b"data: x\n\n"), DisconnectRecording(5, 5, 0.5, streaming_cpu, quiet_cpu, True))
 

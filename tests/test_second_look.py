@@ -42,14 +42,15 @@ def recorded(label: str) -> AppRecording:
 
 def test_an_exercise_is_doubtful_when_a_timed_check_fails_for_the_app_or_the_reference():
     checks = judges(Judge("chat.pacing", ("app.starts",), True, fails_when_slow, ("app",)))
-    assert doubtful(checks, recorded("slow"), recorded("reference")) == ["chat"]
-    assert doubtful(checks, recorded("learner"), recorded("slow")) == ["chat"]
-    assert doubtful(checks, recorded("learner"), recorded("reference")) == []
+    assert doubtful(checks, recorded("slow"), recorded("reference")) == {"chat.pacing": ["your app"]}
+    assert doubtful(checks, recorded("learner"), recorded("slow")) == {"chat.pacing": ["the reference"]}
+    assert doubtful(checks, recorded("slow"), recorded("slow")) == {"chat.pacing": ["your app", "the reference"]}
+    assert doubtful(checks, recorded("learner"), recorded("reference")) == {}
 
 
 def test_a_failed_check_that_is_not_timed_asks_for_no_second_look():
     checks = judges(Judge("chat.content", ("app.starts",), False, fails, ("app",)))
-    assert doubtful(checks, recorded("learner"), recorded("reference")) == []
+    assert doubtful(checks, recorded("learner"), recorded("reference")) == {}
 
 
 def test_a_timed_check_whose_parent_failed_asks_for_no_second_look():
@@ -58,7 +59,7 @@ def test_a_timed_check_whose_parent_failed_asks_for_no_second_look():
         Judge("chat.status", ("app.starts",), False, fails_when_slow, ("app",)),
         Judge("chat.pacing", ("chat.status",), True, fails_when_slow, ("app",)),
     )
-    assert doubtful(checks, recorded("slow"), recorded("reference")) == []
+    assert doubtful(checks, recorded("slow"), recorded("reference")) == {}
 
 
 def test_the_second_recording_replaces_only_its_exercises():
@@ -138,7 +139,8 @@ def test_one_spoilt_recording_costs_a_correct_app_nothing(monkeypatch):
     result, calls = graded_chat(monkeypatch, REFERENCE_APP, stalled_loop)
     assert calls == [["chat"], ["chat"]]
     assert statuses(result)["chat.nonblocking"] == "passed"
-    assert any("recorded again" in note for note in result.notes)
+    # The note names the check that asked for it, and whose recording failed it.
+    assert any("recorded again" in note and "chat.nonblocking (your app)" in note for note in result.notes)
 
 
 @pytest.mark.slow

@@ -117,16 +117,19 @@ def judge_first_at_once(first: float, reference_first: float, period: float, pie
     )
 
 
-def judge_pacing(times: list[float], period: float, parameter: str, piece: str, asked: str = "") -> None:
+def judge_pacing(
+    times: list[float], period: float, parameter: str, piece: str, asked: str = "", timed_by: str = "came"
+) -> None:
     """Fail unless the median gap between ``times`` is ``period`` within PACING_TOLERANCE.
 
-    ``asked`` says how the period was asked for (by default "Asked for parameter=period").
+    ``asked`` says how the period was asked for (by default "Asked for parameter=period");
+    ``timed_by`` what ``times`` are ("came": when the pieces arrived).
     """
     typical = median(gaps(times))
     if abs(typical - period) <= period * PACING_TOLERANCE:
         return
     raise CheckFailed(
-        f"{asked or f'Asked for {parameter}={period:g}'}, the {piece}s came a median {seconds(typical)} apart "
+        f"{asked or f'Asked for {parameter}={period:g}'}, the {piece}s {timed_by} a median {seconds(typical)} apart "
         f"(allowed {seconds(period * (1 - PACING_TOLERANCE))} to {seconds(period * (1 + PACING_TOLERANCE))}).",
         evidence={"gaps": gaps(times)},
     )
