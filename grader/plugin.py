@@ -25,6 +25,7 @@ from grader.checkapi import CheckFailed, Inconclusive, NotApplicable, NotRun
 from grader.evidence import collect as collect_evidence
 from grader.evidence import measurement, protections
 from grader.exercises import NAMES as EXERCISES
+from grader.exercises import warm_up
 from grader.launch import DEFAULT_START_TIMEOUT, AppTarget, Limits, Policy, TargetError, resolve_level, resolve_target
 from grader.probes.run import record_apps
 from grader.recording import AppRecording, Calibration, load_calibration, save_calibration
@@ -120,6 +121,7 @@ class GradingSession:
         self.policy = sandbox_policy(config)
         # Its imports (about 0.5 s of CPU) overlap pytest's collection instead of the first app's start.
         launch.prepare()
+        warm_up(self.exercises)
         self.json_path = config.getoption("streamgrade_json")
         self.results: dict[str, CheckResult] = {}
         self.reference_status: dict[str, Status] = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -136,3 +138,32 @@ def test_an_exercises_timed_streams_split_the_references_whole_answer_into_its_p
         assert stream.exchange.status == 200 and stream.exchange.error is None
         assert len(stream.ends) >= 2 and stream.ends == sorted(set(stream.ends))
         assert stream.ends[-1] == stream.exchange.received  # the last piece ends with the answer
+
+
+# Run in a fresh interpreter: whether a package is imported is the point.
+WARM_UP = """
+import sys
+from grader.exercises import warm_up
+from grader.exercises.openai.probe import prefetching
+warm_up({names!r})
+print("openai" in sys.modules or prefetching.cache_info().currsize > 0)
+if {names!r} == ["openai"]:
+    prefetching().result(timeout=120)
+    print("openai" in sys.modules, prefetching() is prefetching())
+"""
+
+
+def warmed(names: list[str]) -> list[str]:
+    script = WARM_UP.format(names=names)
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert finished.returncode == 0, finished.stderr
+    return finished.stdout.split()
+
+
+def test_a_grade_without_exercise_5_never_imports_the_openai_package():
+    assert warmed(["chat", "bigfile", "events", "responses"]) == ["False"]
+
+
+def test_exercise_5_warms_up_once_per_process_in_the_background():
+    # Started as the grading process starts; the run's OpenaiRun then waits for the same import.
+    assert warmed(["openai"]) == ["True", "True", "True"]

@@ -151,6 +151,11 @@ class Exercise:
     figures: Callable[[Any], object] | None = None
     # How to measure what this exercise's recording holds: (exact, sampled) sentences for the report.
     measured: Callable[[Any], tuple[list[str], list[str]]] | None = None
+    # Starts, in the background and once per process, work every grade of it does whatever the app
+    # (exercise 5's import of the openai package, a second of CPU): called as soon as a grading
+    # process knows it grades this exercise, so the work overlaps pytest's start, or the learner's
+    # editing in watch mode, instead of the app's.
+    warm_up: Callable[[], object] | None = None
 
     @property
     def checks(self) -> Path:
@@ -191,6 +196,13 @@ def get(name: str) -> Exercise:
 def samples() -> list[Sample]:
     """The sample files the exercises' routes serve, in the registry's order."""
     return [exercise.sample for exercise in registry() if exercise.sample is not None]
+
+
+def warm_up(names: list[str] | tuple[str, ...]) -> None:
+    """Start the ``warm_up`` work of the exercises ``names`` (see ``Exercise.warm_up``)."""
+    for exercise in selected(names):
+        if exercise.warm_up is not None:
+            exercise.warm_up()
 
 
 def selected(names: list[str] | tuple[str, ...]) -> list[Exercise]:

@@ -35,6 +35,7 @@ EXERCISE = Exercise(
     floor=probe.floor,
     timed=timed.timed,
     setup=probe.OpenaiRun,
+    warm_up=probe.prefetching,
     servers=("", "more", "gone"),
     try_it=CURL,
     steps={

@@ -13,9 +13,11 @@ timing probes (phase 1, ``probe``):
   server's wake-ups and CPU before and after, as exercise 3's disconnect
   probe measures them.
 
-The ``openai`` package takes about a second of CPU to import: ``OpenaiRun``
-imports it in a thread while the servers start, so no probe's timing pays
-for it on the event loop.
+The ``openai`` package takes about a second of CPU to import: it is
+imported in a thread of its own as soon as a grading process knows it grades
+this exercise (``prefetching``, the exercise's ``warm_up``), and
+``OpenaiRun`` waits for it before the probes, so no probe's timing pays for
+it on the event loop.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
 import importlib
 import json
 import random
@@ -110,6 +113,15 @@ def prefetch() -> None:
         )
         for chunk in stream:
             read_chunk(chunk, 0.0)
+
+
+@functools.cache
+def prefetching() -> concurrent.futures.Future[None]:
+    """``prefetch``, started once per process in a thread of its own: the first call starts it."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="openai-prefetch")
+    future = pool.submit(prefetch)
+    pool.shutdown(wait=False)
+    return future
 
 
 def pick_model(rng: random.Random) -> str:
@@ -343,13 +355,11 @@ async def probe_openai_disconnect(base_url: str, meter: Meter) -> DisconnectReco
 
 
 class OpenaiRun(ExerciseRun):
-    """The exercise's part of a recording run: the openai package imported while the servers start."""
+    """The exercise's part of a recording run: the openai package imported before its probes (``prefetching``)."""
 
     def __init__(self, settings: RunSettings) -> None:
         super().__init__(settings)
-        self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="openai-prefetch")
-        self.prefetched = self._thread.submit(prefetch)
-        self._thread.shutdown(wait=False)
+        self.prefetched = prefetching()  # started by the warm-up, or now
 
     async def ready(self) -> None:
         # The import holds the interpreter: beside the timing probes it delayed the
