@@ -88,6 +88,9 @@ TAKING_TURNS = [[0.001, 0.2, 0.8], [0.002, 0.4, 1.0], [0.003, 0.6, 1.2]]
         ([SIDE_BY_SIDE, [0.002, 0.35, 0.401], [0.003, 0.202, 0.55]], True),  # two pieces read late on a busy machine
         ([[0.2 * n + 0.001 * i for n in range(5)] for i in range(3)], True),  # words and spaces apart, on time
         ([[0.2 * n + 0.001 * i for n in range(22)] for i in range(3)], True),  # more pieces than asked, side by side
+        # Started a tenth of a second apart (a correct app's sync generators, their threads late on a loaded
+        # machine): most pieces arrive alone, but the streams did not take longer together.
+        ([[0.1 * i + 0.2 * n for n in range(3)] for i in range(3)], True),
         (TAKING_TURNS, False),
         ([[0.2, 0.8, 1.4], [0.4, 1.0, 1.6], [0.6, 1.2, 1.8]], False),  # taking turns, sleeping before each token
     ],

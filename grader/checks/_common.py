@@ -162,8 +162,8 @@ def judge_loop_health(subject_busy: list[float], reference_busy: list[float], al
     )
 
 
-def judge_side_by_side(streams: list[Exchange], period: float, what: str) -> None:
-    """Fail when streams sent together took turns: their pieces arrived one stream at a time.
+def judge_side_by_side(streams: list[Exchange], period: float, wanted: float, what: str) -> None:
+    """Fail when streams sent together took turns: their pieces arrived one stream at a time, and late.
 
     Side by side, the streams' pieces leave at the same moments, however the
     app paces or splits them and however many it sends: every group of
@@ -175,12 +175,23 @@ def judge_side_by_side(streams: list[Exchange], period: float, what: str) -> Non
     requests' wait, this needs no reference, whose timing (a batch's saved
     one, taken on a loaded machine) can be slow enough to hide a blocked
     loop; a piece read late on a busy machine makes one lone group.
+
+    Taking turns also adds the streams' waits up: ``wanted`` (each stream's
+    own waits) per stream, from the first piece to the last of them all,
+    where side by side it is ``wanted`` once. Lone groups alone are not
+    enough: on a loaded machine, the threads of a correct app's sync
+    generators can start its streams a tenth of a second apart, and each
+    piece then arrives alone, the streams still side by side. So it fails
+    only past the middle: (1 + streams) / 2 times ``wanted``, twice for
+    three streams, which take three times when they take turns.
     """
     if len(streams) < 2 or period <= 0:
         return
     arrivals = sorted(
         (stream.sent_at + chunk.at, index) for index, stream in enumerate(streams) for chunk in stream.chunks
     )
+    if not arrivals or arrivals[-1][0] - arrivals[0][0] < (1 + len(streams)) / 2 * wanted:
+        return
     groups: list[set[int]] = []
     previous = None
     for at, index in arrivals:

@@ -241,7 +241,7 @@ def test_chat_nonblocking(app, reference):
         chat.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(chat.concurrent)} streams",
     )
-    judge_side_by_side(chat.concurrent, chat.concurrent_delay, "streams")
+    judge_side_by_side(chat.concurrent, chat.concurrent_delay, wanted, "streams")
 
 
 @check(

@@ -367,7 +367,7 @@ def test_events_nonblocking(app, reference):
         events_rec.concurrent_interval * LOOP_ALLOWANCE,
         f"{len(events_rec.concurrent)} event streams",
     )
-    judge_side_by_side(events_rec.concurrent, events_rec.concurrent_interval, "event streams")
+    judge_side_by_side(events_rec.concurrent, events_rec.concurrent_interval, wanted, "event streams")
 
 
 @check(

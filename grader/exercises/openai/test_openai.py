@@ -491,7 +491,7 @@ def test_openai_nonblocking(app, reference):
         openai.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(openai.concurrent)} streams",
     )
-    judge_side_by_side(openai.concurrent, openai.concurrent_delay, "streams")
+    judge_side_by_side(openai.concurrent, openai.concurrent_delay, wanted, "streams")
 
 
 @check(
