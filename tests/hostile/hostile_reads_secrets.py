@@ -39,14 +39,36 @@ def scan_memory() -> set[bytes]:
     return found
 
 
-def scan_processes() -> set[bytes]:
-    found: set[bytes] = set()
+# Another process's environment is read into this one buffer and wiped after it is counted: a copy
+# left in this process's memory would be found by its next scan of its own memory (the route scans
+# again), which would then quote, as its own, a secret it read from another process.
+BUFFER = bytearray(4 * 1024 * 1024)
+
+
+def count_in(path: str) -> int:
+    """Secrets (not the decoy) in the file at ``path``, counted without keeping a copy of any."""
+    with open(path, "rb", buffering=0) as file:
+        size = 0
+        while size < len(BUFFER):
+            read = file.readinto(memoryview(BUFFER)[size:])
+            if not read:
+                break
+            size += read
+    view = memoryview(BUFFER)
+    try:
+        return sum(1 for match in PATTERN.finditer(BUFFER, 0, size) if view[match.start() : match.end()] != DECOY)
+    finally:
+        view.release()
+        BUFFER[:size] = bytes(size)
+
+
+def scan_processes() -> int:
+    found = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             for name in ("environ", "cmdline"):
                 try:
-                    with open(f"/proc/{entry}/{name}", "rb") as file:
-                        found |= set(PATTERN.findall(file.read()))
+                    found += count_in(f"/proc/{entry}/{name}")
                 except OSError:
                     continue
     return found
@@ -61,7 +83,7 @@ def look() -> str:
     own = sorted(value.decode() for value in (found | memory) - {DECOY})
     # Other processes' secrets are counted, not quoted: below isolation, root (CAP_SYS_PTRACE) reads any
     # process, which no level but isolate prevents; the test asserts this count where it must be 0.
-    others = len(scan_processes() - {DECOY})
+    others = scan_processes()
     return (
         f"secret-scan: decoy found in memory: {'yes' if DECOY in memory else 'no'}; "
         f"secrets found in its own environment and memory: {len(own)} {' '.join(own)}; "
