@@ -138,3 +138,39 @@ def test_the_fork_server_starts_with_no_secret_in_its_environment(monkeypatch):
         server.stop()
     assert b"INSTRUCTOR_TOKEN" not in environ
     assert re.search(rb"(^|\0)PATH=", environ)
+
+
+def test_the_fork_servers_warm_up_leaves_an_apps_routes_nothing_to_import():
+    """Declaring a route and describing the API import nothing more after the warm-up: every fork inherits it."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from typing import Annotated
+        from fastapi import FastAPI, Query
+        from fastapi.responses import StreamingResponse
+        from grader.launch.linux import _warmup
+
+        _warmup.warm_up()
+        before = set(sys.modules)
+        app = FastAPI()
+
+        @app.get("/chat")
+        def chat(prompt: str = "hello", delay: Annotated[float, Query(ge=0, le=5)] = 0.2) -> StreamingResponse:
+            return StreamingResponse(iter([prompt]), media_type="text/plain")
+
+        app.openapi()
+        print(sorted(set(sys.modules) - before))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_failing_warm_up_does_not_stop_the_fork_server(monkeypatch):
+    from grader.launch.linux import _warmup
+
+    def broken() -> None:
+        raise TypeError("a FastAPI that declares routes differently")
+
+    monkeypatch.setattr(_warmup, "FastAPI", broken)
+    _warmup.warm_up()  # nothing raised: only the saving is lost
