@@ -126,3 +126,10 @@ def test_a_grader_that_fails_to_record_says_so_and_exits_3_not_a_silent_zero(mon
     assert code == 3
     assert "[app.starts, not counted, error]" in out and "recording broke" in out
     assert "could not judge your app" in err
+
+
+def test_the_command_line_parses_before_the_heavy_imports():
+    """pytest, the checks and the renderers are imported by the commands: `check` starts the fork server first."""
+    script = "import sys, grader.cli; print(sorted({'pytest', 'grader.plugin', 'jinja2'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
