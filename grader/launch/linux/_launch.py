@@ -147,9 +147,8 @@ def find_child(parent: int) -> tuple[int | None, int | None]:
     """``parent``'s first child as seen from here, or (None, its wait status) if it ended first."""
     deadline = time.monotonic() + FIND_SERVER_TIMEOUT
     while time.monotonic() < deadline:
-        for pid, ppid in reaper.parent_map().items():
-            if ppid == parent:
-                return pid, None
+        for pid in reaper.children_of(parent):
+            return pid, None
         ended, status = os.waitpid(parent, os.WNOHANG)
         if ended == parent:
             return None, status

@@ -54,7 +54,7 @@ class LinuxApp(RunningApp):
     def _stop_processes(self) -> int:
         launcher = self.process.pid
         server = self.server_pid
-        init = reaper.parent_map().get(server) if server and self.policy.isolated else None
+        init = reaper.parent_of(server) if server and self.policy.isolated else None
         started = reaper.living(reaper.descendants([launcher] + ([server] if server else []))) - {server, init}
         killed = set()
         if self.cgroup is not None:
@@ -181,7 +181,7 @@ def start_app(
         first = status.read_line(start_timeout)
         app.server_pid = int(first["pid"]) if first and "pid" in first else None
         if app.server_pid is not None and policy.isolated:
-            app.init_pid = reaper.parent_map().get(app.server_pid)
+            app.init_pid = reaper.parent_of(app.server_pid)
     except BaseException:
         app.stop()
         raise

@@ -79,13 +79,20 @@ def parent_map() -> dict[int, int]:
 
 
 def children_of(pid: int) -> set[int]:
-    """``pid``'s children: from ``/proc/PID/task/*/children`` (no scan of every process) where the kernel has it."""
+    """``pid``'s children: from ``/proc/PID/task/*/children`` (no scan of every process) where the kernel has it.
+
+    A process that is gone has none: what it started was orphaned to a subreaper, whose tree is swept.
+    """
+    try:
+        tasks = list(os.scandir(f"/proc/{pid}/task"))
+    except OSError:
+        return set()
     found: set[int] = set()
     try:
-        for task in os.scandir(f"/proc/{pid}/task"):
+        for task in tasks:
             with open(f"{task.path}/children", "rb") as children:
                 found |= {int(child) for child in children.read().split()}
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # a kernel without the file, or a thread that ended meanwhile
         return {child for child, parent in parent_map().items() if parent == pid}
     return found
 
@@ -102,17 +109,15 @@ def tree_below(root: int) -> set[int]:
 
 
 def descendants(roots: Iterable[int]) -> set[int]:
-    """Every process below ``roots`` (not the roots themselves)."""
-    children: dict[int, list[int]] = {}
-    for pid, parent in parent_map().items():
-        children.setdefault(parent, []).append(pid)
+    """Every process below ``roots`` (not the roots themselves, unless one is below another).
+
+    Walked through each one's children, not a scan of every process: a stop
+    sweeps several times, a grade stops twenty-odd servers at once, and a
+    scan reads every process's stat file (0.16 s each with 650 processes).
+    """
     found: set[int] = set()
-    stack = list(roots)
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
+    for root in set(roots):
+        found |= tree_below(root)
     return found
 
 
