@@ -1,7 +1,5 @@
 """``python -m grader`` is ``streamgrade``."""
 
-import sys
+from grader.cli import run
 
-from grader.cli import main
-
-sys.exit(main())
+run()

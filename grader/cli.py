@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import difflib
 import io
@@ -12,7 +13,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 # Only what parsing the command line needs is imported here. pytest, the
 # checks and the renderers (about 0.2 s) are imported by the commands that
@@ -630,3 +631,22 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def run() -> NoReturn:
+    """The program (``streamgrade``, ``python -m grader``): ``main``, then the process ends at once.
+
+    Python's own finalization frees the objects of pytest, the checks and
+    the openai package one by one: 0.25 s after every grade, which a learner
+    and a batch wait for, and nothing in it is needed here. The results are
+    written, every server is stopped (each grade stops its own; the fork
+    server ends when this process's end of its socket closes), and the
+    threads left are idle pools and log readers. The exit handlers still
+    run (temporary folders, logging).
+    """
+    code = main()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed, or a reader that has gone
+            stream.flush()
+    os._exit(code)
