@@ -364,17 +364,30 @@ def measure_stability(repeats: int, names: list[str], work: Path) -> dict:
     }
 
 
+def check_message(out: Path, student: str, check: str) -> str:
+    """What one check said for one student in a batch's output (empty when it said nothing)."""
+    results = out / "students" / student / "results.json"
+    try:
+        checks = json.loads(results.read_text())["checks"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    return next((row.get("message") or "" for row in checks if row["id"] == check), "")
+
+
 def measure_repeatability(repeats: int, size: int, work: Path) -> dict:
     """Grade the same class ``repeats`` times: every check whose status is not the same in every run."""
     submissions = work / "repeat-class"
     make_class(submissions, size)
-    runs = [batch_verdicts(submissions, work / f"repeat-{run}", DEFAULT_JOBS)[1] for run in range(repeats)]
+    outs = [work / f"repeat-{run}" for run in range(repeats)]
+    runs = [batch_verdicts(submissions, out, DEFAULT_JOBS)[1] for out in outs]
     unstable = []
     for student, checks in runs[0].items():
         for check in checks:
             seen = [run.get(student, {}).get(check) for run in runs]
             if len(set(seen)) > 1:
-                unstable.append({"app": student, "check": check, "statuses": seen})
+                # What each run said: a flip the bench can't explain is one nobody can fix.
+                said = [check_message(out, student, check) for out in outs]
+                unstable.append({"app": student, "check": check, "statuses": seen, "messages": said})
     return {
         "apps": size,
         "runs_per_app": repeats,
@@ -517,6 +530,9 @@ def print_repeat(repeat: dict) -> None:
     )
     for row in repeat["unstable"]:
         print(f"  {row['app']} {row['check']}: {', '.join(map(str, row['statuses']))}")
+        for run, message in enumerate(row.get("messages", []), start=1):
+            if message:
+                print(f"    run {run}: {message}")
 
 
 def print_memory(memory: dict) -> None:
