@@ -70,7 +70,7 @@ class LinuxApp(RunningApp):
         if self.cgroup is not None:
             killed |= reaper.kill_descendants(launcher, extra=self.cgroup.pids())
         reaper.reap(killed)
-        self.leftovers = len(reaper.living(killed | (self.cgroup.pids() if self.cgroup else set())))
+        self.leftovers = len(reaper.still_running(killed | (self.cgroup.pids() if self.cgroup else set())))
         return len(started)
 
     def _cleanup(self) -> None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -28,6 +30,9 @@ PR_SET_NO_NEW_PRIVS = 38
 # Each pass kills what the previous scan found; a process forking as fast as
 # it can is dead after the pass that finds it, so a few passes always do.
 SWEEP_PASSES = 50
+# A killed process takes a moment to end (freeing 100 MiB of memory takes
+# milliseconds): only one still running after this much is a leftover.
+DYING_TIME = 1.0
 
 
 def _prctl(option: int, value: int) -> bool:
@@ -226,6 +231,34 @@ def parent_of(pid: int) -> int | None:
 def pid_exists(pid: int) -> bool:
     # Z: a zombie; X: dead and being released (seen for a moment while a subreaper that ignores SIGCHLD reaps it).
     return process_state(pid) not in (None, "Z", "X")
+
+
+def still_running(pids: Iterable[int], timeout: float = DYING_TIME) -> set[int]:
+    """Those of ``pids`` (killed) that still run after up to ``timeout`` seconds of waiting for them to end.
+
+    Waits on each one's pidfd, which the kernel makes readable when the
+    process ends: no polling, and no wait at all when they are gone already.
+    """
+    waiting: dict[int, int] = {}
+    unwaited: set[int] = set()  # no pidfd for it (an old kernel): judged as it is now
+    try:
+        for pid in living(pids):
+            try:
+                waiting[os.pidfd_open(pid)] = pid
+            except ProcessLookupError:
+                continue  # ended meanwhile
+            except OSError:
+                unwaited.add(pid)
+        deadline = time.monotonic() + timeout
+        while waiting and (left := deadline - time.monotonic()) > 0:
+            ended, _, _ = select.select(list(waiting), [], [], left)
+            for fd in ended:
+                os.close(fd)
+                del waiting[fd]
+    finally:
+        for fd in waiting:
+            os.close(fd)
+    return living({*waiting.values(), *unwaited})
 
 
 def living(pids: Iterable[int]) -> set[int]:
