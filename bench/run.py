@@ -47,7 +47,6 @@ from grader.cli import DEFAULT_JOBS  # noqa: E402
 from grader.exercises import NAMES, TimedStream, registry  # noqa: E402
 from grader.exercises.bigfile import probe as bigfile_probe  # noqa: E402
 from grader.launch import features, resolve_target, running_app  # noqa: E402
-from grader.probes.http import local_client  # noqa: E402
 from grader.timing import arrival_at_offsets  # noqa: E402
 
 BANK = ROOT / "tests" / "bank"
@@ -404,8 +403,7 @@ def measure_memory(sizes_mib: list[int]) -> dict:
         with running_app(target, env={"STREAMGRADE_BENCH_ALLOCATE_MIB": str(size)}) as app:
 
             async def fetch():
-                async with local_client(app.base_url, 30) as client:
-                    return await bigfile_probe.download(client, app.meter, give_up_after=lambda: 30.0)
+                return await bigfile_probe.download(app.base_url, app.meter, give_up_after=lambda: 30.0)
 
             download = asyncio.run(fetch())
         measured = download.memory.growth / 2**20 if download.memory else float("nan")

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from grader.exercises import Floor
 from grader.exercises.bigfile.contract import REMEASURE_BYTES
 from grader.exercises.bigfile.recording import BigfileRecording, Download, RangeProbe
+from grader.exercises.bigfile.transfer import BodyReader
 from grader.launch import Meter
-from grader.probes.http import broke_off, describe_http_error, local_client, now, record_exchange
+from grader.probes.http import local_client, now, record_exchange
 from grader.recording import Exchange, MemoryTrace
 
 # A slow reader takes the first MiB, then stops reading for this long. An app
@@ -102,7 +100,7 @@ class MemorySampler:
 
 
 async def download(
-    client: httpx.AsyncClient,
+    base_url: str,
     meter: Meter,
     *,
     give_up_after: Callable[[], float],
@@ -111,55 +109,56 @@ async def download(
 ) -> Download:
     """Download /bigfile, hashing it and watching the server's memory.
 
-    Gives up once ``give_up_after()`` seconds have passed (asked again as
-    the download goes, since the reference's time may arrive meanwhile).
-    With ``pause_after``, read that many bytes, stop reading for ``pause``
-    seconds (the slow client), and hang up.
+    The bytes are read in a thread of their own (``transfer.BodyReader``),
+    the memory sampled here. Gives up once ``give_up_after()`` seconds have
+    passed (asked again as the download goes, since the reference's time may
+    arrive meanwhile). With ``pause_after``, read that many bytes, stop
+    reading for ``pause`` seconds (the slow client), and hang up: in the
+    pieces the other clients read (64 KiB), so the pause starts where it did.
     """
-    digest = hashlib.sha256()
-    seen = Download(None, [], 0, "", 0.0, 0, 0, None)
-
-    async def read() -> None:
-        async with client.stream("GET", "/bigfile") as response:
-            seen.status, seen.headers = response.status_code, list(response.headers.multi_items())
-            async for data in response.aiter_raw():
-                digest.update(data)
-                seen.received += len(data)
-                seen.chunk_count += 1
-                seen.largest_chunk = max(seen.largest_chunk, len(data))
-                if pause_after is not None and seen.received >= pause_after:
-                    await asyncio.sleep(pause)  # the slow reader stops reading
-                    return
-
+    if pause_after is None:
+        reader = BodyReader(base_url, timeout=HARD_LIMIT)
+    else:
+        reader = BodyReader(base_url, timeout=HARD_LIMIT, read_size=64 * 1024, pause_after=pause_after, pause=pause)
     try:
         sampler: MemorySampler | None = MemorySampler(meter)
     except OSError:
         sampler = None  # the server is gone already: the download will say so
     started = now()
-    reader = asyncio.ensure_future(read())
+    finished = asyncio.wrap_future(reader.start())
+    gave_up_at = None
     try:
-        while not reader.done():
-            await asyncio.wait({reader}, timeout=0.1)
+        while not finished.done():
+            await asyncio.wait({finished}, timeout=0.1)
             elapsed = now() - started
-            if not reader.done() and elapsed > give_up_after():
-                reader.cancel()
-                seen.stopped_early = f"stopped after {elapsed:.1f} s with {seen.received:,} bytes received"
+            if not finished.done() and gave_up_at is None and elapsed > give_up_after():
+                reader.stop()
+                gave_up_at = elapsed
     except asyncio.CancelledError:
         # This download was cancelled, not given up: stop reading and sampling too.
-        reader.cancel()
+        reader.stop()
         if sampler is not None:
             sampler.stop()
         raise
-    try:
-        await reader
-    except asyncio.CancelledError:
-        pass
-    except httpx.HTTPError as failure:
-        seen.error, seen.broken = describe_http_error(failure), broke_off(failure)
-    seen.seconds = now() - started
-    seen.sha256 = digest.hexdigest()
-    seen.memory = await sampler.finish() if sampler else None
-    return seen
+    got = await finished
+    seconds = now() - started
+    stopped_early = None
+    if gave_up_at is not None:
+        stopped_early = f"stopped after {gave_up_at:.1f} s with {got.received:,} bytes received"
+    memory = await sampler.finish() if sampler else None
+    return Download(
+        got.status,
+        got.headers,
+        got.received,
+        got.sha256,
+        seconds,
+        got.chunk_count,
+        got.largest_chunk,
+        memory,
+        stopped_early=stopped_early,
+        error=got.error,
+        broken=got.broken,
+    )
 
 
 def range_probes(served: ServedFile) -> list[tuple[str, tuple[int, int] | None]]:
@@ -186,7 +185,7 @@ async def probe_bigfile_light(base_url: str, meter: Meter, served: ServedFile) -
     served.restore()
     async with local_client(base_url, HARD_LIMIT) as client:
         slow = await download(
-            client,
+            base_url,
             meter,
             give_up_after=lambda: SLOW_READ_PAUSE + 5,
             pause_after=SLOW_READ_FIRST,
@@ -240,8 +239,7 @@ async def probe_small_file(base_url: str) -> Exchange:
 
 async def probe_reference_again(base_url: str, meter: Meter, clock: DownloadClock, file_size: int) -> Download:
     """Time the start of a download from the reference while a learner's download runs; move the clock to it."""
-    async with local_client(base_url, HARD_LIMIT) as client:
-        again = await download(client, meter, give_up_after=lambda: HARD_LIMIT, pause_after=REMEASURE_BYTES)
+    again = await download(base_url, meter, give_up_after=lambda: HARD_LIMIT, pause_after=REMEASURE_BYTES)
     if again.timed(min(REMEASURE_BYTES, file_size)):
         # Slower than the recorded time means the machine is busier now: the
         # learner's download is judged against that. Faster changes nothing.
@@ -252,12 +250,11 @@ async def probe_reference_again(base_url: str, meter: Meter, clock: DownloadCloc
 
 async def probe_full_download(base_url: str, meter: Meter, clock: DownloadClock, is_reference: bool) -> Download:
     """The whole file at full speed, with the server's memory traced: CPU-heavy, so on its own."""
-    async with local_client(base_url, HARD_LIMIT) as client:
-        if is_reference:
-            full = await download(client, meter, give_up_after=lambda: HARD_LIMIT)
-            clock.reference_seconds = full.seconds
-            return full
-        return await download(client, meter, give_up_after=clock.give_up_after)
+    if is_reference:
+        full = await download(base_url, meter, give_up_after=lambda: HARD_LIMIT)
+        clock.reference_seconds = full.seconds
+        return full
+    return await download(base_url, meter, give_up_after=clock.give_up_after)
 
 
 def floor() -> Floor:
