@@ -152,7 +152,7 @@ class Exercise:
     # How to measure what this exercise's recording holds: (exact, sampled) sentences for the report.
     measured: Callable[[Any], tuple[list[str], list[str]]] | None = None
     # Starts, in the background and once per process, work every grade of it does whatever the app
-    # (exercise 5's import of the openai package, a second of CPU): called as soon as a grading
+    # (exercise 5's import of the openai package, 0.3 s of CPU): called as soon as a grading
     # process knows it grades this exercise, so the work overlaps pytest's start, or the learner's
     # editing in watch mode, instead of the app's.
     warm_up: Callable[[], object] | None = None

@@ -90,9 +90,10 @@ REHEARSAL = (
 def prefetch() -> None:
     """Import the openai package and rehearse one streamed call on a canned answer (in a worker thread).
 
-    Importing takes about a second of CPU, and the async client's first call
-    another third of one: its request builders and response types are set
-    up on first use, it detects the platform for its headers (``platform``
+    Importing takes about 0.3 s of CPU (httpx and pydantic already loaded,
+    as in a grading process), and the async client's first call more: its
+    request builders and response types are set up on first use, it
+    detects the platform for its headers (``platform``
     reads the Python binary, once per process), and the HTTP library's
     transport imports its connection pool. Done on the event loop, each
     would stall every probe timing a stream at that moment; a 5 ms ticker

@@ -75,7 +75,7 @@ def validation_problem(error: pydantic.ValidationError) -> str:
 def openai_types() -> tuple[type[pydantic.BaseModel], type[pydantic.BaseModel]]:
     """The package's ChatCompletionChunk and ChatCompletion, imported on first use.
 
-    Importing openai costs about a second of CPU: a grading that leaves
+    Importing openai costs about 0.3 s of CPU: a grading that leaves
     exercise 5 out must not pay it (the probe imports it in a thread while
     the servers start, so by the time a check runs it is loaded).
     """
