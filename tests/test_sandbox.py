@@ -693,3 +693,18 @@ def test_the_sandbox_table_sets_the_limits(tmp_path):
     assert config.limits.memory == 2048 * MIB
     assert config.limits.cpu_seconds == 30
     assert config.limits.processes == Limits().processes
+
+
+def test_the_sweep_finds_the_same_tree_with_and_without_the_kernels_children_files(monkeypatch):
+    """Walked through each process's children, or from one scan of every process where the kernel lists none."""
+    # A shell with two children, one of which has a child of its own; "ready" once they all run.
+    script = 'sleep 30 & sh -c "sleep 30 & echo ready; wait" & read line'
+    with subprocess.Popen(["sh", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as shell:
+        try:
+            assert shell.stdout is not None and shell.stdout.readline().strip() == "ready"
+            walked = reaper.descendants([shell.pid])
+            monkeypatch.setattr(reaper, "has_children_files", lambda: False)
+            scanned = reaper.descendants([shell.pid])
+            assert len(walked) == 3 and walked == scanned
+        finally:
+            reaper.kill_trees([shell.pid])

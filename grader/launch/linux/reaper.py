@@ -13,6 +13,7 @@ batch).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import signal
@@ -119,10 +120,35 @@ def descendants(roots: Iterable[int]) -> set[int]:
     Walked through each one's children, not a scan of every process: a stop
     sweeps several times, a grade stops twenty-odd servers at once, and a
     scan reads every process's stat file (0.16 s each with 650 processes).
+    A kernel without the children files gets one scan for the whole walk.
     """
+    roots = set(roots)
+    if not has_children_files():
+        return below_in(parent_map(), roots)
     found: set[int] = set()
-    for root in set(roots):
+    for root in roots:
         found |= tree_below(root)
+    return found
+
+
+@functools.cache
+def has_children_files() -> bool:
+    """Whether this kernel lists each task's children (``CONFIG_PROC_CHILDREN``, with checkpoint/restore)."""
+    return os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
+def below_in(parents: dict[int, int], roots: set[int]) -> set[int]:
+    """Every process below ``roots`` in a map of pid -> parent pid."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found: set[int] = set()
+    stack = list(roots)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
     return found
 
 
