@@ -25,8 +25,7 @@ EXERCISE = Exercise(
     route="POST /v1/chat/completions",
     page="exercises/05-openai-stream.md",
     recording=OpenaiRecording,
-    # One phase: the raw streams, the official client's timed stream, the paced replies
-    # and the disconnect each on a server of its own.
+    # One phase: the raw streams, the official client and the disconnect each on a server of its own.
     probes=(Probe(TIMING, probe.probe),),
     answered=lambda recording: recording.solo.exchange.status,
     evidence=evidence.evidence,
@@ -37,7 +36,7 @@ EXERCISE = Exercise(
     timed=timed.timed,
     setup=probe.OpenaiRun,
     warm_up=probe.prefetching,
-    servers=("", "more", "gone", "client"),
+    servers=("", "more", "gone"),
     try_it=CURL,
     steps={
         "openai.headers": Step("what you return when the body says stream: true", (2,)),

@@ -1,21 +1,19 @@
 """Probe POST /v1/chat/completions with the official openai client and with raw sockets.
 
-Four servers per app, probed at the same time beside the other exercises'
+Three servers per app, probed at the same time beside the other exercises'
 timing probes (phase 1, ``probe``):
 
 - ``probe_openai``: raw streams for shape and framing, one stream timed
   alone, and streams that load the server while its event loop is probed,
   exactly as exercise 1's (``probes.chat``'s constants and ``probes.http``).
-- ``probe_client_timed``: the official ``openai`` client's stream, timed as
-  its caller sees the chunks.
-- ``probe_openai_more``: the official client again (a longer conversation,
-  stream false, a refused request), malformed bodies, and the default and a
-  second delay.
+- ``probe_openai_more``: the official ``openai`` client (streaming, timed as
+  its caller sees the chunks; stream false; a refused request), malformed
+  bodies, and the default and a second delay.
 - ``probe_openai_disconnect``: long streams that the clients leave, and the
   server's wake-ups and CPU before and after, as exercise 3's disconnect
   probe measures them.
 
-The ``openai`` package takes about 0.3 s of CPU to import: it is
+The ``openai`` package takes about a second of CPU to import: it is
 imported in a thread of its own as soon as a grading process knows it grades
 this exercise (``prefetching``, the exercise's ``warm_up``), and
 ``OpenaiRun`` waits for it before the probes, so no probe's timing pays for
@@ -311,26 +309,13 @@ def official_client(base_url: str, timeout: float) -> Any:
     return openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="any-key", max_retries=0, http_client=http_client)
 
 
-async def probe_client_timed(base_url: str, rng: random.Random) -> ClientRun:
-    """The official client's timed stream, alone on its server (a blocked loop would stretch it beside another)."""
-    model = pick_model(rng)
-    timed = " ".join(rng.sample(WORDS, CLIENT_TOKENS))
-    timeout = stream_timeout(CLIENT_DELAY, CLIENT_TOKENS)
-    client = official_client(base_url, timeout)
-    try:
-        body = body_of(model, [{"role": "user", "content": timed}], usage=True, delay=CLIENT_DELAY)
-        return await run_client(client, body, timeout)
-    finally:
-        await client.close()
-
-
 async def probe_openai_more(base_url: str, rng: random.Random) -> dict[str, Any]:
     """On a second server: the official client, malformed bodies, and the default and a second delay.
 
-    The paced replies run one after the other (beside each other a blocked
-    loop would stretch them), beside the requests whose answers are read for
-    their content only: those take no waits, and beside the paced replies
-    they cost a grading no time.
+    The client's timed stream runs alone (a blocked loop would stretch it
+    beside another stream); then the paced replies, beside the requests
+    whose answers are read for their content only: those take no waits,
+    and beside the paced replies they cost a grading no time.
     """
     model = pick_model(rng)
     second_delay = rng.choice(SECOND_DELAYS)
@@ -338,6 +323,10 @@ async def probe_openai_more(base_url: str, rng: random.Random) -> dict[str, Any]
     client = official_client(base_url, timeout)
     try:
         async with local_client(base_url, timeout) as raw:
+            timed = " ".join(rng.sample(WORDS, CLIENT_TOKENS))
+            timed_run = await run_client(
+                client, body_of(model, [{"role": "user", "content": timed}], usage=True, delay=CLIENT_DELAY), timeout
+            )
             # Drawn before either task runs, so a run's requests don't depend on which answers first.
             history, completion_body = conversation(rng, FIXED_PROMPTS[1]), conversation(rng, FIXED_PROMPTS[0])
             default = [{"role": "user", "content": " ".join(rng.sample(WORDS, DEFAULT_TOKENS))}]
@@ -359,7 +348,7 @@ async def probe_openai_more(base_url: str, rng: random.Random) -> dict[str, Any]
                     exchange = await record_exchange(raw, PATH, method="POST", headers=JSON, body=content, timeout=5)
                     malformed.append((what, RawReply(content.decode(), "", None, None, exchange)))
                 return {
-                    "history": history_run,
+                    "clients": [timed_run, history_run],
                     "completion": completion,
                     "refused": refused,
                     "raw_completion": raw_completion,
@@ -402,34 +391,28 @@ class OpenaiRun(ExerciseRun):
 
 
 async def probe(ctx: ProbeContext, earlier: None) -> OpenaiRecording:
-    """The whole exercise, each part on a server of its own, at once.
-
-    Raw streams on the main server; the official client's timed stream on
-    ``client``; the paced replies and the requests read for their content on
-    ``more``; the disconnect on ``gone``. Apart, the client's timed stream
-    waits for no other stream: on ``more``, before the paced replies, it
-    made exercise 5 the longest of the first phase.
-    """
+    """The whole exercise: raw streams on its server, the official client beside it, the disconnect on a third."""
     run = ctx.run
     assert isinstance(run, OpenaiRun)
     await asyncio.wrap_future(run.prefetched)  # a failed import is the grader's error, said as such
     gone = ctx.server("gone")
-    recording, timed_run, more, disconnect = await asyncio.gather(
+    recording, more, disconnect = await asyncio.gather(
         probe_openai(ctx.main.base_url, ctx.rng()),
-        probe_client_timed(ctx.server("client").base_url, ctx.rng("client")),
         probe_openai_more(ctx.server("more").base_url, ctx.rng("more")),
         probe_openai_disconnect(gone.base_url, gone.meter),
     )
-    history = more.pop("history")
-    return dataclasses.replace(recording, **more, clients=[timed_run, history], disconnect=disconnect)
+    return dataclasses.replace(recording, **more, disconnect=disconnect)
 
 
 def floor() -> Floor:
     """The waits: three servers at once, the longest counts, at the largest delays a run can draw."""
     raw = (TIMING_TOKENS - 1) * max(TIMING_DELAYS) + (CONCURRENT_TOKENS - 1) * CONCURRENT_DELAY
-    client = (CLIENT_TOKENS - 1) * CLIENT_DELAY
-    paced = (DEFAULT_TOKENS - 1) * DEFAULT_DELAY + (SECOND_TOKENS - 1) * max(SECOND_DELAYS)
+    client = (
+        (CLIENT_TOKENS - 1) * CLIENT_DELAY
+        + (DEFAULT_TOKENS - 1) * DEFAULT_DELAY
+        + (SECOND_TOKENS - 1) * max(SECOND_DELAYS)
+    )
     # idle baseline, streaming window, settle, quiet window
     disconnect = IDLE_WINDOW + 2 * CPU_WINDOW + 0.1
-    waits = max(raw, client, paced, disconnect)
+    waits = max(raw, client, disconnect)
     return Floor(timing=waits, alone=waits)
