@@ -627,3 +627,40 @@ def test_head_must_give_the_headers_get_gives():
     app.bigfile.head = Exchange("HEAD", "/bigfile", status=200, headers=[("content-length", str(256 * MiB))])
     with pytest.raises(CheckFailed, match="content-type"):
         bigfile_checks.test_bigfile_head(app)
+
+
+def openai_stream(first: float, delay: float, tokens: int = 4):
+    """A raw reply of exercise 5 whose first token arrives ``first`` s after the request, the rest ``delay`` apart."""
+    import json as json_module
+
+    from grader.exercises.openai.recording import RawReply
+
+    def event(content: str) -> bytes:
+        chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": content}}]}
+        return f"data: {json_module.dumps(chunk)}\n\n".encode()
+
+    chunks = [Chunk(first + index * delay, event(f"t{index} ")) for index in range(tokens)]
+    chunks.append(Chunk(first + tokens * delay, b"data: [DONE]\n\n"))
+    exchange = Exchange("POST", "/v1/chat/completions", status=200, chunks=chunks)
+    return RawReply(body="{}", reply="", usage=None, delay=delay, exchange=exchange)
+
+
+def openai_app(*firsts: float, delay: float = 0.25):
+    from types import SimpleNamespace
+
+    replies = [openai_stream(first, delay) for first in firsts]
+    recorded = SimpleNamespace(timed=lambda: replies)
+    return SimpleNamespace(openai=recorded)
+
+
+def test_openai_one_stalled_first_token_among_the_timed_replies_is_no_wait_before_it():
+    from grader.exercises.openai import test_openai as openai_checks
+
+    openai_checks.test_openai_first_token(openai_app(0.2, 0.005, 0.004), openai_app(0.003, 0.004, 0.004))
+
+
+def test_openai_a_wait_before_the_first_token_fails_on_most_timed_replies():
+    from grader.exercises.openai import test_openai as openai_checks
+
+    with pytest.raises(CheckFailed, match="3 of 3 timed replies were late"):
+        openai_checks.test_openai_first_token(openai_app(0.25, 0.25, 0.25), openai_app(0.003, 0.004, 0.004))

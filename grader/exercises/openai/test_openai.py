@@ -20,6 +20,7 @@ from grader.checks._common import (
 )
 from grader.contract import TOKEN_PATTERN
 from grader.exercises.openai import CURL
+from grader.exercises.openai.probe import DEFAULT_DELAY
 from grader.exercises.openai.recording import ClientRun, OpenaiRecording, RawReply
 from grader.exercises.openai.stream import (
     DONE,
@@ -434,10 +435,29 @@ def test_openai_incremental(app):
 )
 def test_openai_first_token(app, reference):
     """The first token is sent at once"""
-    openai, theirs = recording(app), recording(reference)
-    first = arrivals(openai.solo, openai.delay)
-    reference_first = arrivals(theirs.solo, theirs.delay)
-    judge_first_at_once(first[0], reference_first[0] if reference_first else 0.0, openai.delay, "token")
+    # Judged on every timed reply (the solo stream, and the second server's at
+    # the default delay and at a second drawn delay), each against the
+    # reference's same reply, as chat.first-token is: a wait before the first
+    # token makes most of them late, a stall of the loaded machine one. The
+    # solo stream alone failed a correct app in a portable batch on 2 cores.
+    late = []
+    pairs = list(zip(recording(app).timed(), recording(reference).timed(), strict=False))
+    for reply, reference_reply in pairs:
+        period = DEFAULT_DELAY if reply.delay is None else reply.delay
+        first = arrivals(reply, period)
+        if not first:
+            continue  # no token came: openai.pacing says why
+        reference_first = arrivals(reference_reply, period)
+        try:
+            judge_first_at_once(first[0], reference_first[0] if reference_first else 0.0, period, "token")
+        except CheckFailed as failure:
+            late.append((reply, failure))
+    if late and 2 * len(late) > len(pairs):
+        first_late, first_failure = late[0]
+        raise CheckFailed(
+            f"{what(first_late)}: {first_failure.message} ({len(late)} of {len(pairs)} timed replies were late.)",
+            evidence=first_failure.evidence,
+        )
 
 
 @check(
@@ -454,7 +474,7 @@ def test_openai_first_token(app, reference):
 def test_openai_pacing(app):
     """Tokens come `delay` seconds apart, at two delays drawn per run and at the default"""
     for reply in recording(app).timed():
-        period = 0.2 if reply.delay is None else reply.delay
+        period = DEFAULT_DELAY if reply.delay is None else reply.delay
         require_status(reply.exchange, 200, what(reply), crash_of(app))
         times = arrivals(reply, period)
         if len(times) < 2:
