@@ -13,7 +13,7 @@ timing probes (phase 1, ``probe``):
   server's wake-ups and CPU before and after, as exercise 3's disconnect
   probe measures them.
 
-The ``openai`` package takes about a second of CPU to import: it is
+The ``openai`` package takes about 0.3 s of CPU to import: it is
 imported in a thread of its own as soon as a grading process knows it grades
 this exercise (``prefetching``, the exercise's ``warm_up``), and
 ``OpenaiRun`` waits for it before the probes, so no probe's timing pays for
