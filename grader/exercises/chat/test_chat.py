@@ -8,8 +8,9 @@ from grader.checkapi import CheckFailed, NotApplicable, check, seconds
 from grader.checks._common import (
     LOOP_ALLOWANCE,
     STREAM_EVIDENCE,
+    FirstPiece,
     excerpt,
-    judge_first_at_once,
+    judge_first_pieces,
     judge_loop_health,
     judge_pacing,
     judge_side_by_side,
@@ -159,30 +160,21 @@ def test_chat_incremental(app):
 )
 def test_chat_first_token(app, reference):
     """The first token is sent at once"""
-    # Judged on every timed reply (the solo stream, and the second server's at
-    # the default delay and at a second drawn delay), each against the
-    # reference's same reply: a wait before the first token makes most of them
-    # late, a stall of the loaded machine one. One reply alone failed a correct
-    # app at a load average of 40 (its first token 150 ms late, bound 114 ms).
-    late = []
-    pairs = list(zip(app.chat.timed(), reference.chat.timed(), strict=False))
-    for reply, reference_reply in pairs:
-        if not reply.exchange.chunks:
-            continue  # no token came: chat.pacing says why
-        reference_chunks = reference_reply.exchange.chunks
-        period = CHAT_DEFAULT_DELAY if reply.delay is None else reply.delay
-        try:
-            judge_first_at_once(
-                reply.exchange.chunks[0].at, reference_chunks[0].at if reference_chunks else 0.0, period, "token"
+    # Judged on every timed reply: the solo stream, and the second server's at
+    # the default delay and at a second drawn delay.
+    judge_first_pieces(
+        [
+            FirstPiece(
+                reply,
+                reply.exchange.chunks[0].at if reply.exchange.chunks else None,
+                reference_reply.exchange.chunks[0].at if reference_reply.exchange.chunks else None,
+                CHAT_DEFAULT_DELAY if reply.delay is None else reply.delay,
             )
-        except CheckFailed as failure:
-            late.append((reply, failure))
-    if late and 2 * len(late) > len(pairs):
-        first_late, first_failure = late[0]
-        raise CheckFailed(
-            f"{request_of(first_late)}: {first_failure.message} ({len(late)} of {len(pairs)} timed replies were late.)",
-            evidence=first_failure.evidence,
-        )
+            for reply, reference_reply in zip(app.chat.timed(), reference.chat.timed(), strict=False)
+        ],
+        "token",
+        request_of,
+    )
 
 
 @check(
