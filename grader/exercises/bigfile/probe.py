@@ -113,13 +113,11 @@ async def download(
     the memory sampled here. Gives up once ``give_up_after()`` seconds have
     passed (asked again as the download goes, since the reference's time may
     arrive meanwhile). With ``pause_after``, read that many bytes, stop
-    reading for ``pause`` seconds (the slow client), and hang up: in the
-    pieces the other clients read (64 KiB), so the pause starts where it did.
+    reading for ``pause`` seconds (the slow client), and hang up.
     """
-    if pause_after is None:
-        reader = BodyReader(base_url, timeout=HARD_LIMIT)
-    else:
-        reader = BodyReader(base_url, timeout=HARD_LIMIT, read_size=64 * 1024, pause_after=pause_after, pause=pause)
+    # The slow reader reads in the pieces the other clients read (64 KiB), so its pause starts where it did.
+    read_size = 1024 * 1024 if pause_after is None else 64 * 1024
+    reader = BodyReader(base_url, timeout=HARD_LIMIT, read_size=read_size, pause_after=pause_after, pause=pause)
     try:
         sampler: MemorySampler | None = MemorySampler(meter)
     except OSError:
@@ -141,24 +139,11 @@ async def download(
             sampler.stop()
         raise
     got = await finished
-    seconds = now() - started
-    stopped_early = None
+    got.seconds = now() - started
     if gave_up_at is not None:
-        stopped_early = f"stopped after {gave_up_at:.1f} s with {got.received:,} bytes received"
-    memory = await sampler.finish() if sampler else None
-    return Download(
-        got.status,
-        got.headers,
-        got.received,
-        got.sha256,
-        seconds,
-        got.chunk_count,
-        got.largest_chunk,
-        memory,
-        stopped_early=stopped_early,
-        error=got.error,
-        broken=got.broken,
-    )
+        got.stopped_early = f"stopped after {gave_up_at:.1f} s with {got.received:,} bytes received"
+    got.memory = await sampler.finish() if sampler else None
+    return got
 
 
 def range_probes(served: ServedFile) -> list[tuple[str, tuple[int, int] | None]]:

@@ -20,29 +20,16 @@ import contextlib
 import hashlib
 import socket
 import threading
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import h11
+
+from grader.exercises.bigfile.recording import Download
 
 # What the probes' other clients say when the server breaks off (probes.http.describe_http_error).
 BROKE_PROTOCOL = "the server broke the HTTP protocol or closed the connection"
 READ_FAILED = "the connection failed while reading"
 CONNECT_FAILED = "could not connect to the server"
-
-
-@dataclass
-class Transfer:
-    """What one read of the body got so far; complete once the reader's future is done."""
-
-    status: int | None = None
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    received: int = 0
-    chunk_count: int = 0
-    largest_chunk: int = 0
-    sha256: str = ""
-    error: str | None = None
-    broken: bool = False
 
 
 def header_text(value: bytes) -> str:
@@ -77,14 +64,15 @@ class BodyReader:
         self.read_size = read_size
         self.pause_after = pause_after
         self.pause = pause
-        self.progress = Transfer()
+        # Filled as the bytes come; the caller adds the time taken and the memory trace.
+        self.progress = Download(None, [], 0, "", 0.0, 0, 0, None)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
 
-    def start(self) -> concurrent.futures.Future[Transfer]:
-        """Read in a new thread; the future holds the transfer when it ends (it never raises)."""
-        done: concurrent.futures.Future[Transfer] = concurrent.futures.Future()
+    def start(self) -> concurrent.futures.Future[Download]:
+        """Read in a new thread; the future holds the download when it ends (it never raises)."""
+        done: concurrent.futures.Future[Download] = concurrent.futures.Future()
 
         def run() -> None:
             try:
@@ -99,7 +87,7 @@ class BodyReader:
         return done
 
     def stop(self) -> None:
-        """End the read now, from any thread: what came so far is the transfer."""
+        """End the read now, from any thread: what came so far is the download."""
         self._stopping.set()
         with self._lock:
             if self._socket is not None:
