@@ -106,6 +106,51 @@ def test_streams_that_take_turns_mean_a_blocked_loop_whatever_the_reference_wait
             chat_checks.test_chat_nonblocking(app, slow_reference)
 
 
+# Twice the delay asked for (a sleep twice over), the streams started a tenth
+# of a second apart on a loaded machine: every piece arrives alone, and the
+# streams span twice what was asked, as this app's stream alone does.
+SLOW_STARTED_APART = [[0.1 * i + 0.4 * n for n in range(3)] for i in range(3)]
+# The same app taking turns: each of its 0.4 s sleeps holds the server.
+SLOW_TAKING_TURNS = [[0.001, 0.4, 1.6], [0.002, 0.8, 2.0], [0.003, 1.2, 2.4]]
+
+
+def test_an_app_slower_than_asked_is_judged_by_its_own_pace_beside_other_streams():
+    slow_reference = chat_app(stream(paced_tokens()), busy=[0.3] * 8)
+    app = concurrent_streams(SLOW_STARTED_APART, busy=0.2)
+    app.chat.solo = stream(paced_tokens(delay=2 * DELAY))  # alone, it takes twice as long as asked
+    chat_checks.test_chat_nonblocking(app, slow_reference)
+    # Judged against the waits asked for, those streams would have taken turns.
+    app.chat.solo = stream(paced_tokens())
+    with pytest.raises(CheckFailed, match="took turns"):
+        chat_checks.test_chat_nonblocking(app, slow_reference)
+    taking_turns = concurrent_streams(SLOW_TAKING_TURNS, busy=0.2)
+    taking_turns.chat.solo = stream(paced_tokens(delay=2 * DELAY))
+    with pytest.raises(CheckFailed, match="took turns"):
+        chat_checks.test_chat_nonblocking(taking_turns, slow_reference)
+
+
+def events_beside(arrivals: list[list[float]], solo_interval: float) -> AppRecording:
+    """Events asked for at 0.2 s, four alone at ``solo_interval``, three streams of three arriving at ``arrivals``."""
+    solo = stream([(0.001 + n * solo_interval, b"id: 1\ndata: {}\n\n") for n in range(4)], "text/event-stream")
+    app = events_app(solo)
+    events = app.events
+    events.concurrent_count, events.concurrent_interval = 3, 0.2
+    events.concurrent = [stream([(at, b"id: 1\ndata: {}\n\n") for at in times]) for times in arrivals]
+    events.busy_latencies = [0.2] * 8
+    return app
+
+
+def test_events_slower_than_asked_started_apart_are_side_by_side():
+    # What CI's portable bank met once: events_double_interval's streams, started apart under load.
+    reference = events_app(stream([(0.001, b"")]))
+    reference.events.busy_latencies = [0.3] * 8
+    events_checks.test_events_nonblocking(events_beside(SLOW_STARTED_APART, 0.4), reference)
+    with pytest.raises(CheckFailed, match="took turns"):
+        events_checks.test_events_nonblocking(events_beside(SLOW_TAKING_TURNS, 0.4), reference)
+    with pytest.raises(CheckFailed, match="took turns"):
+        events_checks.test_events_nonblocking(events_beside(TAKING_TURNS, 0.2), reference)
+
+
 @pytest.mark.parametrize(
     ("content_type", "passes"),
     [

@@ -202,7 +202,19 @@ def judge_loop_health(subject_busy: list[float], reference_busy: list[float], al
     )
 
 
-def judge_side_by_side(streams: list[Exchange], period: float, wanted: float, what: str) -> None:
+def pace_alone(alone: Exchange, asked: float) -> float:
+    """How many times ``asked`` (the waits a stream was asked for) the app's stream alone took, at least 1.
+
+    From its first piece to its last: an app that waits longer than asked
+    (twice the delay) is as slow beside other streams, and those are its own
+    waits, not a turn taken. A reply sent in one piece counts as 1.
+    """
+    if asked <= 0 or len(alone.chunks) < 2:
+        return 1.0
+    return max(1.0, (alone.chunks[-1].at - alone.chunks[0].at) / asked)
+
+
+def judge_side_by_side(streams: list[Exchange], period: float, wanted: float, what: str, pace: float = 1.0) -> None:
     """Fail when streams sent together took turns: their pieces arrived one stream at a time, and late.
 
     Side by side, the streams' pieces leave at the same moments, however the
@@ -223,14 +235,18 @@ def judge_side_by_side(streams: list[Exchange], period: float, wanted: float, wh
     generators can start its streams a tenth of a second apart, and each
     piece then arrives alone, the streams still side by side. So it fails
     only past the middle: (1 + streams) / 2 times ``wanted``, twice for
-    three streams, which take three times when they take turns.
+    three streams, which take three times when they take turns. ``wanted``
+    is what was asked, times ``pace`` (``pace_alone``) for an app slower than
+    asked: at twice the delay, its streams alone reach twice ``wanted``, and
+    then only the groups would tell; those split when a loaded machine starts
+    the streams a tenth of a second apart.
     """
     if len(streams) < 2 or period <= 0:
         return
     arrivals = sorted(
         (stream.sent_at + chunk.at, index) for index, stream in enumerate(streams) for chunk in stream.chunks
     )
-    if not arrivals or arrivals[-1][0] - arrivals[0][0] < (1 + len(streams)) / 2 * wanted:
+    if not arrivals or arrivals[-1][0] - arrivals[0][0] < (1 + len(streams)) / 2 * wanted * pace:
         return
     groups: list[set[int]] = []
     previous = None

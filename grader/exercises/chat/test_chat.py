@@ -14,6 +14,7 @@ from grader.checks._common import (
     judge_loop_health,
     judge_pacing,
     judge_side_by_side,
+    pace_alone,
     require_answer,
     require_status,
 )
@@ -233,7 +234,9 @@ def test_chat_nonblocking(app, reference):
         chat.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(chat.concurrent)} streams",
     )
-    judge_side_by_side(chat.concurrent, chat.concurrent_delay, wanted, "streams")
+    alone = (len(TOKEN_PATTERN.findall(chat.solo_prompt)) - 1) * chat.delay
+    pace = pace_alone(chat.solo, alone)
+    judge_side_by_side(chat.concurrent, chat.concurrent_delay, wanted, "streams", pace)
 
 
 @check(

@@ -17,6 +17,7 @@ from grader.checks._common import (
     judge_loop_health,
     judge_pacing,
     judge_side_by_side,
+    pace_alone,
     require_answer,
     require_status,
 )
@@ -367,7 +368,8 @@ def test_events_nonblocking(app, reference):
         events_rec.concurrent_interval * LOOP_ALLOWANCE,
         f"{len(events_rec.concurrent)} event streams",
     )
-    judge_side_by_side(events_rec.concurrent, events_rec.concurrent_interval, wanted, "event streams")
+    pace = pace_alone(events_rec.solo, (events_rec.count - 1) * events_rec.interval)
+    judge_side_by_side(events_rec.concurrent, events_rec.concurrent_interval, wanted, "event streams", pace)
 
 
 @check(

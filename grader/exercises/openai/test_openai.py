@@ -16,6 +16,7 @@ from grader.checks._common import (
     judge_loop_health,
     judge_pacing,
     judge_side_by_side,
+    pace_alone,
     require_answer,
     require_status,
 )
@@ -500,7 +501,8 @@ def test_openai_nonblocking(app, reference):
         openai.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(openai.concurrent)} streams",
     )
-    judge_side_by_side(openai.concurrent, openai.concurrent_delay, wanted, "streams")
+    pace = pace_alone(openai.solo.exchange, (token_count(openai.solo.reply) - 1) * openai.delay)
+    judge_side_by_side(openai.concurrent, openai.concurrent_delay, wanted, "streams", pace)
 
 
 @check(
