@@ -66,6 +66,22 @@ def test_slow_probes_while_streaming_mean_a_blocked_loop():
     chat_checks.test_chat_nonblocking(chat_app(stream(paced_tokens()), busy=[0.004] * 8), REFERENCE_CHAT)
 
 
+def test_an_app_slow_to_answer_before_its_streams_is_judged_by_that_wait_too():
+    # A loaded machine: the reference's small requests waited 250 ms, this app's 626 ms while its
+    # streams ran (a correct app behind a BaseHTTPMiddleware, Linux, load average 13).
+    reference = chat_app(stream(paced_tokens()), busy=[0.25] * 8)
+    loaded = chat_app(stream(paced_tokens()), busy=[0.626] * 8)
+    with pytest.raises(CheckFailed, match="blocks the event loop"):
+        chat_checks.test_chat_nonblocking(loaded, reference)  # against the reference's wait alone
+    loaded.chat.idle_latencies = [0.9, 0.4, 0.35]  # before its streams: the first also built the schema
+    chat_checks.test_chat_nonblocking(loaded, reference)
+    # A blocked loop still fails: its requests wait for the sleeps, far past twice its own idle wait.
+    blocked = chat_app(stream(paced_tokens()), busy=[1.04] * 8)
+    blocked.chat.idle_latencies = [0.22, 0.1, 0.15]
+    with pytest.raises(CheckFailed, match="before its streams opened in 100 ms"):
+        chat_checks.test_chat_nonblocking(blocked, reference)
+
+
 def concurrent_streams(arrivals: list[list[float]], busy: float = 0.004) -> AppRecording:
     """Streams asked for three tokens 0.2 s apart, sent at the same moment, whose pieces arrived at ``arrivals``."""
     app = chat_app(stream(paced_tokens()), busy=[busy] * 8)

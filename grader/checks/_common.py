@@ -181,7 +181,13 @@ BLOCKING_HINT = (
 )
 
 
-def judge_loop_health(subject_busy: list[float], reference_busy: list[float], allowance: float, what: str) -> None:
+def judge_loop_health(
+    subject_busy: list[float],
+    reference_busy: list[float],
+    allowance: float,
+    what: str,
+    subject_idle: list[float] | None = None,
+) -> None:
     """Fail when small requests waited much longer than on the reference under the same load.
 
     Up to twice the reference's wait, plus ``allowance``: the reference's wait is what the
@@ -189,16 +195,29 @@ def judge_loop_health(subject_busy: list[float], reference_busy: list[float], al
     waits 3 ms on a quiet one) a correct app behind middleware that does more per request
     (a BaseHTTPMiddleware) waited 210 ms; a blocked loop holds a request for about half a
     period on a quiet machine, far above twice a few ms.
+
+    Or twice the app's own quickest wait before its streams opened (``subject_idle``),
+    when that is longer: what a request costs this app on this machine now, which no
+    stream can have stretched. At load averages of 10 to 24 a correct app that does
+    more per request waited 3 to 7 times the reference's wait while its streams ran.
+    The quickest of the idle requests: the first may also wait for FastAPI to build
+    its schema.
     """
     learner, reference = median(subject_busy), median(reference_busy)
-    if learner <= LOOP_LOAD_FACTOR * reference + allowance:
+    own = min(subject_idle) if subject_idle else 0.0
+    if learner <= LOOP_LOAD_FACTOR * max(reference, own) + allowance:
         return
+    before = f", and your app before its streams opened in {seconds(own)}" if subject_idle else ""
     raise CheckFailed(
         f"While {what} ran, a small request (GET /openapi.json) took {seconds(learner)} to answer "
-        f"(median of {len(subject_busy)}); the reference answered in {seconds(reference)}. "
+        f"(median of {len(subject_busy)}); the reference answered in {seconds(reference)}{before}. "
         "Something in your stream blocks the event loop, so every other user waits.",
         hint=BLOCKING_HINT,
-        evidence={"busy_latencies": subject_busy, "reference_busy_latencies": reference_busy},
+        evidence={
+            "busy_latencies": subject_busy,
+            "reference_busy_latencies": reference_busy,
+            **({"idle_latencies": subject_idle} if subject_idle else {}),
+        },
     )
 
 

@@ -233,6 +233,7 @@ def test_chat_nonblocking(app, reference):
         reference.chat.busy_latencies,
         chat.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(chat.concurrent)} streams",
+        chat.idle_latencies,
     )
     alone = (len(TOKEN_PATTERN.findall(chat.solo_prompt)) - 1) * chat.delay
     pace = pace_alone(chat.solo, alone)

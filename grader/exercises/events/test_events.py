@@ -367,6 +367,7 @@ def test_events_nonblocking(app, reference):
         reference.events.busy_latencies,
         events_rec.concurrent_interval * LOOP_ALLOWANCE,
         f"{len(events_rec.concurrent)} event streams",
+        events_rec.idle_latencies,
     )
     pace = pace_alone(events_rec.solo, (events_rec.count - 1) * events_rec.interval)
     judge_side_by_side(events_rec.concurrent, events_rec.concurrent_interval, wanted, "event streams", pace)

@@ -500,6 +500,7 @@ def test_openai_nonblocking(app, reference):
         recording(reference).busy_latencies,
         openai.concurrent_delay * LOOP_ALLOWANCE,
         f"{len(openai.concurrent)} streams",
+        openai.idle_latencies,
     )
     pace = pace_alone(openai.solo.exchange, (token_count(openai.solo.reply) - 1) * openai.delay)
     judge_side_by_side(openai.concurrent, openai.concurrent_delay, wanted, "streams", pace)
