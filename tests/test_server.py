@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 from pathlib import Path
@@ -139,3 +140,24 @@ def test_an_app_that_exits_with_the_setup_failure_code_is_still_blamed_for_it(tm
         running_app(target).__enter__()
     assert "exited with code 70" in str(caught.value)
     assert "sandbox" not in str(caught.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("through", ["fork server", "new interpreter", "portable"])
+def test_starting_an_app_writes_no_bytecode_into_its_folder(tmp_path, monkeypatch, through):
+    # The fork server starts without PYTHONDONTWRITEBYTECODE (it keeps only harmless variables):
+    # each app it forks must still honour its own, or its import leaves __pycache__ beside app.py.
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    if through == "new interpreter":
+        monkeypatch.setattr(
+            "grader.launch.linux.forkserver.ForkServer.spawn", lambda *args: (_ for _ in ()).throw(OSError("none"))
+        )
+    (tmp_path / "helper.py").write_text("GREETING = 'hello'\n")
+    app_file = write_app(tmp_path, "from fastapi import FastAPI\nfrom helper import GREETING\napp = FastAPI()\n")
+    backend = importlib.import_module("grader.launch.portable" if through == "portable" else "grader.launch")
+    app = backend.start_app(resolve_target(str(app_file)))
+    try:
+        httpx.get(f"{app.base_url}/openapi.json", timeout=10).raise_for_status()
+    finally:
+        app.stop()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["app.py", "helper.py"]
