@@ -95,6 +95,14 @@ class ExerciseRun:
         second): every exercise's timing probes wait for it.
         """
 
+    def probes_begin(self) -> None:
+        """Every run is ready and the first probes start now (after ``ready``).
+
+        For a client of the run's own that costs CPU to start (a browser):
+        started here, it no longer competes with the servers' start and with
+        ``ready``'s work, which every timing probe waits for.
+        """
+
     async def close(self) -> None:
         """Wait for what the run started in the background (after the servers stopped)."""
 

@@ -164,17 +164,18 @@ def recording(proxy: EventsProxy, problem: str, started: float, seconds: float) 
 
 
 class BrowserSession:
-    """The browser probe as a run drives it: started before the apps' servers, told when each one runs."""
+    """The browser probe as a run drives it: told when each app's server runs, started when the probes start."""
 
     def __init__(self, labels: list[str]) -> None:
         self.labels = labels
-        self.apps: dict[str, asyncio.Future[str | None]] = {}
+        loop = asyncio.get_running_loop()
+        # Made now: the servers may run before the browser starts.
+        self.apps: dict[str, asyncio.Future[str | None]] = {label: loop.create_future() for label in labels}
         self.task: asyncio.Future[dict[str, BrowserRecording]] | None = None
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.apps = {label: loop.create_future() for label in self.labels}
-        self.task = asyncio.ensure_future(self.browse())
+        if self.task is None:
+            self.task = asyncio.ensure_future(self.browse())
 
     def app_runs(self, label: str, base_url: str | None) -> None:
         """``label``'s events server answers at ``base_url`` (None: it did not start)."""
