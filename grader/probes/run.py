@@ -114,16 +114,28 @@ async def start_servers(side: Side, plans: list[ServerPlan], start_timeout: floa
 
 
 def stop_side(side: Side) -> None:
-    servers = list(side.servers.items())
-    for name, server in servers:
-        code = server.process.poll()
-        if code is not None:
-            side.recording.exits.append(f"the server for {name} exited with code {code} while it was being tested")
-    # Side by side: each stop sweeps /proc for what its server started, which
-    # takes a while on a busy machine, and it is on the way to every verdict.
-    with ThreadPoolExecutor(max_workers=max(1, len(servers))) as pool:
-        list(pool.map(lambda server: server.stop(), [server for _, server in servers]))
-    for name, server in servers:
+    stop_sides([side])
+
+
+def stop_sides(sides: list[Side]) -> None:
+    """Stop every server of ``sides``, all at once, and keep what each said as it ended."""
+    for side in sides:
+        for name, server in side.servers.items():
+            code = server.process.poll()
+            if code is not None:
+                side.recording.exits.append(f"the server for {name} exited with code {code} while it was being tested")
+    # Side by side, both apps' too: each stop sweeps /proc for what its server
+    # started, which takes a while on a busy machine, and it is on the way to every verdict.
+    every = [server for side in sides for server in side.servers.values()]
+    with ThreadPoolExecutor(max_workers=max(1, len(every))) as pool:
+        list(pool.map(lambda server: server.stop(), every))
+    for side in sides:
+        keep_what_servers_said(side)
+
+
+def keep_what_servers_said(side: Side) -> None:
+    """The stopped servers' protections, incidents and logs, into the side's recording."""
+    for name, server in side.servers.items():
         side.recording.protections = server.protections.to_dict()
         side.recording.backend = server.backend
         side.recording.incidents += [said for said in server.incidents if said not in side.recording.incidents]
@@ -226,8 +238,7 @@ async def record_sides(
             ]
         await record(sides, chosen, runs, settings)
     finally:
-        for side in sides:
-            stop_side(side)
+        stop_sides(sides)
         await asyncio.gather(*(run.close() for run in runs.values()), return_exceptions=True)
     return {side.label: side.recording for side in sides}
 
