@@ -61,6 +61,12 @@ EXIT_CODES = """exit codes:
   130  interrupted (Ctrl-C)"""
 
 
+# A check id for the hint command's help (tests/test_cli.py keeps it one that exists). Not read
+# from the registry: building the parser would import every exercise's probes (0.1 s) before
+# `check` starts the fork server, which the first app's start then waits for.
+HINT_EXAMPLE = "chat.status"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamgrade",
@@ -108,8 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     attempt.add_argument("target", nargs="?", default=DEFAULT_TARGET, help=TARGET_HELP)
 
     hint = commands.add_parser("hint", help='the full hint for a check, after the report\'s "look at"')
-    example = next(iter(registry()[0].steps))
-    hint.add_argument("check_id", metavar="CHECK_ID", help=f"as the report names it, like {example}")
+    hint.add_argument("check_id", metavar="CHECK_ID", help=f"as the report names it, like {HINT_EXAMPLE}")
 
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions", help="a folder: one folder, .zip or .py per student")
