@@ -96,7 +96,7 @@ class ExerciseRun:
         """
 
     def probes_begin(self) -> None:
-        """Every run is ready and the first probes start now (after ``ready``).
+        """Every run is ready and the first probes start now (after ``ready``; not called when an app did not start).
 
         For a client of the run's own that costs CPU to start (a browser):
         started here, it no longer competes with the servers' start and with

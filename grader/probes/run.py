@@ -260,11 +260,12 @@ async def record(
     tell_started(sides, light or heavy)
     # Before the timing probes: what a run must finish first, not beside them (ExerciseRun.ready).
     await asyncio.gather(*(run.ready() for run in all_runs))
-    for run in all_runs:
-        run.probes_begin()
     later = heavy if light else []
     if not all(side.started for side in sides):
         later = []  # every check depends on both apps running: nothing to probe
+    else:
+        for run in all_runs:
+            run.probes_begin()
 
     async def start_later() -> None:
         await asyncio.gather(*(start_servers(side, later, start_timeout, all_runs) for side in sides))
