@@ -61,10 +61,10 @@ EXIT_CODES = """exit codes:
   130  interrupted (Ctrl-C)"""
 
 
-# A check id for the hint command's help (tests/test_cli.py keeps it one that exists). Not read
-# from the registry: building the parser would import every exercise's probes (0.1 s) before
-# `check` starts the fork server, which the first app's start then waits for.
-HINT_EXAMPLE = "chat.status"
+# A check id for the hint command's help: the first exercise's status check (tests/test_cli.py
+# keeps it one that exists). Not read from the registry: building the parser would import every
+# exercise's probes (0.1 s) before `check` starts the fork server, which the first app's start waits for.
+HINT_EXAMPLE = f"{EXERCISES[0]}.status"
 
 
 def build_parser() -> argparse.ArgumentParser:
