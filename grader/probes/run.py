@@ -127,10 +127,12 @@ def stop_sides(sides: list[Side]) -> None:
     # Side by side, both apps' too: each stop sweeps /proc for what its server
     # started, which takes a while on a busy machine, and it is on the way to every verdict.
     every = [server for side in sides for server in side.servers.values()]
-    with ThreadPoolExecutor(max_workers=max(1, len(every))) as pool:
-        list(pool.map(lambda server: server.stop(), every))
-    for side in sides:
-        keep_what_servers_said(side)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(every))) as pool:
+            list(pool.map(lambda server: server.stop(), every))
+    finally:  # every stop was tried: what each server said is kept even if one stop failed
+        for side in sides:
+            keep_what_servers_said(side)
 
 
 def keep_what_servers_said(side: Side) -> None:
