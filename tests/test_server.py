@@ -11,7 +11,7 @@ import httpx
 import pytest
 from helpers import REFERENCE_APP, ROOT
 
-from grader.launch import AppStartError, TargetError, resolve_target, running_app
+from grader.launch import AppStartError, TargetError, features, resolve_target, running_app
 from grader.launch.server import CapturedLog
 
 
@@ -148,6 +148,8 @@ def test_starting_an_app_writes_no_bytecode_into_its_folder(tmp_path, monkeypatc
     # The fork server starts without PYTHONDONTWRITEBYTECODE (it keeps only harmless variables):
     # each app it forks must still honour its own, or its import leaves __pycache__ beside app.py.
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    if through != "portable" and features.detect().missing_for_linux():
+        pytest.skip("needs the Linux backend (its fork server)")
     if through == "new interpreter":
         monkeypatch.setattr(
             "grader.launch.linux.forkserver.ForkServer.spawn", lambda *args: (_ for _ in ()).throw(OSError("none"))
