@@ -126,7 +126,7 @@ async def settle(proxies: list[EventsProxy], apps: list[asyncio.Future[str | Non
             return f"Chromium exited with code {exited.result()} before it loaded the test page"
         if not loaded.done():
             return f"Chromium did not load the test page within {LOAD_DEADLINE:g} s"
-        # The page deadline runs from when the apps' servers run (they start beside the browser).
+        # The page deadline runs from when the apps' servers run (the heavy ones may still be starting).
         await asyncio.gather(*apps)
         await asyncio.wait({reported, exited}, timeout=PAGE_DEADLINE, return_when=asyncio.FIRST_COMPLETED)
         if exited.done() and not reported.done():

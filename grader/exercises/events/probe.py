@@ -155,7 +155,7 @@ async def probe(ctx: ProbeContext, earlier: None) -> EventsRecording:
 
 async def probe_last(ctx: ProbeContext, earlier: EventsRecording) -> EventsRecording:
     """What happens after clients disconnect, last on the same server (a server this breaks spoils nothing
-    else); then what the browser saw, on the second server, since the run began."""
+    else); then what the browser saw, on the second server, since the probes began."""
     disconnect = await probe_disconnect(ctx.main.base_url, ctx.main.meter)
     assert isinstance(ctx.run, EventsRun)
     seen = await ctx.run.browsing.recordings()

@@ -230,7 +230,7 @@ def become_launcher(request: dict, fds: list[int]) -> None:
         os.environ.clear()
         os.environ.update(env)
         # The interpreter read PYTHONDONTWRITEBYTECODE when the fork server started, without it:
-        # the app's own (child_environment sets it) must hold too, or its import writes
+        # the app's own (server.app_environment sets it) must hold too, or its import writes
         # __pycache__ into the learner's folder.
         sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
         os.chdir(request["cwd"])
