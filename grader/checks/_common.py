@@ -186,7 +186,7 @@ def judge_loop_health(
     reference_busy: list[float],
     allowance: float,
     what: str,
-    subject_idle: list[float] | None = None,
+    subject_idle: list[float],
 ) -> None:
     """Fail when small requests waited much longer than on the reference under the same load.
 
@@ -196,10 +196,11 @@ def judge_loop_health(
     (a BaseHTTPMiddleware) waited 210 ms; a blocked loop holds a request for about half a
     period on a quiet machine, far above twice a few ms.
 
-    Or twice the app's own quickest wait before its streams opened (``subject_idle``),
-    when that is longer: what a request costs this app on this machine now, which no
-    stream can have stretched. At load averages of 10 to 24 a correct app that does
-    more per request waited 3 to 7 times the reference's wait while its streams ran.
+    Or twice the app's own quickest wait before its streams opened (``subject_idle``;
+    empty in a recording made before they were measured), when that is longer: what a
+    request costs this app on this machine now, which no stream can have stretched. At
+    load averages of 10 to 24 a correct app that does more per request waited 3 to 7
+    times the reference's wait while its streams ran.
     The quickest of the idle requests: the first may also wait for FastAPI to build
     its schema.
     """
