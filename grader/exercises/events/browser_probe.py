@@ -167,7 +167,6 @@ class BrowserSession:
     """The browser probe as a run drives it: told when each app's server runs, started when the probes start."""
 
     def __init__(self, labels: list[str]) -> None:
-        self.labels = labels
         loop = asyncio.get_running_loop()
         # Made now: the servers may run before the browser starts.
         self.apps: dict[str, asyncio.Future[str | None]] = {label: loop.create_future() for label in labels}
