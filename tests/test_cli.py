@@ -129,21 +129,19 @@ def test_a_grader_that_fails_to_record_says_so_and_exits_3_not_a_silent_zero(mon
 
 
 def test_the_command_line_parses_before_the_heavy_imports():
-    """pytest, the checks and the renderers are imported by the commands: `check` starts the fork server first."""
-    script = "import sys, grader.cli; print(sorted({'pytest', 'grader.plugin', 'jinja2'} & set(sys.modules)))"
+    """pytest, the checks, the renderers and the exercises' probes are imported by the commands:
+    `check` starts the fork server first."""
+    script = (
+        "import sys, grader.cli; grader.cli.build_parser(); "
+        "print(sorted({'pytest', 'grader.plugin', 'jinja2'} & set(sys.modules)), "
+        "sorted(m for m in sys.modules if m.startswith('grader.exercises.')))"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert done.stdout.strip() == "[] []"
 
 
-def test_the_hint_commands_example_is_a_check_and_the_parser_imports_no_exercise():
+def test_the_hint_commands_example_is_a_check():
     from grader.cli import HINT_EXAMPLE
     from grader.exercises import registry
 
     assert HINT_EXAMPLE in registry()[0].steps
-    # `check` starts the fork server once the command line is parsed: parsing must not pay for every probe first.
-    code = (
-        "import sys, grader.cli; grader.cli.build_parser(); "
-        "print(sorted(m for m in sys.modules if m.startswith('grader.exercises.')))"
-    )
-    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert imported.stdout.strip() == "[]"
